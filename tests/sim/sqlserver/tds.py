@@ -297,12 +297,10 @@ def _read_value(r: Reader, info: dict):
             return raw.decode("cp1252", "replace")
         return raw
     if t in (T_TEXT, T_NTEXT, T_IMAGE):
-        tp = r.u8()
-        if tp == 0:
-            return None
-        r.take(tp)
-        r.take(8)
+        # In RPC parameters text/ntext/image values carry a LONGLEN length, no text pointer (2.2.6.6).
         n = r.u32()
+        if n == 0xFFFFFFFF:
+            return None
         raw = r.take(n)
         if t == T_NTEXT:
             return raw.decode("utf-16-le")
@@ -468,6 +466,8 @@ class SqlType:
             return bytes([t]) + struct.pack("<H", self.size)
         if t == T_DECIMALN:
             return bytes([t, 17, self.precision, self.scale])
+        if t == T_SSVARIANT:
+            return bytes([t]) + struct.pack("<I", 8016)
         raise ValueError(t)
 
     def encode(self, v) -> bytes:
@@ -483,6 +483,16 @@ class SqlType:
                 raw = bytes(v)
             raw = raw[:self.size]
             return struct.pack("<H", len(raw)) + raw
+        if t == T_SSVARIANT:
+            # sql_variant value (2.2.5.5.4): total length, base type, prop bytes, properties, data
+            if v is None:
+                return b"\x00\x00\x00\x00"
+            if isinstance(v, bool) or isinstance(v, int):
+                body = bytes([T_INT4, 0]) + int(v).to_bytes(4, "little", signed=True)
+            else:
+                raw = str(v).encode("utf-16-le")
+                body = bytes([T_NVARCHAR, 7]) + COLLATION + struct.pack("<H", 8000) + raw
+            return struct.pack("<I", len(body)) + body
         if v is None:
             return b"\x00"
         if t == T_INTN:
