@@ -181,9 +181,9 @@ def identity_types(identity):
     return "systemassigned" in kinds, uais
 
 
-def identity_type_string(system, user):
+def identity_type_string(system, user, both="SystemAssigned, UserAssigned"):
     if system and user:
-        return "SystemAssigned, UserAssigned"
+        return both
     if system:
         return "SystemAssigned"
     if user:
@@ -191,7 +191,7 @@ def identity_type_string(system, user):
     return "None"
 
 
-def plan_identity(current, want_system, want_user_ids, exclusive=False):
+def plan_identity(current, want_system, want_user_ids, exclusive=False, both="SystemAssigned, UserAssigned"):
     """Decide the identity PATCH body that adds (and with ``exclusive`` removes) identities.
 
     Returns ``(patch_identity or None, added, removed)`` where ``added``/``removed`` name what
@@ -221,7 +221,7 @@ def plan_identity(current, want_system, want_user_ids, exclusive=False):
         return None, [], []
     keep = {k for k in uais if k in wanted or not exclusive}
     final_user = bool(keep or wanted)
-    patch = {"type": identity_type_string(new_system, final_user)}
+    patch = {"type": identity_type_string(new_system, final_user, both)}
     user_map = {}
     for key in wanted:
         if key not in uais:
