@@ -121,13 +121,12 @@ def _graph():
     return graph
 
 
-def _get(session, path):
-    try:
-        return _graph().get(session.graph, path)
-    except AzureApiError as err:
-        if getattr(err, "status", None) == 404:
-            return None
-        raise
+def _get(session, path, params=None):
+    return _graph().get(session.graph, path, params=params, missing_ok=True)
+
+
+def _list(session, path, params=None):
+    return _graph().list_all(session.graph, path, params=params)
 
 
 def resolve_principal(session, desired):
@@ -155,12 +154,11 @@ def resolve_principal(session, desired):
 
 
 def transitive_member_of(session, principal_id):
-    items = _graph().list_all(session.graph, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
-    return items
+    return _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
 
 
 def _require_service_principal(session, principal_id):
-    sp = _get(session, "/servicePrincipals/%s?$select=id,displayName,appId" % principal_id)
+    sp = _get(session, "/servicePrincipals/%s" % principal_id, {"$select": "id,displayName,appId"})
     if sp is None:
         raise PrerequisiteError(
             "no service principal with object id %s in this tenant; give the managed identity's "
@@ -169,7 +167,7 @@ def _require_service_principal(session, principal_id):
 
 
 def _graph_service_principal(session):
-    found = _graph().list_all(session.graph, "/servicePrincipals?$filter=appId eq '%s'" % MICROSOFT_GRAPH_APP_ID)
+    found = _list(session, "/servicePrincipals", {"$filter": "appId eq '%s'" % MICROSOFT_GRAPH_APP_ID})
     if not found:
         raise PrerequisiteError("the Microsoft Graph service principal is missing from this tenant")
     return found[0]
@@ -186,7 +184,7 @@ def read(session, desired):
     if desired["method"] == "graph_app_roles":
         graph_sp = _graph_service_principal(session)
         role_ids = app_role_ids(graph_sp)
-        assignments = _graph().list_all(session.graph, "/servicePrincipals/%s/appRoleAssignments" % principal_id)
+        assignments = _list(session, "/servicePrincipals/%s/appRoleAssignments" % principal_id)
         app_roles = granted_app_roles(assignments, graph_sp.get("id"), role_ids)
         state["app_roles"] = app_roles
         state["_graph_sp"] = graph_sp
@@ -250,14 +248,14 @@ def ensure_present(session, desired, check_mode):
 
 
 def _check_group(session, group_id):
-    group = _get(session, "/groups/%s?$select=id,displayName,isAssignableToRole" % group_id)
+    group = _get(session, "/groups/%s" % group_id, {"$select": "id,displayName,isAssignableToRole"})
     if group is None:
         raise PrerequisiteError("group %s not found in this tenant; check group_id" % group_id)
     if not group.get("isAssignableToRole"):
         raise PrerequisiteError(
             "group %s (%s) is not role-assignable, so it cannot hold Directory Readers; create a group "
             "with isAssignableToRole=true" % (group_id, group.get("displayName")))
-    roles = _graph().list_all(session.graph, "/roleManagement/directory/roleAssignments?$filter=principalId eq '%s'" % group_id)
+    roles = _list(session, "/roleManagement/directory/roleAssignments", {"$filter": "principalId eq '%s'" % group_id})
     if not any(str(r.get("roleDefinitionId", "")).lower() == DIRECTORY_READERS_TEMPLATE_ID for r in roles):
         raise PrerequisiteError(
             "group %s (%s) does not hold Directory Readers; assign the role to the group first, or use "
@@ -274,8 +272,8 @@ def ensure_absent(session, desired, check_mode):
     before = public(state)
     changes = []
     if method == "directory_role":
-        assignments = _graph().list_all(
-            session.graph, "/roleManagement/directory/roleAssignments?$filter=principalId eq '%s'" % principal_id)
+        assignments = _list(session, "/roleManagement/directory/roleAssignments",
+                            {"$filter": "principalId eq '%s'" % principal_id})
         for item in assignments:
             if str(item.get("roleDefinitionId", "")).lower() == DIRECTORY_READERS_TEMPLATE_ID:
                 changes.append("remove Directory Readers assignment %s" % item.get("id"))
@@ -284,7 +282,7 @@ def ensure_absent(session, desired, check_mode):
     elif method == "group":
         group_id = desired["group_id"].lower()
         if group_id in {g.lower() for g in state["groups"]}:
-            members = _graph().list_all(session.graph, "/groups/%s/members?$select=id" % group_id)
+            members = _list(session, "/groups/%s/members" % group_id, {"$select": "id"})
             if any(str(m.get("id", "")).lower() == principal_id for m in members):
                 changes.append("remove from group %s" % group_id)
                 if not check_mode:

@@ -125,8 +125,7 @@ def read(session, desired):
                 ok, reason = directory.read_verdict(transitive)
                 if not ok:
                     graph_sp = directory._graph_service_principal(session)
-                    assignments = directory._graph().list_all(
-                        session.graph, "/servicePrincipals/%s/appRoleAssignments" % principal)
+                    assignments = directory._list(session, "/servicePrincipals/%s/appRoleAssignments" % principal)
                     ok, reason = directory.read_verdict(transitive, directory.granted_app_roles(
                         assignments, graph_sp.get("id"), directory.app_role_ids(graph_sp)))
                 checks["directory_read"] = check(ok, "the primary identity " + reason)

@@ -21,13 +21,14 @@ import re
 import time
 import uuid
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AzureApiError,
     InvalidInputError,
 )
 from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, is_guid
 
-AUTHORIZATION_API_VERSION = "2022-04-01"
+AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
 
 # Built-in roles whose ids are fixed in every tenant (Azure built-in roles reference); resolving
 # them locally saves a request per task.
@@ -236,9 +237,9 @@ def list_for_principal(session, scope, principal_id):
     items.extend(page.get("value") or ())
     next_link = page.get("nextLink")
     while next_link:
-        from ansible_collections.sqlvm.backup.plugins.module_utils import http
+        from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json
 
-        page = http.send_json(session.arm, "GET", next_link, expected=(200,))
+        page = send_json(session.arm, "GET", next_link, operation="list role assignments", resource=scope).body or {}
         items.extend(page.get("value") or ())
         next_link = page.get("nextLink")
     return items
@@ -286,7 +287,7 @@ def _create(session, assignment_id, body, principal_wait, sleep):
     while True:
         try:
             return arm_write(session, "PUT", assignment_id, AUTHORIZATION_API_VERSION, body,
-                             operation="create role assignment")
+                             operation="create role assignment", long_running=False)
         except AzureApiError as err:
             code = getattr(err, "code", None)
             if code == "RoleAssignmentExists" or getattr(err, "status", None) == 409 and code in (None, "Conflict"):
@@ -313,5 +314,5 @@ def ensure_absent(session, desired, check_mode):
     if not check_mode:
         for item in here:
             arm_write(session, "DELETE", item["id"], AUTHORIZATION_API_VERSION, None,
-                      operation="delete role assignment")
+                      operation="delete role assignment", long_running=False)
     return True, before, None, {"assignment": None, "removed": [summarize(i) for i in here]}

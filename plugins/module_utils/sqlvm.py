@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AzureApiError,
     InvalidInputError,
     PrerequisiteError,
 )
 
-SQLVM_API_VERSION = "2023-10-01"
-COMPUTE_API_VERSION = "2024-07-01"
-MSI_API_VERSION = "2023-01-31"
+SQLVM_API_VERSION = api_version("Microsoft.SqlVirtualMachine/sqlVirtualMachines")
+COMPUTE_API_VERSION = api_version("Microsoft.Compute/virtualMachines")
+MSI_API_VERSION = api_version("Microsoft.ManagedIdentity/userAssignedIdentities")
 
 MIN_SQL2022_BUILD = (16, 0, 4175, 1)  # SQL Server 2022 CU17 (FACTS.md, CU build table)
 _MAJOR_BY_YEAR = {2008: 10, 2012: 11, 2014: 12, 2016: 13, 2017: 14, 2019: 15, 2022: 16, 2025: 17}
@@ -62,32 +63,26 @@ def is_guid(value):
 # Sibling backends (vault_identity, role_assignments, readiness) use these two as well.
 
 def arm_get(session, path, api_version, params=None):
-    """GET an ARM resource; None when it does not exist (404)."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils import http
+    """GET an ARM resource by path; None when it does not exist (404)."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json
 
     query = dict(params or {})
     query["api-version"] = api_version
-    try:
-        return http.send_json(session.arm, "GET", _arm_url(session, path, query), expected=(200,))
-    except AzureApiError as err:
-        if getattr(err, "status", None) == 404:
-            return None
-        raise
+    response = send_json(session.arm, "GET", path, expected=(200, 404), params=query,
+                         operation="read", resource=path)
+    return None if response.status == 404 else response.body
 
 
-def arm_write(session, method, path, api_version, body, operation):
-    """PUT/PATCH/DELETE and wait for the long-running operation; returns the final body."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils import http
+def arm_write(session, method, path, api_version, body, operation, long_running=True):
+    """PUT/PATCH/DELETE; long-running ones are polled to the end. Returns the final body."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json, wait_for_lro
 
-    return http.wait_for_lro(session.arm, method, _arm_url(session, path, {"api-version": api_version}),
-                             body=body, operation=operation)
-
-
-def _arm_url(session, path, query):
-    from urllib.parse import urlencode
-
-    base = session.cloud.arm_endpoint.rstrip("/")
-    return "%s%s?%s" % (base, path, urlencode(query))
+    query = {"api-version": api_version}
+    if not long_running:
+        return send_json(session.arm, method, path, body=body, expected=(200, 201, 204), params=query,
+                         operation=operation, resource=path).body
+    return wait_for_lro(session.arm, method, path, body=body, deadline=session.deadline, params=query,
+                        operation=operation, resource=path)
 
 
 # ---------------------------------------------------------------------------------------------

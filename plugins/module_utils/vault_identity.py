@@ -6,7 +6,7 @@
 REST (Azure/azure-rest-api-specs):
 - Microsoft.RecoveryServices/vaults: ``PATCH`` with ``identity: {type: SystemAssigned | UserAssigned |
   "SystemAssigned, UserAssigned" | None, userAssignedIdentities: {<id>: {}}}`` (long-running) —
-  specification/recoveryservices/resource-manager/Microsoft.RecoveryServices/stable/2024-04-01/vaults.json,
+  specification/recoveryservices/resource-manager/Microsoft.RecoveryServices/stable/2023-04-01/vaults.json,
   example PatchVault_WithCMK2.json.
 - Microsoft.DataProtection/backupVaults: ``PATCH`` with ``identity`` (DppIdentityDetails; type
   "SystemAssigned,UserAssigned" without a space) answering 202 + Azure-AsyncOperation —
@@ -16,6 +16,7 @@ Seed 003: both kinds may be enabled at once; the system-assigned one is enabled 
 """
 from __future__ import annotations
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
 from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
     MSI_API_VERSION,
@@ -31,13 +32,13 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
 VAULT_KINDS = {
     "recovery_services": {
         "provider": "Microsoft.RecoveryServices/vaults",
-        "api_version": "2024-04-01",
+        "api_version": api_version("Microsoft.RecoveryServices/vaults"),
         "both": "SystemAssigned, UserAssigned",
         "label": "Recovery Services vault",
     },
     "backup_vault": {
         "provider": "Microsoft.DataProtection/backupVaults",
-        "api_version": "2024-04-01",
+        "api_version": api_version("Microsoft.DataProtection/backupVaults"),
         "both": "SystemAssigned,UserAssigned",
         "label": "Backup vault",
     },

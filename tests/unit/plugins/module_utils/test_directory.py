@@ -76,10 +76,10 @@ class FakeGraph:
         self.sp = sp
         self.writes = []
 
-    def list_all(self, client, path):
-        return self.data[path]
+    def list_all(self, client, path, params=None):
+        return self.data[path + "".join("?%s=%s" % item for item in (params or {}).items())]
 
-    def get(self, client, path):
+    def get(self, client, path, params=None, missing_ok=False):
         if path.startswith("/groups/"):
             return self.group
         return {"id": PID} if self.sp else None

@@ -127,7 +127,7 @@ class FakeArm:
             return {"value": self.definitions}
         return {"value": self.assignments}
 
-    def write(self, session, method, path, api_version, body, operation):
+    def write(self, session, method, path, api_version, body, operation, long_running=True):
         self.writes.append((method, path, body))
         if self.put_errors:
             raise self.put_errors.pop(0)
