@@ -282,20 +282,21 @@ def _connect_error(exc, settings):
     raw = str(exc.args[-1] if exc.args else exc)
     if "Can't open lib" in raw or "Data source name not found" in raw:
         return SqlvmBackupError(
-            "The ODBC driver %r is not installed or cannot be loaded. Install Microsoft ODBC Driver 18 for SQL Server "
-            "(msodbcsql18) or FreeTDS (tdsodbc), or give odbc_driver as the path to the driver library." % settings.driver)
+            "The ODBC driver %r is not installed or cannot be loaded." % settings.driver,
+            fix="install Microsoft ODBC Driver 18 for SQL Server (msodbcsql18) or FreeTDS (tdsodbc), or give odbc_driver "
+                "as the path to the driver library.")
     error = sql_errors.translate(exc, "login to %s:%s" % (settings.host, settings.port))
     if error.number is None:
         lowered = raw.lower()
+        text = sql_errors.server_text(raw)
         if "ssl" in lowered or "certificate" in lowered or "tls" in lowered or "encrypt" in lowered:
-            error.msg = (
-                "TLS with %s:%s failed: %s. Fix: install the server's CA certificate on this host, set "
-                "host_name_in_certificate to the name in the certificate, or - only for test servers - "
-                "trust_server_certificate: true." % (settings.host, settings.port, sql_errors.server_text(raw)))
-            error.args = (error.msg,)
-        elif "timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered:
-            error.msg = ("Could not reach SQL Server at %s:%s within %s s: %s. Fix: check the host, port, NSG / firewall "
-                         "rules and that SQL Server listens on TCP." % (settings.host, settings.port,
-                                                                        settings.login_timeout, sql_errors.server_text(raw)))
-            error.args = (error.msg,)
+            return SqlvmBackupError(
+                "TLS with %s:%s failed: %s" % (settings.host, settings.port, text),
+                fix="install the server's CA certificate on this host, set host_name_in_certificate to the name in the "
+                    "certificate, or - only for test servers - trust_server_certificate: true.")
+        if "timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered:
+            return SqlvmBackupError(
+                "Could not reach SQL Server at %s:%s within %s s: %s" % (settings.host, settings.port,
+                                                                          settings.login_timeout, text),
+                fix="check the host, port, NSG / firewall rules and that SQL Server listens on TCP.")
     return error

@@ -184,15 +184,11 @@ def translate(exc_or_message, statement_kind=None):
     number = error_number(raw)
     text = server_text(raw)
     known = classify(number, text) if number is not None else None
-    where = _statement_label(statement_kind)
     if known:
         cause, fix = known
-        msg = "SQL Server error %s during %s: %s. Cause: %s. Fix: %s." % (number, where, text.rstrip("."), cause, fix)
-    elif number is not None:
-        msg = "SQL Server error %s during %s: %s" % (number, where, text)
-    else:
-        msg = "SQL Server call failed during %s: %s" % (where, text)
-    return SqlServerError(number, msg, statement_kind, server_message=text)
+        return SqlServerError(number, "%s. Cause: %s." % (text.rstrip("."), cause), _statement_label(statement_kind),
+                              fix=fix[0].upper() + fix[1:] + ".")
+    return SqlServerError(number, text, _statement_label(statement_kind))
 
 
 def is_permission_error(number):

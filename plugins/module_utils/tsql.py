@@ -362,6 +362,12 @@ def last_backup_set(database):
         "FROM msdb.dbo.backupset WHERE database_name = ? ORDER BY backup_set_id DESC", database)
 
 
+def last_backup_of_type(database, type_code):
+    _check_text(database, "database name")
+    return _read("SELECT MAX(backup_finish_date) AS finished FROM msdb.dbo.backupset WHERE database_name = ? AND type = ?",
+                 database, type_code)
+
+
 def media_family_urls(media_set_id):
     return _read(
         "SELECT physical_device_name FROM msdb.dbo.backupmediafamily WHERE media_set_id = ? "

@@ -50,8 +50,8 @@ def test_documented_errors_name_cause_and_fix(template, number, text, hint):
     error = sql_errors.translate(raw, "BACKUP DATABASE")
     assert isinstance(error, SqlServerError)
     assert error.number == number
-    assert "Cause:" in error.msg and "Fix:" in error.msg
-    assert hint in error.msg
+    assert "Cause:" in error.msg and "Fix:" in error.msg and error.fix
+    assert hint.lower() in error.msg.lower()
     assert "SQLExecDirectW" not in error.msg and "[Microsoft]" not in error.msg
 
 
