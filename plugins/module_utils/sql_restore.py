@@ -92,8 +92,6 @@ def validate(params, suffix):
             datetime.datetime.fromisoformat(params["stopat"].replace("Z", "+00:00"))
         except ValueError:
             raise InvalidInputError("stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"])
-        if params.get("restore_type") == "database" and params.get("recovery") is False:
-            pass
     return containers.pop()
 
 
