@@ -278,6 +278,39 @@ def open_session(settings, access_token=None, check_mode=False):
     return SqlSession(connection, check_mode=check_mode)
 
 
+def connect(params, token_provider=None, check_mode=False):
+    """A SqlSession from module options (the seam SqlvmModule.sql_connect calls).
+
+    ``token_provider()`` returns an Entra access token for SQL (scope ``https://<sql suffix>/.default``);
+    it is called only when the connection authenticates with a token, after the options are validated.
+    """
+    settings = SqlConnectionSettings.from_params(params)
+    token = None
+    if settings.auth == "entra":
+        if token_provider is None:
+            raise InvalidInputError("sql_auth: entra needs the Azure credential chain (auth_source and friends).")
+        token = token_provider()
+        token = getattr(token, "token", token)
+    return open_session(settings, access_token=token, check_mode=check_mode)
+
+
+def storage_suffix(params, environ=None, cloud_loader=None):
+    """Blob endpoint suffix: option storage_suffix, else the cloud's (by name), else ``cloud_loader()``."""
+    if params.get("storage_suffix"):
+        return params["storage_suffix"].strip(".").lower()
+    environ = os.environ if environ is None else environ
+    name = params.get("cloud_environment") or environ.get("AZURE_CLOUD_ENVIRONMENT") or "AzureCloud"
+    try:
+        from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import cloud_by_name
+        cloud = cloud_by_name(name)
+    except ImportError:  # pragma: no cover - cloud.py ships with the collection
+        cloud = None
+    if cloud is None and "://" in name and cloud_loader is not None:
+        cloud = cloud_loader()
+    suffix = getattr(cloud, "storage_suffix", None) or "core.windows.net"
+    return suffix.strip(".").lower()
+
+
 def _connect_error(exc, settings):
     raw = str(exc.args[-1] if exc.args else exc)
     if "Can't open lib" in raw or "Data source name not found" in raw:
