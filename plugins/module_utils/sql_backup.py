@@ -178,6 +178,16 @@ def select_databases(all_dbs, params):
     return selected, skipped
 
 
+def allocated_bytes(files, backup_type):
+    """Bytes a backup can hold at most: data + log files for full/differential, log files for log."""
+    total = 0
+    for row in files:
+        kind = int(row.get("type") or 0)
+        if kind == 1 or (backup_type != "log" and kind == 0):
+            total += int(row.get("size") or 0) * 8192
+    return total
+
+
 def _credential_identity(session, container_url):
     rows = [r for r in session.query(tsql.credential_by_name(container_url)) if r["name"] == container_url]
     if not rows:
@@ -238,12 +248,7 @@ def plan(session, params, suffix, now=None):
             skipped.append(dict(database=database, reason="a %s backup finished at %s, within %d minutes"
                                 % (params["type"], _value(dict(v=recent), "v"), params["skip_if_backed_up_within"])))
             continue
-        size = 0
-        rows = session.query(tsql.database_size_bytes(database, log=params["type"] == "log"))
-        size += int(list(rows[0].values())[0] or 0) if rows else 0
-        if params["type"] != "log":
-            rows = session.query(tsql.database_size_bytes(database, log=True))
-            size += int(list(rows[0].values())[0] or 0) if rows else 0
+        size = allocated_bytes(session.query(tsql.database_files(database)), params["type"])
         stripes = choose_stripes(size, params, database)
         urls = blob_urls(container_url, params.get("blob_name_template") or DEFAULT_TEMPLATE,
                          instance.get("server_name") or instance.get("machine_name"), database, params["type"],

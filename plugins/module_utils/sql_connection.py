@@ -319,7 +319,8 @@ def _connect_error(exc, settings):
             fix="install Microsoft ODBC Driver 18 for SQL Server (msodbcsql18) or FreeTDS (tdsodbc), or give odbc_driver "
                 "as the path to the driver library.")
     error = sql_errors.translate(exc, "login to %s:%s" % (settings.host, settings.port))
-    if error.number is None:
+    # No number, or FreeTDS's client-side (db-lib 20xxx) numbers: the failure is on the way to the server.
+    if error.number is None or 20000 <= error.number < 21000:
         lowered = raw.lower()
         text = sql_errors.server_text(raw)
         if "ssl" in lowered or "certificate" in lowered or "tls" in lowered or "encrypt" in lowered:
@@ -327,7 +328,8 @@ def _connect_error(exc, settings):
                 "TLS with %s:%s failed: %s" % (settings.host, settings.port, text),
                 fix="install the server's CA certificate on this host, set host_name_in_certificate to the name in the "
                     "certificate, or - only for test servers - trust_server_certificate: true.")
-        if "timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered:
+        if ("timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered
+                or "tcp provider" in lowered or "unavailable" in lowered):
             return SqlvmBackupError(
                 "Could not reach SQL Server at %s:%s within %s s: %s" % (settings.host, settings.port,
                                                                           settings.login_timeout, text),

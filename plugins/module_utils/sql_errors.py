@@ -124,7 +124,8 @@ def error_number(message):
     text = (message or "").strip()
     match = _NUMBER_RE.search(text)
     if match:
-        return int(match.group(1))
+        # 0 is what drivers report for client-side failures (login timeout, TLS): no server number.
+        return int(match.group(1)) or None
     numbers = _ANY_NUMBER_RE.findall(text)
     # The driver writes the native error last; take the last number that is not an HTTP status.
     for candidate in reversed(numbers):

@@ -132,10 +132,9 @@ def gather(session, container_url=None):
     sysadmins = [dict(name=r["name"], type=(r.get("type") or "").strip()) for r in session.query(tsql.sysadmin_members())]
     flags = _trace_flags(session)
     last = {}
-    for row in session.query(tsql.last_url_backups()):
-        values = list(row.values())
-        kind = _BACKUP_TYPE_NAMES.get((values[1] or "").strip(), values[1])
-        last.setdefault(values[0], {})[kind] = _iso(values[2])
+    for row in session.query(tsql.last_url_backups()):  # newest first: keep the first per database and type
+        kind = _BACKUP_TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
+        last.setdefault(row["database_name"], {}).setdefault(kind, _iso(row.get("backup_finish_date")))
 
     reasons = list(hard) + list(soft)
     mi_credentials = [c for c in credentials if c["managed_identity"]]

@@ -220,7 +220,10 @@ def run(session, params, check_mode, suffix):
 
 def _restored_from_same(session, database, urls):
     try:
-        devices = {r["physical_device_name"] for r in session.query(tsql.restored_from(database))}
+        last = session.query(tsql.last_restore(database))
+        if not last:
+            return False
+        devices = {r["physical_device_name"] for r in session.query(tsql.backup_set_urls(last[0]["backup_set_id"]))}
     except SqlServerError:
         return False
     return bool(devices) and devices == set(urls)

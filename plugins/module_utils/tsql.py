@@ -302,12 +302,13 @@ def list_databases():
     return _read("SELECT name, state_desc, database_id, recovery_model_desc FROM sys.databases")
 
 
-def database_size_bytes(database, log=False):
-    """Allocated bytes of the data files (or log files) from sys.master_files (size is in 8 KB pages)."""
+def database_files(database):
+    """Files of a database (type 0 rows, 1 log) with their allocated size in 8 KB pages.
+
+    Catalog reads avoid aggregates, GROUP BY and subqueries: the sums are made client-side.
+    """
     _check_text(database, "database name")
-    return _read(
-        "SELECT SUM(CAST(mf.size AS bigint)) * 8192 FROM sys.master_files AS mf "
-        "WHERE mf.database_id = DB_ID(?) AND mf.type = ?", database, 1 if log else 0)
+    return _read("SELECT mf.type, mf.size FROM sys.master_files AS mf WHERE mf.database_id = DB_ID(?)", database)
 
 
 BACKUP_TYPES = {"full": "DATABASE", "differential": "DATABASE", "log": "LOG"}
@@ -364,8 +365,8 @@ def last_backup_set(database):
 
 def last_backup_of_type(database, type_code):
     _check_text(database, "database name")
-    return _read("SELECT MAX(backup_finish_date) AS finished FROM msdb.dbo.backupset WHERE database_name = ? AND type = ?",
-                 database, type_code)
+    return _read("SELECT TOP (1) backup_finish_date FROM msdb.dbo.backupset WHERE database_name = ? AND type = ? "
+                 "ORDER BY backup_finish_date DESC", database, type_code)
 
 
 def media_family_urls(media_set_id):
@@ -374,13 +375,16 @@ def media_family_urls(media_set_id):
         "ORDER BY family_sequence_number", int(media_set_id))
 
 
+RECENT_BACKUP_SETS = 1000
+
+
 def last_url_backups():
-    """Latest backup to URL per database and type (device_type 9 = URL in backupmediafamily)."""
+    """The latest backup sets written to URL (device_type 9), newest first; reduced per database client-side."""
     return _read(
-        "SELECT bs.database_name, bs.type, MAX(bs.backup_finish_date) "
+        "SELECT TOP (%d) bs.database_name, bs.type, bs.backup_finish_date "
         "FROM msdb.dbo.backupset AS bs "
         "JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id "
-        "WHERE mf.device_type = 9 GROUP BY bs.database_name, bs.type")
+        "WHERE mf.device_type = 9 ORDER BY bs.backup_set_id DESC" % RECENT_BACKUP_SETS)
 
 
 # --------------------------------------------------------------------------- restore
@@ -435,16 +439,19 @@ def restore(database, urls, log=False, moves=(), replace=False, recovery=True, s
     return _write(sql, *params)
 
 
-def restored_from(database):
-    """Devices of the backups the database was last restored from (msdb.dbo.restorehistory)."""
+def last_restore(database):
+    """The latest restore onto a database (msdb.dbo.restorehistory)."""
     _check_text(database, "database name")
     return _read(
-        "SELECT mf.physical_device_name FROM msdb.dbo.restorehistory AS rh "
-        "JOIN msdb.dbo.backupset AS bs ON bs.backup_set_id = rh.backup_set_id "
+        "SELECT TOP (1) restore_history_id, backup_set_id FROM msdb.dbo.restorehistory "
+        "WHERE destination_database_name = ? ORDER BY restore_history_id DESC", database)
+
+
+def backup_set_urls(backup_set_id):
+    return _read(
+        "SELECT mf.physical_device_name FROM msdb.dbo.backupset AS bs "
         "JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id "
-        "WHERE rh.destination_database_name = ? AND rh.restore_history_id = "
-        "(SELECT MAX(restore_history_id) FROM msdb.dbo.restorehistory WHERE destination_database_name = ?)",
-        database, database)
+        "WHERE bs.backup_set_id = ?", int(backup_set_id))
 
 
 # --------------------------------------------------------------------------- server-level reads for sql_info

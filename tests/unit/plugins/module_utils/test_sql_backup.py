@@ -35,9 +35,9 @@ def world(size=10 * GB, identity="Managed Identity", history=(), **inst):
     return [(r"sys.credentials", [dict(name=C, credential_identity=identity, create_date=None, modify_date=None)]),
             *instance_answers(**inst),
             (r"FROM sys.databases", DBS),
-            (r"sys.master_files", lambda sql, p: [dict(s=size if p[1] == 0 else 0)]),
+            (r"sys.master_files", [dict(type=0, size=size // 8192), dict(type=1, size=0)]),
             (r"backupmediafamily WHERE physical_device_name IN", [dict(physical_device_name=h) for h in history]),
-            (r"MAX\(backup_finish_date\)", [dict(finished=None)])]
+            (r"ORDER BY backup_finish_date DESC", [])]
 
 
 @pytest.mark.parametrize("size,mts,expected", [

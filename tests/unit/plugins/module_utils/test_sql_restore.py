@@ -25,7 +25,8 @@ def world(existing=None, restored_from=()):
                                        modify_date=None)]),
             *instance_answers(),
             (r"FROM sys.databases WHERE name", [existing] if existing else []),
-            (r"restorehistory", [dict(physical_device_name=u) for u in restored_from]),
+            (r"restorehistory", [dict(restore_history_id=1, backup_set_id=7)] if restored_from else []),
+            (r"WHERE bs.backup_set_id = ", [dict(physical_device_name=u) for u in restored_from]),
             (r"RESTORE FILELISTONLY", FILES),
             (r"RESTORE HEADERONLY", [dict(BackupType=1, DatabaseName="app", FirstLSN=1, LastLSN=2)])]
 

@@ -186,6 +186,6 @@ def test_reads_and_writes_are_labelled():
 
 def test_parameter_markers_match_parameters_in_every_read():
     for stmt in [tsql.login_by_name("x"), tsql.login_server_roles("x"), tsql.credential_by_name("x"),
-                 tsql.database_size_bytes("x"), tsql.urls_in_backup_history(["a", "b"]), tsql.last_backup_set("x"),
-                 tsql.restored_from("x"), tsql.restore_filelistonly(["a", "b"])]:
+                 tsql.urls_in_backup_history(["a", "b"]), tsql.last_backup_set("x"),
+                 tsql.last_restore("x"), tsql.backup_set_urls(3), tsql.database_files("x"), tsql.restore_filelistonly(["a", "b"])]:
         assert len(re.findall(r"\?", stmt.sql)) == len(stmt.params), stmt
