@@ -3,10 +3,11 @@
 """Every T-SQL statement sqlvm.backup sends, written in one place.
 
 Values travel as parameters wherever T-SQL accepts a variable: BACKUP and RESTORE take variables for
-the database name, every URL, MOVE's logical and physical names and STOPAT (BACKUP / RESTORE
-syntax, learn.microsoft.com/sql/t-sql/statements/backup-transact-sql: ``{ DISK | TAPE | URL } =
+every URL, MOVE's logical and physical names and STOPAT (BACKUP / RESTORE syntax,
+learn.microsoft.com/sql/t-sql/statements/backup-transact-sql: ``{ DISK | TAPE | URL } =
 { 'physical_device_name' | @physical_device_name_var }``). pyodbc sends ``?`` markers as
-``sp_prepexec`` parameters, so those statements never carry user text.
+``sp_prepexec`` parameters, so those values never become statement text. The database name is
+written as a QUOTENAME'd identifier (the form every T-SQL parser accepts; names are validated).
 
 DDL takes no variables (CREATE LOGIN / USER / CREDENTIAL, ALTER SERVER ROLE, ...). There names are
 quoted exactly as QUOTENAME does and literals as N'...' with ``'`` doubled, after validation.
@@ -316,7 +317,7 @@ BACKUP_TYPES = {"full": "DATABASE", "differential": "DATABASE", "log": "LOG"}
 
 def backup(database, urls, backup_type="full", copy_only=False, compression=True, checksum=True,
            maxtransfersize=4194304, blocksize=65536, overwrite=False, stats=10, description=None):
-    """BACKUP DATABASE|LOG @db TO URL = @u1[, URL = @u2 ...] WITH ..."""
+    """BACKUP DATABASE|LOG [db] TO URL = @u1[, URL = @u2 ...] WITH ..."""
     if backup_type not in BACKUP_TYPES:
         raise InvalidInputError("backup type %r is not one of full, differential, log." % (backup_type,))
     if not urls:
@@ -338,12 +339,13 @@ def backup(database, urls, backup_type="full", copy_only=False, compression=True
     options.append("BLOCKSIZE = %d" % int(blocksize))
     if stats:
         options.append("STATS = %d" % int(stats))
-    params = [database] + list(urls)
+    params = list(urls)
     if description:
         options.append("DESCRIPTION = ?")
         params.append(description)
-    sql = "BACKUP %s ? TO %s WITH %s" % (
-        BACKUP_TYPES[backup_type], ", ".join("URL = ?" for _ in urls), ", ".join(options))
+    sql = "BACKUP %s %s TO %s WITH %s" % (
+        BACKUP_TYPES[backup_type], quote_name(database, "database name"), ", ".join("URL = ?" for _ in urls),
+        ", ".join(options))
     return _write(sql, *params)
 
 
@@ -414,10 +416,9 @@ def restore_verifyonly(urls, checksum=True):
 
 def restore(database, urls, log=False, moves=(), replace=False, recovery=True, stopat=None, stats=10,
             checksum=True):
-    """RESTORE DATABASE|LOG @db FROM URL = @u... WITH MOVE @l TO @p, ..."""
-    _check_text(database, "database name")
+    """RESTORE DATABASE|LOG [db] FROM URL = @u... WITH MOVE @l TO @p, ..."""
+    quoted = quote_name(database, "database name")
     clause, params = _from_urls(urls)
-    params = [database] + params
     options = []
     for logical, physical in moves:
         _check_text(logical, "logical file name")
@@ -435,7 +436,7 @@ def restore(database, urls, log=False, moves=(), replace=False, recovery=True, s
         params.append(stopat)
     if stats:
         options.append("STATS = %d" % int(stats))
-    sql = "RESTORE %s ? FROM %s WITH %s" % ("LOG" if log else "DATABASE", clause, ", ".join(options))
+    sql = "RESTORE %s %s FROM %s WITH %s" % ("LOG" if log else "DATABASE", quoted, clause, ", ".join(options))
     return _write(sql, *params)
 
 

@@ -129,7 +129,7 @@ def test_check_mode_returns_statements_and_writes_nothing():
     result = sb.run(s, params(verify=True), True, "core.windows.net")
     assert conn.writes() == []
     assert result["backups"][0]["stripes"] == 2
-    assert result["statements"][0].startswith("BACKUP DATABASE N'app' TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
+    assert result["statements"][0].startswith("BACKUP DATABASE [app] TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
     assert "COMPRESSION, CHECKSUM, MAXTRANSFERSIZE = 4194304, BLOCKSIZE = 65536" in result["statements"][0]
     assert result["statements"][1].startswith("RESTORE VERIFYONLY FROM URL")
 
@@ -164,7 +164,7 @@ def test_real_run_sends_backup_with_parameters():
                                                        backup_finish_date=NOW, is_copy_only=False)])])
     result = sb.run(s, params(), False, "core.windows.net")
     sql, p = [(q, p) for q, p in conn.log if q.startswith("BACKUP")][0]
-    assert sql.startswith("BACKUP DATABASE ? TO URL = ? WITH") and p[0] == "app"
+    assert sql.startswith("BACKUP DATABASE [app] TO URL = ? WITH") and p[0].startswith(C + "/sqlvm1/app/")
     assert result["backups"][0]["last_lsn"] == 2
 
 

@@ -38,7 +38,7 @@ def test_restore_under_new_name_moves_every_file():
     assert result["files"] == [dict(logical="app", physical="F:\\data\\app_copy.mdf"),
                                dict(logical="app_2", physical="F:\\data\\app_copy_app_2.ndf"),
                                dict(logical="app_log", physical="G:\\log\\app_copy_app_log.ldf")]
-    assert result["statements"][0].startswith("RESTORE DATABASE N'app_copy' FROM URL = N'%s'" % URLS[0])
+    assert result["statements"][0].startswith("RESTORE DATABASE [app_copy] FROM URL = N'%s'" % URLS[0])
 
 
 def test_given_paths_and_moves():
@@ -46,7 +46,7 @@ def test_given_paths_and_moves():
     sr.run(s, params(data_path="/var/opt/mssql/data", log_path="/var/opt/mssql/log",
                      file_moves={"app_2": "/mnt/x/two.ndf"}), False, "core.windows.net")
     sql, p = [(q, p) for q, p in conn.log if q.startswith("RESTORE DATABASE")][0]
-    assert p[3:] == ("app", "/var/opt/mssql/data/app_copy.mdf", "app_2", "/mnt/x/two.ndf",
+    assert p[2:] == ("app", "/var/opt/mssql/data/app_copy.mdf", "app_2", "/mnt/x/two.ndf",
                      "app_log", "/var/opt/mssql/log/app_copy_app_log.ldf")
     assert "REPLACE" not in sql and "RECOVERY" in sql
 

@@ -134,12 +134,14 @@ def test_hostile_secrets_stay_inside_their_literal(hostile):
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_values_of_backup_and_restore_travel_as_parameters(hostile):
     stmt = tsql.backup(hostile, ["https://a/c/" + hostile], description=hostile)
-    assert hostile not in stmt.sql or hostile == "?"
-    assert stmt.params.count(hostile) == 2
+    name, rest = _unquote_identifier(stmt.sql[len("BACKUP DATABASE "):])
+    assert name == hostile and rest.startswith(" TO URL = ? WITH ")
+    assert stmt.params == ("https://a/c/" + hostile, hostile)
     stmt = tsql.restore(hostile, ["https://a/c/" + hostile], moves=[(hostile, "C:\\d\\" + hostile)],
                         stopat=hostile)
-    assert stmt.sql.count("?") == len(stmt.params)
-    assert hostile in stmt.params
+    name, rest = _unquote_identifier(stmt.sql[len("RESTORE DATABASE "):])
+    assert name == hostile and rest.startswith(" FROM URL = ? WITH MOVE ? TO ?")
+    assert rest.count("?") == len(stmt.params) == 4
 
 
 def test_entra_login_with_object_id_is_normalised():
@@ -156,24 +158,24 @@ def test_malformed_object_ids_are_refused(bad):
 
 def test_backup_statement_shape():
     stmt = tsql.backup("db1", ["https://u/1", "https://u/2"], backup_type="differential", copy_only=True)
-    assert stmt.sql == ("BACKUP DATABASE ? TO URL = ?, URL = ? WITH DIFFERENTIAL, COPY_ONLY, COMPRESSION, CHECKSUM, "
+    assert stmt.sql == ("BACKUP DATABASE [db1] TO URL = ?, URL = ? WITH DIFFERENTIAL, COPY_ONLY, COMPRESSION, CHECKSUM, "
                         "MAXTRANSFERSIZE = 4194304, BLOCKSIZE = 65536, STATS = 10")
-    assert stmt.params == ("db1", "https://u/1", "https://u/2")
+    assert stmt.params == ("https://u/1", "https://u/2")
     assert stmt.kind == "write"
     assert tsql.backup("d", ["u"], backup_type="log", overwrite=True, compression=False).sql.startswith(
-        "BACKUP LOG ? TO URL = ? WITH FORMAT, NO_COMPRESSION")
+        "BACKUP LOG [d] TO URL = ? WITH FORMAT, NO_COMPRESSION")
 
 
 def test_render_shows_parameters_as_literals():
     stmt = tsql.backup("it's", ["https://u/x.bak"])
-    assert tsql.render(stmt).startswith("BACKUP DATABASE N'it''s' TO URL = N'https://u/x.bak' WITH")
+    assert tsql.render(stmt).startswith("BACKUP DATABASE [it's] TO URL = N'https://u/x.bak' WITH")
 
 
 def test_restore_statement_shape():
     stmt = tsql.restore("new", ["u1"], moves=[("d", "/p/d.mdf")], replace=True, recovery=False, stopat="2026-01-01T00:00:00")
-    assert stmt.sql == ("RESTORE DATABASE ? FROM URL = ? WITH MOVE ? TO ?, REPLACE, NORECOVERY, CHECKSUM, "
+    assert stmt.sql == ("RESTORE DATABASE [new] FROM URL = ? WITH MOVE ? TO ?, REPLACE, NORECOVERY, CHECKSUM, "
                         "STOPAT = ?, STATS = 10")
-    assert stmt.params == ("new", "u1", "d", "/p/d.mdf", "2026-01-01T00:00:00")
+    assert stmt.params == ("u1", "d", "/p/d.mdf", "2026-01-01T00:00:00")
 
 
 def test_reads_and_writes_are_labelled():
