@@ -29,7 +29,7 @@ def argument_spec():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         login_type=dict(type="str", default="entra", choices=["entra", "sql"]),
         object_id=dict(type="str"),
-        password=dict(type="str", no_log=True),
+        sql_login_password=dict(type="str", no_log=True),
         update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
         enabled=dict(type="bool", default=True),
         server_roles=dict(type="list", elements="str"),
@@ -55,11 +55,11 @@ def validate(params):
         if kind != "entra":
             raise InvalidInputError("object_id applies to Entra logins only (login_type: entra).")
         tsql.check_guid(params["object_id"])
-    if kind == "entra" and params.get("password") is not None:
-        raise InvalidInputError("password applies to SQL logins only; Entra logins authenticate with Microsoft Entra ID. "
+    if kind == "entra" and params.get("sql_login_password") is not None:
+        raise InvalidInputError("sql_login_password applies to SQL logins only; Entra logins authenticate with Microsoft Entra ID. "
                                 "Set login_type: sql for a SQL login.")
-    if kind == "sql" and params.get("state") == "present" and params.get("password") is None:
-        raise InvalidInputError("login_type: sql needs password (SQL logins need one at creation).")
+    if kind == "sql" and params.get("state") == "present" and params.get("sql_login_password") is None:
+        raise InvalidInputError("login_type: sql needs sql_login_password (SQL logins need one at creation).")
     if kind == "entra" and "\\" in name:
         raise InvalidInputError("name %r looks like a Windows login (DOMAIN\\user); this module manages Entra and SQL "
                                 "logins." % name)
@@ -128,7 +128,7 @@ def plan_login(params, current):
         if wanted_kind == "entra":
             statements.append(tsql.create_entra_login(name, params.get("object_id")))
         else:
-            statements.append(tsql.create_sql_login(name, params["password"]))
+            statements.append(tsql.create_sql_login(name, params["sql_login_password"]))
         after = dict(name=name, type=wanted_kind, enabled=True, server_roles=[])
         have_roles = set()
     else:
@@ -206,7 +206,7 @@ def _check_password(session, params, current):
     """True when a SQL login's password must be set (update_password: always and it differs)."""
     if current is None or params.get("login_type") != "sql" or params.get("update_password") != "always":
         return False
-    rows = session.query(tsql.sql_login_password_matches(params["name"], params["password"]))
+    rows = session.query(tsql.sql_login_password_matches(params["name"], params["sql_login_password"]))
     return not (rows and list(rows[0].values())[0] == 1)
 
 
@@ -218,7 +218,7 @@ def ensure(session, params, check_mode):
     statements, after, flush = plan_login(params, current)
     password_changed = False
     if params["state"] == "present" and _check_password(session, params, current):
-        statements.append(tsql.alter_login_password(name, params["password"]))
+        statements.append(tsql.alter_login_password(name, params["sql_login_password"]))
         password_changed = True
 
     db_plans = []

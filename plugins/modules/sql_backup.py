@@ -128,6 +128,11 @@ attributes:
   idempotent:
     description: Each run writes new backups, unless O(skip_if_backed_up_within) finds a recent one.
     support: partial
+  action_group:
+    description: Use C(group/sqlvm.backup.azure) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - sqlvm.backup.azure
 seealso:
   - module: sqlvm.backup.sql_credential
   - module: sqlvm.backup.sql_restore

@@ -74,6 +74,11 @@ attributes:
   idempotent:
     description: A second run changes nothing and sends no write statement (unless O(update_secret=always) or O(validate=true)).
     support: partial
+  action_group:
+    description: Use C(group/sqlvm.backup.azure) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - sqlvm.backup.azure
 seealso:
   - module: sqlvm.backup.sql_backup
   - name: Backup and restore to URL using managed identities

@@ -23,16 +23,7 @@ options:
 extends_documentation_fragment:
   - sqlvm.backup.sql_connection
   - sqlvm.backup.azure_auth
-attributes:
-  check_mode:
-    description: Read-only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Read-only; no diff.
-    support: none
-  idempotent:
-    description: Never changes anything.
-    support: full
+  - sqlvm.backup.attributes.info_module
 seealso:
   - module: sqlvm.backup.sqlvm_info
 """

@@ -45,9 +45,11 @@ options:
       - Object id of the Entra user or group, or client id of the application (C(WITH OBJECT_ID)). Use it when the
         display name is not unique in the tenant.
     type: str
-  password:
+  sql_login_password:
     description:
       - Password of a SQL login (O(login_type=sql)). Never returned or logged.
+      - Not to be confused with O(login_password), the password of the login this task connects as, or O(password),
+        the Azure password of O(ad_user).
     type: str
   update_password:
     description:
@@ -100,16 +102,7 @@ options:
 extends_documentation_fragment:
   - sqlvm.backup.sql_connection
   - sqlvm.backup.azure_auth
-attributes:
-  check_mode:
-    description: Reads the server and reports what would change; sends no write statement.
-    support: full
-  diff_mode:
-    description: Returns the login before and after (predicted in check mode).
-    support: full
-  idempotent:
-    description: A second run with the same options changes nothing and sends no write statement.
-    support: full
+  - sqlvm.backup.attributes
 notes:
   - The T-SQL that changed the server is returned in RV(statements); statements that hold a password are shown without
     it.
@@ -149,7 +142,7 @@ EXAMPLES = r"""
     login_password: "{{ vault_sa_password }}"
     name: legacy_reader
     login_type: sql
-    password: "{{ vault_legacy_reader_password }}"
+    sql_login_password: "{{ vault_legacy_reader_password }}"
 """
 
 RETURN = r"""

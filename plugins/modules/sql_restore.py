@@ -87,16 +87,7 @@ options:
 extends_documentation_fragment:
   - sqlvm.backup.sql_connection
   - sqlvm.backup.azure_auth
-attributes:
-  check_mode:
-    description: Reads the server and the backup's file list and returns the RESTORE it would run; runs none.
-    support: full
-  diff_mode:
-    description: Returns whether the database existed before and after.
-    support: full
-  idempotent:
-    description: A second run of the same restore finds the database restored from the same URLs and changes nothing.
-    support: full
+  - sqlvm.backup.attributes
 seealso:
   - module: sqlvm.backup.sql_backup
 """

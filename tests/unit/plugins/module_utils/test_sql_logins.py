@@ -9,7 +9,7 @@ OID = "11111111-2222-3333-4444-555555555555"
 
 
 def params(**kw):
-    base = dict(name="ops@contoso.com", state="present", login_type="entra", object_id=None, password=None,
+    base = dict(name="ops@contoso.com", state="present", login_type="entra", object_id=None, sql_login_password=None,
                 update_password="on_create", enabled=True, server_roles=None, server_roles_exclusive=False,
                 databases=None)
     base.update(kw)
@@ -103,7 +103,7 @@ def test_absent_drops_login():
 
 def test_sql_login_password_never_shown():
     s, conn = session([(r"sys.server_principals WHERE name", [])])
-    result = sql_logins.ensure(s, params(name="svc", login_type="sql", password="S3cret!'x"), check_mode=False)
+    result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="S3cret!'x"), check_mode=False)
     assert "S3cret" not in repr(result)
     assert conn.writes()[0] == "CREATE LOGIN [svc] WITH PASSWORD = N'S3cret!''x'"
 
@@ -113,9 +113,9 @@ def test_sql_login_password_never_shown():
     (dict(name=""), "empty"),
     (dict(object_id="not-a-guid"), "GUID"),
     (dict(object_id="11111111-2222-3333-4444-55555555555G"), "GUID"),
-    (dict(password="x"), "SQL logins only"),
-    (dict(login_type="sql"), "needs password"),
-    (dict(login_type="sql", password="p", object_id=OID), "Entra logins only"),
+    (dict(sql_login_password="x"), "SQL logins only"),
+    (dict(login_type="sql"), "needs sql_login_password"),
+    (dict(login_type="sql", sql_login_password="p", object_id=OID), "Entra logins only"),
     (dict(server_roles=["public"]), "public"),
     (dict(name="CONTOSO\\ops"), "Windows"),
     (dict(name=" ops"), "spaces"),
