@@ -124,6 +124,15 @@ def readiness_rows(vms):
     return rows
 
 
+def readiness_entry(host, sqlvm_info_var="compliance_sqlvm_info", sql_info_var="compliance_sql_info"):
+    """One input entry of readiness_rows from a host's variables (``hostvars[host]``) and its registered results."""
+    sql = host.get(sql_info_var)
+    if isinstance(sql, dict) and sql.get("skipped"):
+        sql = None
+    return {"vm": host.get("inventory_hostname"), "sqlvm_info": host.get(sqlvm_info_var), "sql_info": sql,
+            "container_url": host.get("container_url") or None}
+
+
 def readiness_summary(rows):
     """A JSON-ready report: per VM its verdict (ready / not_ready / ineligible) and rows, and totals."""
     vms = {}
@@ -207,6 +216,7 @@ def readiness_junit(rows, suite="sqlvm.backup readiness"):
 class FilterModule:
     def filters(self):
         return {
+            "readiness_entry": readiness_entry,
             "readiness_rows": readiness_rows,
             "readiness_summary": readiness_summary,
             "readiness_markdown": readiness_markdown,

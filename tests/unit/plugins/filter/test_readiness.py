@@ -141,5 +141,14 @@ def test_junit_counts_failures_and_skips_and_is_well_formed():
 
 
 def test_filter_module_exposes_the_four_filters():
-    assert set(r.FilterModule().filters()) == {"readiness_rows", "readiness_summary", "readiness_markdown",
+    assert set(r.FilterModule().filters()) == {"readiness_entry", "readiness_rows", "readiness_summary", "readiness_markdown",
                                                "readiness_junit"}
+
+
+def test_entry_from_hostvars_treats_a_skipped_sql_read_as_not_queried():
+    host = {"inventory_hostname": "vm1", "compliance_sqlvm_info": _azure(), "container_url": URL,
+            "compliance_sql_info": {"skipped": True, "changed": False}}
+    entry = r.readiness_entry(host)
+    assert entry == {"vm": "vm1", "sqlvm_info": host["compliance_sqlvm_info"], "sql_info": None, "container_url": URL}
+    assert r.readiness_entry({"inventory_hostname": "x", "reg_a": {"a": 1}}, "reg_a", "reg_b") == {
+        "vm": "x", "sqlvm_info": {"a": 1}, "sql_info": None, "container_url": None}
