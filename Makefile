@@ -24,11 +24,14 @@ sim-tests:
 integration:
 	$(PY) -m pytest -q -n $(JOBS) tests/integration || [ $$? -eq 5 ]
 
+# ansible-test sanity with no ignore file, on the Python versions present (tests/utils/sanity.sh).
 sanity:
-	@echo "sanity: not wired yet"
+	bash tests/utils/sanity.sh
 
+# ansible-lint at the production profile (.ansible-lint) and the changelog fragments.
 lint:
-	@echo "lint: not wired yet"
+	$(VENV)/bin/ansible-lint --nocolor
+	cd $(CURDIR) && $(VENV)/bin/antsibull-changelog lint
 
 demo:
 	@echo "demo: arrives with the roles (issue: converge a fleet to backup-ready)"
