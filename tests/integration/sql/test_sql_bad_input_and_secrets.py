@@ -87,6 +87,7 @@ def test_secrets_never_in_results_diffs_or_verbose_output(sqlworld, ansible):
         task("sql_login", dict(conn, login_password="{{ wrong_password }}", name="x")),
     ], verbosity=3, diff=True, extra_vars=secrets)
     assert result[0]["changed"] and result[2]["changed"] and result[3]["changed"]
+    assert not result[1].failed, result[1]["msg"] if result[1].failed else ""
     assert result[4].failed and result[5].failed and result[5]["error"]["number"] == 18456
     for secret in (SQL_PASSWORD, SAS, "U2VjcmV0U2lnbmF0dXJlVmFsdWU", "Wr0ng-", secrets["sa_password"]):
         assert secret not in result.output, "a secret reached the output"
