@@ -89,7 +89,7 @@ class SqlWorld:
         import pyodbc
         return pyodbc.connect(
             "DRIVER={%s};SERVER=127.0.0.1;PORT=%d;TDS_Version=7.4;Encryption=require;DATABASE=%s;UID=sa;PWD={%s};"
-            % (FREETDS, self.port(vm), database, SA_PASSWORD.replace("}", "}}")), autocommit=True, timeout=10)
+            % (FREETDS, self.port(vm), database, SA_PASSWORD), autocommit=True, timeout=10)
 
 
 
