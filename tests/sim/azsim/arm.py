@@ -206,7 +206,7 @@ class ArmService:
         audiences = {self.world.settings["arm_audience"], self.world.settings["arm_audience"].rstrip("/"),
                      arm, arm + "/"}
         try:
-            request.principal = self.world.verify_token(token, audiences)
+            request.principal = self.world.signer.verify(token, audiences)
         except TokenError as exc:
             raise ArmError(arm_error(401, exc.code, exc.message, {"WWW-Authenticate": www % exc.message}))
         with self.world.lock:

@@ -43,6 +43,7 @@ class Sim:
         self.world.signer = TokenSigner(self.pki, self.world.tenant_id)
         self.world.jwks = self.pki.jwks
         self.world.ca_bundle_path = self.pki.bundle_path
+        self.world._tls_files = (self.pki.cert_path, self.pki.key_path, self.pki.bundle_path)
         self.throttle = Throttle()
         self.identity_header = secrets.token_hex(16)
         self.with_azurite = with_azurite

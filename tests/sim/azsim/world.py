@@ -50,9 +50,17 @@ import uuid
 from . import catalog
 from .httpd import Faults, RequestLog
 from .scenario import GUID_RE, guid_for, parse_version
+from .tokens import TokenError
 
 STORAGE_AUDIENCE = "https://storage.azure.com"
 MIN_SQL_2022 = (16, 0, 4175, 1)   # SQL Server 2022 CU17 (seed 002, FACTS.md)
+
+
+def _oid(principal):
+    """An object id from an object id or a principal dict (as directory_lookup returns)."""
+    if isinstance(principal, dict):
+        return str(principal.get("object_id") or principal.get("principal_id") or "").lower()
+    return str(principal or "").lower()
 
 
 def now_iso(ts=None):
@@ -431,7 +439,7 @@ class World:
     # ------------------------------------------------------------------ directory queries
     def group_ids_of(self, object_id):
         """Every group that contains object_id, transitively."""
-        result, frontier = set(), {object_id}
+        result, frontier = set(), {_oid(object_id)}
         groups = [o for o in self.objects.values() if o["kind"] == "group"]
         while frontier:
             found = {g["id"] for g in groups if frontier & set(g["members"])} - result
@@ -470,6 +478,7 @@ class World:
                     and a["appRoleId"] in by_id}
 
     def can_read_directory(self, object_id):
+        object_id = _oid(object_id)
         with self.lock:
             if self.directory_roles_of(object_id) & catalog.DIRECTORY_READ_ROLES:
                 return True
@@ -517,6 +526,7 @@ class World:
             return False
 
     def blob_access_allowed(self, object_id, account, container, write=True):
+        object_id = _oid(object_id)
         with self.lock:
             acct = self.storage.get(account)
             if acct is None:
@@ -617,6 +627,7 @@ class World:
 
     # ------------------------------------------------------------------ tokens
     def mint_token(self, object_id, audience, extra=None):
+        object_id = _oid(object_id)
         with self.lock:
             obj = self.objects.get(object_id)
             if obj is None:
@@ -647,8 +658,15 @@ class World:
             return sorted(self.graph_app_roles_of(object_id))
         return []
 
-    def verify_token(self, token, audiences=None):
-        return self.signer.verify(token, audiences)
+    def verify_token(self, token, audience=None):
+        """Claims of a valid token minted by this world (for `audience`: a string or a collection;
+        a trailing slash does not matter), else None."""
+        if isinstance(audience, str):
+            audience = {audience, audience.rstrip("/"), audience.rstrip("/") + "/"}
+        try:
+            return self.signer.verify(token, audience)
+        except TokenError:
+            return None
 
     # ------------------------------------------------------------------ URLs and Azurite
     @property
@@ -674,8 +692,52 @@ class World:
 
     # ------------------------------------------------------------------ request log hooks
     def record_request(self, service="tds", method="", route="", kind="read", status=0, path=None,
-                       principal=None):
-        self.log.record(service, method, route, kind, status, path, principal)
+                       principal=None, **extra):
+        self.log.record(service, method, route, kind, status, path, principal, **extra)
 
     def take_fault(self, service, method, path):
         return self.faults.take(service, method, path)
+
+    def fault_for(self, vm_key, statement):
+        """The next injected TDS fault for this VM whose `pattern` (regex) matches the statement: the
+        spec as given to the admin API ({"service": "tds", "vm", "pattern", "action", ...}), or None."""
+        return self.faults.take_tds(vm_key, statement)
+
+    # ------------------------------------------------------------------ names the SQL side's adapter uses
+    def scenario_vms(self):
+        """{vm key: {"name", "sql", "os_type", "resource_id", ...}} for every VM with SQL Server."""
+        with self.lock:
+            return {vm["name"]: self.vm(vm["name"]) for vm in self.vms.values() if vm["sql"]}
+
+    def entra_lookup(self, name):
+        return self.directory_lookup(name)
+
+    def entra_get(self, object_or_app_id):
+        """A principal by object id, or a service principal by app (client) id."""
+        key = str(object_or_app_id).lower()
+        with self.lock:
+            obj = self.objects.get(key) or self.objects.get(self.sp_by_app.get(key, ""))
+            return self.principal_view(obj) if obj else None
+
+    def primary_identity(self, vm_key):
+        """sql_vm_primary_identity as a principal dict (object_id, app_id, display_name, kind =
+        'servicePrincipal') plus identity_kind ('system'|'user'), client_id, principal_id, resource_id."""
+        with self.lock:
+            primary = self.sql_vm_primary_identity(vm_key)
+            if primary is None:
+                return None
+            obj = self.objects.get(primary["principal_id"])
+            if obj is None:
+                return None
+            view = self.principal_view(obj)
+            view.update({"identity_kind": primary["kind"], "client_id": primary["client_id"],
+                         "principal_id": primary["principal_id"], "resource_id": primary["resource_id"]})
+            return view
+
+    def azurite_endpoint(self, account):
+        """(https://127.0.0.1:<port>/<account>, CA bundle path) — Azurite, path-style."""
+        return self.blob_endpoint(account), self.ca_bundle_path
+
+    def tls_files(self):
+        """(certificate, key, CA bundle) of the world's loopback server certificate, or None."""
+        return getattr(self, "_tls_files", None)
