@@ -134,7 +134,7 @@ class World:
             self.sql_suffix = self.settings["sql_suffix"]
             self.subscriptions = {}
             self.resource_groups = {}
-            self.vms, self.uamis, self.sql_vms, self.storage = {}, {}, {}, {}
+            self.vms, self.uamis, self.sqlvm_resources, self.storage = {}, {}, {}, {}
             self.vaults, self.backup_vaults = {}, {}
             self.vm_by_name = {}
             self.objects = {}          # Entra directory objects by object id
@@ -277,7 +277,7 @@ class World:
                 uami = self._uami_ref(entra, vm["subscription"], vm["resource_group"])
                 client_id = uami["client_id"]
             props["serverConfigurationsManagementSettings"]["azureAdAuthenticationSettings"] = {"clientId": client_id}
-        self.sql_vms[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
+        self.sqlvm_resources[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
                                      "resource_group": vm["resource_group"], "location": vm["location"],
                                      "properties": props, "tags": {}, "vm": vm}
         vm["sql_vm_id"] = rid
@@ -568,7 +568,7 @@ class World:
 
     def sql_vm_for(self, vm):
         rid = vm.get("sql_vm_id")
-        return self.sql_vms.get(rid.lower()) if rid else None
+        return self.sqlvm_resources.get(rid.lower()) if rid else None
 
     def sql_vm_primary_identity(self, key):
         with self.lock:
