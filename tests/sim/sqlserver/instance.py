@@ -83,17 +83,17 @@ class Instance:
         else:
             session = self._login_sql(login["username"], login["password"], database)
         if session.database.lower() not in cat.databases:
-            self._record("login", "LOGIN7", 18456)
+            self._record("LOGIN", "LOGIN7", 4060, principal=session.login.name)
             raise LoginFailed(4060, 1, f'Cannot open database "{session.database}" requested by the login. '
                                        "The login failed.", klass=11)
         session.database = cat.databases[session.database.lower()].name
         self.sessions.add(session)
-        self._record("login", "LOGIN7", 200, principal=session.login.name)
+        self._record("LOGIN", "LOGIN7", 0, principal=session.login.name)
         return session
 
     def _fail(self, user, state):
         # 18456 class 14; the state SQL Server logs (not what clients see) tells the reason — 1 on the wire.
-        self._record("login", "LOGIN7", 18456, principal=user, reason_state=state)
+        self._record("LOGIN", "LOGIN7", 18456, principal=user, reason_state=state)
         raise LoginFailed(18456, 1, f"Login failed for user '{user}'.")
 
     def _login_sql(self, user, password, database):
@@ -153,10 +153,13 @@ class Instance:
         self.sessions.discard(session)
 
     # ------------------------------------------------------------------ execution
-    def _record(self, operation, route, status, kind="read", **extra):
+    def _record(self, verb, text, status, kind="read", principal=None, **extra):
+        """One entry in the world's request log: service tds, method = the statement verb (LOGIN for a
+        LOGIN7), route = tds/<verb>, path = the statement text (truncated), status 0 = success else the
+        SQL error number."""
         try:
-            self.backend.record_request(service="tds", vm=self.vm_key, method=operation, route=route,
-                                        kind=kind, status=status, **extra)
+            self.backend.record_request(service="tds", method=verb, route=f"tds/{verb}", kind=kind, status=status,
+                                        path=(text or "")[:500], principal=principal, vm=self.vm_key, **extra)
         except Exception:
             pass
 
@@ -244,17 +247,21 @@ class Instance:
             fault = None
         if fault:
             action = fault.get("action")
+            verb = _guess_verb(text)
             if action == "delay":
-                await asyncio.sleep(float(fault.get("seconds", 1)))
+                await asyncio.sleep(float(fault.get("seconds", fault.get("latency", fault.get("delay", 1)))))
             elif action == "drop":
-                self._record("statement", text[:200], 0, kind=_guess_kind(text), fault="drop")
+                self._record(verb, text, -1, kind=_guess_kind(text), principal=session.login.name, fault="drop")
                 raise ConnectionDropped()
             elif action == "error":
-                self._record("statement", text[:200], int(fault.get("number", 50000)), kind=_guess_kind(text),
+                number = int(fault.get("number", 50000))
+                klass = int(fault.get("class", fault.get("severity", fault.get("level", 16))))
+                self._record(verb, text, number, kind=_guess_kind(text), principal=session.login.name,
                              fault="error")
                 res = Result()
-                res.messages.append((int(fault.get("number", 50000)), int(fault.get("class", 16)),
-                                     int(fault.get("state", 1)), fault.get("message", "Injected fault.")))
+                res.line = 1
+                res.messages.append((number, klass, int(fault.get("state", 1)),
+                                     fault.get("message") or f"Injected fault {number}."))
                 res.error = True
                 tok = tds.TOK_DONEINPROC if rpc else tds.TOK_DONE
                 body = self._result_tokens(res, tok, more=rpc)
@@ -302,14 +309,14 @@ class Instance:
                 res.line = 1
                 res.messages.extend(exc.messages())
                 res.error = True
-                self._record("statement", text[:200], exc.number, kind="read")
+                self._record(_guess_verb(text), text, exc.number, kind="read", principal=session.login.name)
                 return [res]
             results = []
             for st in stmts:
                 res = Result()
                 res.line = st.line
                 ctx = Context(self, session, params, res)
-                status = 200
+                status = 0
                 try:
                     st.fn(ctx)
                 except E.SqlError as exc:
@@ -318,8 +325,7 @@ class Instance:
                     status = exc.number
                 if not res.sets and res.rowcount is None and not res.messages and st.verb in ("SET", "USE"):
                     pass
-                self._record("statement", st.text[:200], status, kind=st.kind, verb=st.verb,
-                             principal=session.login.name)
+                self._record(st.verb, st.text, status, kind=st.kind, principal=session.login.name)
                 results.append(res)
                 if res.error and getattr(res, "abort", False):
                     break
@@ -329,6 +335,12 @@ class Instance:
 def _envchange_bytes(kind, new: bytes, old: bytes):
     body = bytes([kind, len(new)]) + new + bytes([len(old)]) + old
     return bytes([tds.TOK_ENVCHANGE]) + len(body).to_bytes(2, "little") + body
+
+
+def _guess_verb(text):
+    words = text.strip().split(None, 2)
+    return " ".join(w.upper() for w in words[:2]) if words and words[0].upper() in (
+        "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE", "DBCC") else (words[0].upper() if words else "")
 
 
 def _guess_kind(text):
