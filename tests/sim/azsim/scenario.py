@@ -61,7 +61,7 @@ def _guid(value, where):
 
 def load_file(path):
     with open(path, encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle)
+        raw = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return normalise(raw, source=path)
 
 
