@@ -34,10 +34,6 @@ def load_cases(selected=None):
     return cases
 
 
-def http_requests(entries):
-    return [entry for entry in entries if entry.get("service") != "tds"]
-
-
 def run_case(case, runs, world, workdir, pipelining=True):
     env = dict(world.env) if (world is not None and case.get("world")) else {}
     env["ANSIBLE_PIPELINING"] = "true" if pipelining else "false"
@@ -58,7 +54,7 @@ def run_case(case, runs, world, workdir, pipelining=True):
     row = dict(median=statistics.median(task.seconds for task in result.tasks),
                changed=any(task.get("changed") for task in result.tasks), requests=None)
     if world is not None and case.get("world"):
-        row["requests"] = len(http_requests(world.requests())) / runs
+        row["requests"] = len(world.http_requests()) / runs
     return row
 
 
