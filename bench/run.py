@@ -83,8 +83,8 @@ def main(argv=None):
     try:
         print("ansible-playbook, connection local, pipelining %s; median of %d runs per case; 'floor+' is the "
               "median minus the ping floor" % ("off" if args.no_pipelining else "on", args.runs))
-        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % ("case", "kind", "median s", "floor+", "budget s", "",
-                                                           "http/task", "budget", ""))
+        header = ("case", "kind", "median s", "floor+", "budget s", "", "http/task", "budget", "")
+        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % header)
         floor = None
         for index, case in enumerate(cases):
             time_budget, request_budget = BUDGETS.get(case["kind"], (None, None))

@@ -59,9 +59,8 @@ def _azure_modules():
 
 
 def main():
-    module = SqlvmModule(dict(action=dict(type="str", default="settings",
-                                          choices=["settings", "get", "graph_get", "fail_input",
-                                                                   "fail_azure", "change"]),
+    actions = ["settings", "get", "graph_get", "fail_input", "fail_azure", "change"]
+    module = SqlvmModule(dict(action=dict(type="str", default="settings", choices=actions),
                               path=dict(type="str")))
     module.run(_probe)
 
