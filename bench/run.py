@@ -36,10 +36,11 @@ def load_cases(selected=None):
 
 
 def run_case(case, runs, world, workdir, pipelining=True):
-    env = dict(world.env) if (world is not None and case.get("world")) else {}
+    uses_world = world is not None and case.get("world")
+    env = dict(world.env) if uses_world else {}
     env["ANSIBLE_PIPELINING"] = "true" if pipelining else "false"
     runner = AnsibleRunner(workdir, base_env=env, cache_dir=workdir / "cache")
-    extra_vars = {"world_env": env, "world_state": world.admin.state() if env else {}}
+    extra_vars = {"world_env": env, "world_state": world.admin.state() if uses_world else {}}
     if case.get("setup"):
         prepared = runner(case["setup"], extra_vars=extra_vars)
         if prepared.rc != 0:
