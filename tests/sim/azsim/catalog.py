@@ -120,3 +120,4 @@ DIRECTORY_READ_APP_ROLES = {"User.Read.All", "GroupMember.Read.All", "Applicatio
 GRAPH_READ_APP_ROLES = {"Directory.Read.All", "Application.Read.All", "User.Read.All",
                         "GroupMember.Read.All", "RoleManagement.Read.Directory",
                         "RoleManagement.ReadWrite.Directory", "Application.ReadWrite.All"}
+GRAPH_APP_ROLES["GroupMember.ReadWrite.All"] = "dbaae8cf-10b5-4b86-a4a1-f871c94c6695"

@@ -195,6 +195,7 @@ def default_error_body(service, status):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # header and body go out in separate writes
     server_version = "sqlvm-backup-sim/1.0"
     sys_version = ""
 
