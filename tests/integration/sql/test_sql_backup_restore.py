@@ -138,3 +138,20 @@ def test_info_reports_readiness(sqlworld, ansible):
     assert "ops@contoso.com" in after["entra_sysadmins"]
     assert after["credentials"][0]["name"] == CONTAINER and "secret" not in str(after["credentials"]).lower()
     assert not linux["managed_identity_backup_supported"] and not linux["changed"]
+
+
+def test_full_and_log_chain_restored_with_norecovery_then_recovery(sqlworld, ansible):
+    conn = sqlworld.connection()
+    result = ansible([
+        task("sql_credential", dict(conn, url=CONTAINER)),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"]), register="full"),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"], type="log"), register="log"),
+        task("sql_restore", dict(conn, urls="{{ full.backups[0].urls }}", database="app_pitr", recovery=False)),
+        task("sql_restore", dict(conn, urls="{{ log.backups[0].urls }}", database="app_pitr", restore_type="log")),
+        task("sql_restore", dict(conn, urls="{{ log.backups[0].urls }}", database="app_pitr", restore_type="log")),
+    ])
+    assert [t.failed for t in result.tasks[:5]] == [False] * 5, [t.get("msg") for t in result.tasks]
+    assert result[2]["backups"][0]["urls"][0].endswith(".trn")
+    assert "NORECOVERY" in result[3]["statements"][0] and "WITH RECOVERY" in result[4]["statements"][0]
+    assert _rows(sqlworld, "app_pitr") == _rows(sqlworld, "app")
+    assert result[5].failed and "RESTORING" in result[5]["msg"]

@@ -18,7 +18,7 @@ SPECS = {
     "sql_credential": sql_credentials.argument_spec(),
     "sql_backup": sql_backup.argument_spec(),
     "sql_restore": sql_restore.argument_spec(),
-    "sql_info": dict(container_url=dict(type="str")),
+    "sql_info": dict(container_url=dict(type="str"), storage_suffix=dict(type="str")),
 }
 
 
