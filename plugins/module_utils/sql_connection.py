@@ -15,9 +15,7 @@ Independent of AnsibleModule so other plugins can reuse it. pyodbc is imported i
   (learn.microsoft.com/sql/connect/odbc/using-azure-active-directory, "Authenticating with an access
   token"). FreeTDS has no such attribute: refused with a clear message before connecting.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import struct
@@ -63,7 +61,7 @@ def is_driver_path(driver):
     return "/" in (driver or "") or (driver or "").endswith(".so")
 
 
-class SqlConnectionSettings(object):
+class SqlConnectionSettings:
     """Validated connection options. Holds the password; never returned or logged."""
 
     def __init__(self, host, port=DEFAULT_PORT, auth="auto", user=None, password=None, driver=DEFAULT_DRIVER,
@@ -184,7 +182,7 @@ def sql_token_scope(cloud):
     return audience.rstrip("/") + "/.default"
 
 
-class SqlSession(object):
+class SqlSession:
     """One pyodbc connection; every statement goes through ``query`` or ``execute``.
 
     Records what ran (display text only, secrets redacted) and refuses writes in check mode.

@@ -11,9 +11,7 @@ and case-sensitively, so the URL is validated strictly and must be lowercase.
 credential created without it must be dropped and created again to be checked (seed 002, "Error
 messages"). The flag is put back as it was, whatever happens.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 

@@ -6,9 +6,7 @@ MOVE is computed from RESTORE FILELISTONLY so a backup can be restored under a n
 touching the files of the database it came from (the 1834 / 3156 case of seed 002). An existing
 database is never overwritten unless ``replace: true``.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import ntpath

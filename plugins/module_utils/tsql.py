@@ -15,9 +15,7 @@ quoted exactly as QUOTENAME does and literals as N'...' with ``'`` doubled, afte
 Builders return ``Statement(sql, params, kind)``; ``kind`` is ``read`` or ``write`` so check mode can
 refuse to run writes and tests can count them.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 from collections import namedtuple
