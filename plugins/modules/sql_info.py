@@ -14,7 +14,7 @@ description:
   - Returns RV(managed_identity_backup_supported) (SQL Server 2022 CU17 or later, or 2025; Windows; not a failover
     cluster instance) and a readiness verdict RV(ready) with the RV(reasons) when not ready.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 options:
   container_url:
     description:
