@@ -34,10 +34,6 @@ def load_cases(selected=None):
     return cases
 
 
-def http_requests(entries):
-    return [entry for entry in entries if entry.get("service") != "tds"]
-
-
 def run_case(case, runs, world, workdir, pipelining=True):
     env = dict(world.env) if (world is not None and case.get("world")) else {}
     env["ANSIBLE_PIPELINING"] = "true" if pipelining else "false"
@@ -58,7 +54,7 @@ def run_case(case, runs, world, workdir, pipelining=True):
     row = dict(median=statistics.median(task.seconds for task in result.tasks),
                changed=any(task.get("changed") for task in result.tasks), requests=None)
     if world is not None and case.get("world"):
-        row["requests"] = len(http_requests(world.requests())) / runs
+        row["requests"] = len(world.http_requests()) / runs
     return row
 
 
@@ -87,8 +83,8 @@ def main(argv=None):
     try:
         print("ansible-playbook, connection local, pipelining %s; median of %d runs per case; 'floor+' is the "
               "median minus the ping floor" % ("off" if args.no_pipelining else "on", args.runs))
-        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % ("case", "kind", "median s", "floor+", "budget s", "",
-                                                           "http/task", "budget", ""))
+        header = ("case", "kind", "median s", "floor+", "budget s", "", "http/task", "budget", "")
+        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % header)
         floor = None
         for index, case in enumerate(cases):
             time_budget, request_budget = BUDGETS.get(case["kind"], (None, None))

@@ -74,6 +74,10 @@ def normalise(raw, source="<scenario>"):
     if not isinstance(raw, dict):
         _err(source, "must be a mapping")
     raw = copy.deepcopy(raw)
+    known = {"tenant", "settings", "automation", "subscriptions", "role_assignments", "directory"}
+    stray = [k for k in raw if k not in known and not str(k).startswith("x-")]
+    if stray:
+        _err(source, "unknown top-level keys %s (YAML anchors may live under keys starting with x-)" % stray)
     tenant = raw.get("tenant") or {}
     domain = tenant.get("domain", "contoso.onmicrosoft.com")
     seed = tenant.get("seed", domain)
