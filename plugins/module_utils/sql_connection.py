@@ -337,7 +337,7 @@ def _connect_error(exc, settings):
         if ("timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered
                 or "tcp provider" in lowered or "unavailable" in lowered):
             return SqlvmBackupError(
-                "Could not reach SQL Server at %s:%s within %s s: %s" % (settings.host, settings.port,
-                                                                          settings.login_timeout, text),
+                "Could not reach SQL Server at %s:%s within %s s: %s"
+                % (settings.host, settings.port, settings.login_timeout, text),
                 fix="check the host, port, NSG / firewall rules and that SQL Server listens on TCP.")
     return error
