@@ -215,7 +215,7 @@ class SqlSession:
         except Exception as exc:  # pyodbc.Error; pyodbc is not importable at module level
             if isinstance(exc, SqlvmBackupError):
                 raise
-            raise sql_errors.translate(exc, statement_label(statement))
+            raise sql_errors.translate(exc, statement_label(statement)) from None
         finally:
             try:
                 cursor.close()
@@ -265,7 +265,7 @@ def open_session(settings, access_token=None, check_mode=False):
     except ImportError:
         raise SqlvmBackupError(
             "The Python package pyodbc is not installed on the host that runs the module; install it "
-            "(pip install pyodbc) together with unixODBC and an ODBC driver for SQL Server.")
+            "(pip install pyodbc) together with unixODBC and an ODBC driver for SQL Server.") from None
     attrs_before = {}
     if settings.auth == "entra":
         if not access_token:
@@ -278,7 +278,7 @@ def open_session(settings, access_token=None, check_mode=False):
             kwargs["attrs_before"] = attrs_before
         connection = pyodbc.connect(settings._with_password(), **kwargs)
     except pyodbc.Error as exc:
-        raise _connect_error(exc, settings)
+        raise _connect_error(exc, settings) from None
     if settings.statement_timeout:
         connection.timeout = int(settings.statement_timeout)
     return SqlSession(connection, check_mode=check_mode)

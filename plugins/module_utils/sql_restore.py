@@ -89,7 +89,8 @@ def validate(params, suffix):
         try:
             datetime.datetime.fromisoformat(params["stopat"].replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInputError("stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"])
+            raise InvalidInputError(
+                "stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"]) from None
     return containers.pop()
 
 
