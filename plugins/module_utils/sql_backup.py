@@ -8,9 +8,7 @@ holds at most 50,000 x MAXTRANSFERSIZE (about 195 GiB at 4 MiB); a backup has at
 (stripes). MAXTRANSFERSIZE is a multiple of 64 KiB up to 4 MiB; BLOCKSIZE 65536 keeps restores
 aligned (error 3284 otherwise).
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import math

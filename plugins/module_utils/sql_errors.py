@@ -14,9 +14,7 @@ servers without a primary identity), seed 004 (Entra logins), FACTS.md (3225, 32
 leases), SQL Server's backup-to-URL troubleshooting pages for OS error 50 (no credential usable for
 the URL) and OS error 80 (the blob exists and FORMAT was not given).
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 

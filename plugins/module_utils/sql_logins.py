@@ -8,9 +8,7 @@ Enabling / disabling and role changes take effect for open sessions only after
 after any such change. ``ALTER LOGIN ... DISABLE`` is not supported for Entra groups (seed 004): it is
 refused before it is tried.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import uuid
 

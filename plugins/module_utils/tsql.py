@@ -15,9 +15,7 @@ quoted exactly as QUOTENAME does and literals as N'...' with ``'`` doubled, afte
 Builders return ``Statement(sql, params, kind)``; ``kind`` is ``read`` or ``write`` so check mode can
 refuse to run writes and tests can count them.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 from collections import namedtuple
@@ -177,13 +175,13 @@ def create_sql_login(name, password):
 
     The statement text therefore holds a secret: it is marked ``secret`` and never shown.
     """
-    return Statement("CREATE LOGIN %s WITH PASSWORD = %s" % (quote_name(name, "login name"),
-                                                              quote_string(password, "password")), (), "write", True)
+    sql = "CREATE LOGIN %s WITH PASSWORD = %s" % (quote_name(name, "login name"), quote_string(password, "password"))
+    return Statement(sql, (), "write", True)
 
 
 def alter_login_password(name, password):
-    return Statement("ALTER LOGIN %s WITH PASSWORD = %s" % (quote_name(name, "login name"),
-                                                             quote_string(password, "password")), (), "write", True)
+    sql = "ALTER LOGIN %s WITH PASSWORD = %s" % (quote_name(name, "login name"), quote_string(password, "password"))
+    return Statement(sql, (), "write", True)
 
 
 def alter_login_enabled(name, enabled):
@@ -197,13 +195,13 @@ def flush_auth_caches():
 
 
 def add_server_role_member(role, login):
-    return _write("ALTER SERVER ROLE %s ADD MEMBER %s" % (quote_name(role, "server role"),
-                                                         quote_name(login, "login name")))
+    return _write("ALTER SERVER ROLE %s ADD MEMBER %s"
+                  % (quote_name(role, "server role"), quote_name(login, "login name")))
 
 
 def drop_server_role_member(role, login):
-    return _write("ALTER SERVER ROLE %s DROP MEMBER %s" % (quote_name(role, "server role"),
-                                                          quote_name(login, "login name")))
+    return _write("ALTER SERVER ROLE %s DROP MEMBER %s"
+                  % (quote_name(role, "server role"), quote_name(login, "login name")))
 
 
 def drop_login(name):

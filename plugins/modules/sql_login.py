@@ -19,7 +19,7 @@ description:
   - Refuses, before sending anything, what SQL Server documents as unsupported, such as disabling the login of a
     Microsoft Entra group.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 options:
   name:
     description:

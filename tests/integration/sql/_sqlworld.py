@@ -92,8 +92,6 @@ class SqlWorld:
             % (FREETDS, self.port(vm), database, SA_PASSWORD), autocommit=True, timeout=10)
 
 
-
-
 def task(module, options, **extra):
     """A task calling sqlvm.backup.<module> that registers its result and never stops the play."""
     body = {"sqlvm.backup." + module: options, "ignore_errors": True}
@@ -105,5 +103,3 @@ def no_secret(output, *secrets):
     for secret in secrets:
         assert secret not in output, "secret leaked: %r" % secret[:4]
         assert re.escape(secret) not in output
-
-

@@ -159,9 +159,9 @@ def test_express_gets_no_compression():
 
 
 def test_real_run_sends_backup_with_parameters():
-    s, conn = session(world() + [(r"TOP \(1\)", [dict(first_lsn=1, last_lsn=2, database_backup_lsn=0, backup_size=10,
-                                                       compressed_backup_size=5, backup_start_date=NOW,
-                                                       backup_finish_date=NOW, is_copy_only=False)])])
+    last = dict(first_lsn=1, last_lsn=2, database_backup_lsn=0, backup_size=10, compressed_backup_size=5,
+                backup_start_date=NOW, backup_finish_date=NOW, is_copy_only=False)
+    s, conn = session(world() + [(r"TOP \(1\)", [last])])
     result = sb.run(s, params(), False, "core.windows.net")
     sql, p = [(q, p) for q, p in conn.log if q.startswith("BACKUP")][0]
     assert sql.startswith("BACKUP DATABASE [app] TO URL = ? WITH") and p[0].startswith(C + "/sqlvm1/app/")
