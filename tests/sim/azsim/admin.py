@@ -96,7 +96,7 @@ class AdminService:
                         for vm in w.vms.values()},
                 "user_assigned_identities": {u["id"]: {k: u[k] for k in ("name", "principal_id", "client_id")}
                                              for u in w.uamis.values()},
-                "sql_virtual_machines": {s["id"]: s["properties"] for s in w.sql_vms.values()},
+                "sql_virtual_machines": {s["id"]: s["properties"] for s in w.sqlvm_resources.values()},
                 "storage_accounts": {a["name"]: {"id": a["id"], "containers": sorted(a["containers"])}
                                      for a in w.storage.values()},
                 "role_assignments": list(w.role_assignments.values()),

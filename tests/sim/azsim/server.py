@@ -52,6 +52,7 @@ class Sim:
         self.sql_module = None
         self.sql_handle = None
         self.sql_ports = {}
+        self.sql_error = None
         self.env = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -99,8 +100,15 @@ class Sim:
             sys.path.insert(0, here)
         if importlib.util.find_spec("sqlserver") is None or importlib.util.find_spec("sqlserver.service") is None:
             return
-        self.sql_module = importlib.import_module("sqlserver.service")
-        self.sql_handle = self.sql_module.start_sql_service(self.world, host="127.0.0.1")
+        try:
+            self.sql_module = importlib.import_module("sqlserver.service")
+            self.sql_handle = self.sql_module.start_sql_service(self.world, host="127.0.0.1")
+        except Exception:  # the Azure side stays usable; the failure is reported, not hidden
+            import traceback
+            self.sql_error = traceback.format_exc()
+            sys.stderr.write("SQL Server side failed to start:\n" + self.sql_error)
+            self.sql_module = self.sql_handle = None
+            return
         ports = self.sql_handle if isinstance(self.sql_handle, dict) else getattr(self.sql_handle, "ports", {})
         self.sql_ports = dict(ports or {})
 
@@ -227,7 +235,8 @@ def main(argv=None):
         sim.start()
         _atomic_write(os.path.join(sim.state_dir, "ready.json"), json.dumps({
             "pid": os.getpid(), "azurite_pid": sim.azurite.process.pid if getattr(sim, "azurite", None) else None,
-            "urls": sim.world.urls, "seconds": round(time.monotonic() - started, 3)}))
+            "urls": sim.world.urls, "seconds": round(time.monotonic() - started, 3),
+            "sql_error": sim.sql_error, "sql_ports": len(sim.sql_ports)}))
         stop.wait()
     finally:
         sim.stop()

@@ -133,6 +133,8 @@ def main(argv=None):
         info = start(args.state_dir, args.scenario, args.generate)
         print("world started in %.2fs; source %s" % (info["seconds"], os.path.join(
             os.path.abspath(args.state_dir), "env.sh")))
+        if info.get("sql_error"):
+            print("WARNING: the SQL Server side did not start (see sim.log):\n" + info["sql_error"], file=sys.stderr)
     elif args.command == "stop":
         stop(args.state_dir)
     else:

@@ -1,12 +1,15 @@
 """The world state: one tenant, its subscriptions and resources, its Entra directory.
 
-Query API for the SQL Server side (tests/sim/sqlserver; every method is thread-safe):
+Query API for the SQL Server side (tests/sim/sqlserver; every method is thread-safe). Wherever a
+principal is taken, an object id or a principal dict (with "object_id") is accepted.
 
-    world.tenant_id, world.storage_suffix, world.sql_suffix
+    world.tenant_id, world.storage_suffix, world.sql_suffix, world.ca_bundle_path
     world.vm_keys()                       -> [vm key]  (the VM name; names are unique in a scenario)
-    world.vm(key)                         -> dict: name, resource_id, subscription_id, resource_group,
+    world.scenario_vms()                  -> {vm key: world.vm(key)} for the VMs with SQL Server
+    world.vm(key)                         -> dict: key, name, resource_id, subscription_id, resource_group,
                                              location, os_type ('Windows'|'Linux'), sql (the scenario's
-                                             whole `sql:` subtree, untouched, or None), ...
+                                             whole `sql:` subtree, untouched, or None), sql_vm_resource_id,
+                                             backup {storage_account, container}, vm_id
     world.vm_identities(key)              -> {"system": {"principal_id", "client_id"} | None,
                                               "user_assigned": [{"resource_id", "name", "principal_id",
                                                                  "client_id"}]}
@@ -14,28 +17,37 @@ Query API for the SQL Server side (tests/sim/sqlserver; every method is thread-s
                                               "resource_id"} | None   (None: no SQL VM resource, Entra
                                              auth not enabled, or the identity is no longer on the VM
                                              → SQL error 37563)
-    world.can_read_directory(object_id)   -> bool  (Directory Readers or another directory-read role,
-                                             directly or through groups, or the three Graph app roles)
-    world.blob_access_allowed(object_id, account, container, write=True) -> bool  (Azure RBAC data
+    world.primary_identity(key)           -> the same as a principal dict (object_id, app_id, display_name,
+                                             kind='servicePrincipal', identity_kind, client_id, ...) | None
+    world.can_read_directory(principal)   -> bool  (Directory Readers or another directory-read role,
+                                             directly or through groups, or the three Graph app roles
+                                             User.Read.All + GroupMember.Read.All + Application.Read.All)
+    world.blob_access_allowed(principal, account, container, write=True) -> bool  (Azure RBAC data
                                              actions of Storage Blob Data Contributor/Owner/Reader, at
                                              container/account/RG/subscription scope, groups included)
-    world.directory_lookup(name)          -> [principal dict] matching display name, UPN, object id or
+    world.directory_lookup(name) == world.entra_lookup(name)
+                                          -> [principal dict] matching display name, UPN, object id or
                                              app id (users, groups, service principals). A principal dict:
                                              object_id, kind ('user'|'group'|'servicePrincipal'),
-                                             display_name, upn, app_id, members (group object ids)
+                                             display_name, upn, app_id, service_principal_type, members
     world.directory_object(object_id)     -> principal dict | None
+    world.entra_get(object_or_app_id)     -> principal dict | None (service principals also by app id)
+    world.group_ids_of(principal)         -> {group object ids containing it, transitively}
     world.group_members(object_id, transitive=True) -> [object ids]
-    world.mint_token(object_id, audience) -> JWT string (claims as Entra v1 tokens)
-    world.verify_token(jwt, audiences=None) -> claims (raises tokens.TokenError)
+    world.mint_token(principal, audience) -> JWT string (claims as Entra v1 tokens: oid, appid, tid, ...)
+    world.verify_token(jwt, audience=None)-> claims, or None when invalid/expired/other audience
     world.blob_endpoint(account)          -> "https://127.0.0.1:<port>/<account>" (Azurite, path-style)
+    world.azurite_endpoint(account)       -> (blob_endpoint(account), ca_bundle_path)
     world.blob_url_to_azurite(url)        -> maps https://<account>.blob.<suffix>/<container>[/blob]
                                              to the Azurite URL above
     world.storage_account_key(account)    -> base64 shared key (Azurite accepts it; Bearer tokens from
                                              mint_token(oid, "https://storage.azure.com") work as well)
-    world.ca_bundle_path                  -> the CA bundle that trusts Azurite's certificate
-    world.record_request(service="tds", method=..., route=..., kind="read"|"write", status=...)
-    world.take_fault(service, method, path) -> an injected httpd.Fault or None (fields: status, body,
-                                             latency, reset, count, spec)
+    world.tls_files()                     -> (cert, key, CA bundle) of the world's loopback certificate
+    world.record_request(service="tds", method=..., route=..., kind="read"|"write", status=..., **extra)
+    world.fault_for(vm_key, statement)    -> the spec of the next injected TDS fault ({"service": "tds",
+                                             "vm", "pattern" (regex), "action", ...} as given to the admin
+                                             API) whose pattern matches, or None
+    world.take_fault(service, method, path) -> an injected httpd.Fault or None
     world.expected_readiness(key)         -> (ready: bool, reason: str)
 
 Mutations come from the ARM/Graph handlers; every state change happens under world.lock.
@@ -134,7 +146,7 @@ class World:
             self.sql_suffix = self.settings["sql_suffix"]
             self.subscriptions = {}
             self.resource_groups = {}
-            self.vms, self.uamis, self.sql_vms, self.storage = {}, {}, {}, {}
+            self.vms, self.uamis, self.sqlvm_resources, self.storage = {}, {}, {}, {}
             self.vaults, self.backup_vaults = {}, {}
             self.vm_by_name = {}
             self.objects = {}          # Entra directory objects by object id
@@ -277,7 +289,7 @@ class World:
                 uami = self._uami_ref(entra, vm["subscription"], vm["resource_group"])
                 client_id = uami["client_id"]
             props["serverConfigurationsManagementSettings"]["azureAdAuthenticationSettings"] = {"clientId": client_id}
-        self.sql_vms[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
+        self.sqlvm_resources[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
                                      "resource_group": vm["resource_group"], "location": vm["location"],
                                      "properties": props, "tags": {}, "vm": vm}
         vm["sql_vm_id"] = rid
@@ -568,7 +580,7 @@ class World:
 
     def sql_vm_for(self, vm):
         rid = vm.get("sql_vm_id")
-        return self.sql_vms.get(rid.lower()) if rid else None
+        return self.sqlvm_resources.get(rid.lower()) if rid else None
 
     def sql_vm_primary_identity(self, key):
         with self.lock:
