@@ -41,4 +41,3 @@ def failures(az, module, cases):
         assert "Traceback" not in task["msg"]
     assert_no_writes(writes)
     return result
-

@@ -3,8 +3,8 @@ from azure_checks import assert_no_writes, failures, four_way
 
 
 def test_recovery_services_system_assigned_four_ways(az):
-    _first, real = four_way(az, "backup_vault_identity", {"resource_group": "rg-sql", "name": "rsv-sql",
-                                                         "system_assigned": True})
+    args = {"resource_group": "rg-sql", "name": "rsv-sql", "system_assigned": True}
+    _first, real = four_way(az, "backup_vault_identity", args)
     assert real["principal_id"]
     vault = [v for rid, v in az.state()["vaults"].items() if rid.lower().endswith("/vaults/rsv-sql")][0]
     assert vault["principal_id"] == real["principal_id"]
@@ -12,9 +12,9 @@ def test_recovery_services_system_assigned_four_ways(az):
 
 def test_backup_vault_adds_a_user_assigned_identity_and_keeps_system(az):
     uami = az.uami("uami-sqlbackup")
-    _first, real = four_way(az, "backup_vault_identity", {"resource_group": "rg-sql", "name": "bv-sql",
-                                                         "vault_type": "backup_vault", "system_assigned": True,
-                                                         "user_assigned": ["uami-sqlbackup"]})
+    args = {"resource_group": "rg-sql", "name": "bv-sql", "vault_type": "backup_vault", "system_assigned": True,
+            "user_assigned": ["uami-sqlbackup"]}
+    _first, real = four_way(az, "backup_vault_identity", args)
     assert real["principal_ids"]["system"]
     assert uami["principal_id"] in real["principal_ids"].values()
 

@@ -38,7 +38,7 @@ def test_conflict_counts_as_present_and_principal_not_found_is_retried(az):
 
 def test_absent_removes_only_that_assignment(az):
     ready = az.vm_principal("sqlvm-ready")
-    before = [a for a in az.state()["role_assignments"]]
+    before = list(az.state()["role_assignments"])
     task, writes = az.task("role_assignment", {"principal_id": ready, "role": "Storage Blob Data Contributor",
                                                "scope": az.storage_scope(), "state": "absent"})
     assert task["changed"] is True, task
