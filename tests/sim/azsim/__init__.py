@@ -1,0 +1,1 @@
+"""The Azure side of the sqlvm.backup test world (see tests/sim/README.md and world.py)."""
