@@ -36,7 +36,7 @@ CASES = [
 def wall(statement, runs):
     code = "import sys; sys.path.insert(0, %r); %s" % (str(COLLECTIONS), statement)
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True)
         times.append(time.perf_counter() - started)

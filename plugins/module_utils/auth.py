@@ -215,8 +215,8 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
         if not settings.has_workload_identity():
             raise InvalidInputError(
                 "auth_source=workload_identity needs client_id, tenant and federated_token_file.",
-                fix="set %s, %s and %s." % (_env_hint("client_id"), _env_hint("tenant"),
-                                           _env_hint("federated_token_file")))
+                fix="set %s, %s and %s." % (
+                    _env_hint("client_id"), _env_hint("tenant"), _env_hint("federated_token_file")))
         from azure.identity import WorkloadIdentityCredential
         return WorkloadIdentityCredential(tenant_id=settings.tenant, client_id=settings.client_id,
                                           token_file_path=settings.federated_token_file,

@@ -88,7 +88,7 @@ class SqlvmModule(AnsibleModule):
         except SqlvmBackupError as error:
             self.fail_json(**error.to_result())
         except ImportError as error:
-            root = (getattr(error, "name", None) or "").split(".")[0]
+            root = (getattr(error, "name", None) or "").split(".", maxsplit=1)[0]
             if root not in _REQUIREMENTS:
                 raise
             self.fail_json(msg=missing_required_lib(_REQUIREMENTS[root]), exception=str(error))

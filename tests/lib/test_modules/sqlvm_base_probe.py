@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test-only module (never shipped): exercises SqlvmModule end to end under ansible-playbook.

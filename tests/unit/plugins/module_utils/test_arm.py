@@ -45,7 +45,7 @@ def test_build_resource_id():
 def test_scope_comparison_ignores_case_and_trailing_slash():
     assert arm.same_scope(CONTAINER, CONTAINER.upper() + "/")
     assert not arm.same_scope(CONTAINER, CONTAINER.replace("backups", "other"))
-    account = CONTAINER.split("/blobServices")[0]
+    account = CONTAINER.split("/blobServices", maxsplit=1)[0]
     assert arm.scope_contains(account.lower(), CONTAINER)
     assert not arm.scope_contains(CONTAINER, account)
     assert not arm.scope_contains(account, account + "2")
