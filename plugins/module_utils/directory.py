@@ -19,11 +19,7 @@ or all three of User.Read.All, GroupMember.Read.All and Application.Read.All.
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
-    AzureApiError,
-    InvalidInputError,
-    PrerequisiteError,
-)
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
 from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
     COMPUTE_API_VERSION,
     MSI_API_VERSION,

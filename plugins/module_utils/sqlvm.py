@@ -386,7 +386,7 @@ def vm_path(subscription_id, resource_group, name):
 def read_sqlvm(session, resource_group, name):
     # $expand=* returns serverConfigurationsManagementSettings (azure-cli `az sql vm show --expand *`).
     return arm_get(session, sqlvm_path(session.subscription_id, resource_group, name),
-                             SQLVM_API_VERSION, params={"$expand": "*"})
+                   SQLVM_API_VERSION, params={"$expand": "*"})
 
 
 def read_vm(session, vm_id):
@@ -464,7 +464,7 @@ def ensure_present(session, desired, check_mode):
     if not check_mode:
         if patch is not None:
             updated = arm_write(session, "PATCH", vm["id"], COMPUTE_API_VERSION, {"identity": patch},
-                                          operation="attach managed identities to VM %s" % vm.get("name"))
+                                operation="attach managed identities to VM %s" % vm.get("name"))
             if not updated or "identity" not in updated:
                 updated = read_vm(session, vm["id"])
             after_identity = updated.get("identity") or predicted

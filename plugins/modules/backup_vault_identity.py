@@ -18,7 +18,7 @@ description:
   - Returns the principal ids to grant roles to with M(sqlvm.backup.role_assignment).
   - Identities already on the vault are kept unless O(exclusive=true).
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 extends_documentation_fragment:
   - sqlvm.backup.azure_auth
   - sqlvm.backup.attributes

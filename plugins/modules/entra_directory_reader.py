@@ -25,7 +25,7 @@ description:
   - The account running the task needs Privileged Role Administrator (directory roles, groups) or
     C(AppRoleAssignment.ReadWrite.All) (application roles) in Microsoft Entra ID.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 extends_documentation_fragment:
   - sqlvm.backup.azure_auth
   - sqlvm.backup.attributes

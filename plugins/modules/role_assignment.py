@@ -22,7 +22,7 @@ description:
   - V(absent) removes only the assignment of this role, principal and exact scope; assignments
     inherited from above the scope are left alone and reported.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 extends_documentation_fragment:
   - sqlvm.backup.azure_auth
   - sqlvm.backup.attributes

@@ -28,7 +28,7 @@ description:
   - Entra authentication cannot be turned off again once enabled (Microsoft documentation), so this
     module has no O(ignore:state=absent).
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 extends_documentation_fragment:
   - sqlvm.backup.azure_auth
   - sqlvm.backup.attributes
@@ -168,7 +168,9 @@ changes:
   returned: success
   type: list
   elements: dict
-  sample: [{"action": "attach", "identities": ["system"]}, {"action": "set_primary", "from": "not set (Entra authentication disabled)", "to": "system-assigned identity"}]
+  sample:
+    - {"action": "attach", "identities": ["system"]}
+    - {"action": "set_primary", "from": "not set (Entra authentication disabled)", "to": "system-assigned identity"}
 """
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule

@@ -16,7 +16,7 @@ description:
   - Every check comes with a readiness verdict and, when not ready, the reason and the module that fixes it.
   - Use it in C(--check) compliance runs or before M(sqlvm.backup.sql_backup).
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 extends_documentation_fragment:
   - sqlvm.backup.azure_auth
   - sqlvm.backup.attributes.info_module

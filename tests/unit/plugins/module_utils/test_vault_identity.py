@@ -56,7 +56,7 @@ def test_enables_both_kinds_with_each_providers_type_string(arm, kind, both):
 
 def test_no_op_and_check_mode_do_not_write(arm):
     fake = arm({"id": "/v", "identity": {"type": "SystemAssigned", "principalId": "p-sys"}})
-    changed, *_ = vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "system_assigned": True}, False)
+    changed, *_rest = vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "system_assigned": True}, False)
     assert changed is False
     changed, _b, after, _r = vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "user_assigned": [UAI]}, True)
     assert changed is True and fake.writes == []
