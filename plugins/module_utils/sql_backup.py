@@ -284,7 +284,8 @@ def run(session, params, check_mode, suffix):
     else:
         results = [dict(database=j["database"], type=params["type"], urls=j["urls"], stripes=j["stripes"],
                         estimated_bytes=j["estimated_bytes"]) for j in jobs]
-    return dict(changed=bool(jobs), backups=results, skipped=skipped, statements=statements, warnings=warnings,
+    # "skipped" is a reserved key of Ansible task results.
+    return dict(changed=bool(jobs), backups=results, skipped_databases=skipped, statements=statements, warnings=warnings,
                 compression_supported=supports_compression(instance))
 
 

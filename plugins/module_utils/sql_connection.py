@@ -115,6 +115,9 @@ class SqlConnectionSettings(object):
             raise InvalidInputError("statement_timeout must be 0 (no limit) or more seconds.")
         if self.auth == "sql" and (not self.user or self.password is None):
             raise InvalidInputError("sql_auth: sql needs login_user and login_password.")
+        if self.auth == "sql" and is_freetds(self.driver) and ("};" in self.password or self.password.endswith("}")):
+            raise InvalidInputError("login_password ends with '}' or contains '};', which the FreeTDS driver cannot pass; "
+                                    "use the Microsoft ODBC driver or another password.")
         if self.auth == "entra":
             if self.user or self.password:
                 raise InvalidInputError(
@@ -152,7 +155,12 @@ class SqlConnectionSettings(object):
     def _with_password(self):
         text = self.connection_string()
         if self.auth == "sql":
-            text += "PWD=%s;" % _odbc_value(self.password, always_brace=True)
+            if is_freetds(self.driver):
+                # FreeTDS reads a braced value up to the '}' that ends it (followed by ';' or the end) and does
+                # not undouble '}}' (measured with tdsodbc 1.3); '};' inside cannot be passed at all.
+                text += "PWD={%s};" % self.password
+            else:
+                text += "PWD=%s;" % _odbc_value(self.password, always_brace=True)
         return text
 
 

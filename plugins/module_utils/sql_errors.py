@@ -102,6 +102,9 @@ _OS_ERRORS = {
          "without a trailing slash (sqlvm.backup.sql_credential)"),
     80: ("the blob already exists (Operating system error 80) and the backup was not told to overwrite it",
          "use a new blob name (the default name template holds a timestamp) or set overwrite: true to replace it"),
+    86: ("the credential's identity is not usable for this URL (Operating system error 86): a SAS that is wrong or "
+         "expired, or a credential that is neither 'Managed Identity' nor 'SHARED ACCESS SIGNATURE'",
+         "re-create the credential with sqlvm.backup.sql_credential (identity: managed_identity, or a valid sas_token)"),
     2: ("the blob does not exist (Operating system error 2)", "check the URL; blob names are case-sensitive"),
     3: ("the container or path does not exist (Operating system error 3)", "create the container first"),
     12002: ("the storage endpoint did not answer in time (Operating system error 12002)", _ROLE_FIX),

@@ -15,7 +15,7 @@ __metaclass__ = type
 import uuid
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError, SqlServerError
 
 # sys.server_principals.type
 TYPE_NAMES = {"S": "sql", "E": "entra", "X": "entra_group", "U": "windows", "G": "windows_group"}
@@ -206,7 +206,12 @@ def _check_password(session, params, current):
     """True when a SQL login's password must be set (update_password: always and it differs)."""
     if current is None or params.get("login_type") != "sql" or params.get("update_password") != "always":
         return False
-    rows = session.query(tsql.sql_login_password_matches(params["name"], params["sql_login_password"]))
+    try:
+        rows = session.query(tsql.sql_login_password_matches(params["name"], params["sql_login_password"]))
+    except SqlServerError as exc:
+        if exc.number in (208, 195, 4121):  # no sys.sql_logins / PWDCOMPARE here: cannot compare, so set it
+            return True
+        raise
     return not (rows and list(rows[0].values())[0] == 1)
 
 

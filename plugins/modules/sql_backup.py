@@ -29,7 +29,7 @@ options:
   all_user_databases:
     description:
       - Back up every user database. Databases that are not ONLINE (and, for log backups, those in SIMPLE recovery)
-        are skipped and listed in RV(skipped) with the reason; system databases are never included.
+        are skipped and listed in RV(skipped_databases) with the reason; system databases are never included.
     type: bool
     default: false
   exclude_databases:
@@ -229,7 +229,7 @@ backups:
       description: RESTORE VERIFYONLY succeeded.
       type: bool
       returned: when O(verify=true)
-skipped:
+skipped_databases:
   description: Databases not backed up, with the reason.
   returned: always
   type: list

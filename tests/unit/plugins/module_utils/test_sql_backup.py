@@ -138,7 +138,7 @@ def test_all_user_databases_skips_with_reasons():
     s, conn = session(world(), check_mode=True)
     result = sb.run(s, params(databases=None, all_user_databases=True, type="log"), True, "core.windows.net")
     assert [b["database"] for b in result["backups"]] == ["app"]
-    reasons = {x["database"]: x["reason"] for x in result["skipped"]}
+    reasons = {x["database"]: x["reason"] for x in result["skipped_databases"]}
     assert "tempdb" in reasons and "OFFLINE" in reasons["old"] and "SIMPLE" in reasons["simple db"]
 
 

@@ -88,3 +88,10 @@ def test_check_mode_never_sends_a_write():
     with pytest.raises(sc.CheckModeWriteError):
         session.execute(backup("db", ["https://a/b"]))
     assert len(conn.log) == 1 and conn.log[0][0].startswith("SELECT")
+
+
+def test_freetds_password_is_braced_without_doubling():
+    s = sc.SqlConnectionSettings("h", user="sa", password="a;{b}c", driver=FREETDS)
+    assert s._with_password().endswith("PWD={a;{b}c};")
+    with pytest.raises(InvalidInputError, match="FreeTDS"):
+        sc.SqlConnectionSettings("h", user="sa", password="a};b", driver=FREETDS)
