@@ -105,3 +105,19 @@ class Fleet:
 def sql_side_running(fleet):
     """The world's SQL Servers are in the inventory (sql_host) once its SQL side runs."""
     return all(fleet.hostvars()[vm].get("sql_host") for vm in ELIGIBLE)
+
+
+def query(fleet, vm, sql):
+    """Rows of ``sql`` on the world's SQL Server of ``vm``, as sa through FreeTDS (an independent client)."""
+    import yaml
+
+    from tests.sim.sqlserver.testing import connect
+
+    extra = yaml.safe_load(WORLD_VARS.read_text())
+    host = fleet.hostvars()[vm]
+    connection = connect("freetds", host["sql_port"], user=extra["sql_login_user"],
+                         password=extra["sql_login_password"], encrypt="yes")
+    try:
+        return [tuple(row) for row in connection.cursor().execute(sql).fetchall()]
+    finally:
+        connection.close()

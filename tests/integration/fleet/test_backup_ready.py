@@ -2,6 +2,9 @@
 
 The world's own verdict (SimAdmin.readiness(), computed from its state) is the judge, never our modules.
 """
+import json
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from _fleet import ELIGIBLE, INELIGIBLE, sql_side_running
@@ -16,7 +19,8 @@ def _ineligible_state(fleet):
     return vms, sqlvms
 
 
-def test_fresh_world_converges_eligible_vms_leaves_the_others_and_a_second_run_writes_nothing(fleet):
+def test_fresh_world_converges_eligible_vms_leaves_the_others_second_run_and_compliance_write_nothing(
+        fleet, tmp_path):
     assert {vm: fleet.admin.readiness()[vm]["ready"] for vm in ELIGIBLE} == dict.fromkeys(ELIGIBLE, False)
     before = _ineligible_state(fleet)
 
@@ -43,6 +47,22 @@ def test_fresh_world_converges_eligible_vms_leaves_the_others_and_a_second_run_w
     assert second.rc == 0, second
     assert {host: recap["changed"] for host, recap in second.recap.items()} == dict.fromkeys(second.recap, 0)
     assert second.writes == []
+
+    report = tmp_path / "report"
+    compliance = fleet.play("compliance.yml", check=True, extra_vars={"compliance_report_dir": str(report),
+                                                                     "compliance_fail_when_not_ready": False})
+    assert compliance.rc == 0, compliance
+    assert compliance.writes == []
+    summary = json.loads((report / "readiness.json").read_text())
+    assert {vm: summary["vms"][vm]["verdict"] for vm in ELIGIBLE} == dict.fromkeys(ELIGIBLE, "ready")
+    assert {vm: summary["vms"][vm]["verdict"] for vm in INELIGIBLE} == dict.fromkeys(INELIGIBLE, "ineligible")
+    for vm, words in INELIGIBLE.items():
+        platform = [row for row in summary["vms"][vm]["steps"] if row["step"] == "platform"][0]
+        assert words.lower() in platform["reason"].lower()
+    assert "4 ready, 0 not ready, 4 ineligible" in (report / "readiness.md").read_text()
+    junit = ET.fromstring((report / "readiness.xml").read_bytes())
+    assert junit.get("failures") == "0"
+    assert len(junit.findall("testsuite")) == len(ELIGIBLE) + len(INELIGIBLE)
 
 
 def test_check_diff_on_a_fresh_world_shows_every_change_and_writes_nothing(fleet):
