@@ -93,6 +93,7 @@ class Fleet:
         environ = self.runner.environment()
         environ["SQLVM_RESULTS_FILE"] = str(results)
         environ.pop("ANSIBLE_LIBRARY", None)
+        environ["ANSIBLE_PIPELINING"] = "true"
         self.admin.clear_log()
         started = time.monotonic()
         completed = subprocess.run(command, env=environ, cwd=str(run_dir), capture_output=True, text=True,
