@@ -76,8 +76,8 @@ def main(argv=None):
     try:
         print("fleet bench: %d SQL VMs, forks %d, pipelining on; load average %.2f %.2f %.2f on %d CPUs"
               % ((args.vms, args.forks) + os.getloadavg() + (os.cpu_count(),)))
-        print("%-40s %4s %9s %8s %8s %8s %8s %8s" % ("run", "rc", "wall s", "requests", "writes", "arm", "graph",
-                                                       "tds"))
+        header = ("run", "rc", "wall s", "requests", "writes", "arm", "graph", "tds")
+        print("%-40s %4s %9s %8s %8s %8s %8s %8s" % header)
         for label, playbook, check in (("backup_ready.yml, fresh world", "backup_ready.yml", False),
                                        ("backup_ready.yml, converged world", "backup_ready.yml", False),
                                        ("compliance.yml --check", "compliance.yml", True)):
