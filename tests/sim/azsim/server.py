@@ -172,6 +172,7 @@ class Sim:
             "SIM_TENANT_DOMAIN": w.domain,
             "SIM_ARM_AUDIENCE": w.settings["arm_audience"],
             "SIM_STORAGE_SUFFIX": w.storage_suffix,
+            "SIM_FEDERATION_ISSUER": w.urls["login"] + "/federation",
         }
         self.env = env
         _atomic_write(os.path.join(self.state_dir, "inventory.yml"),

@@ -132,3 +132,20 @@ def test_username_password_grant(sim):
     assert claims["upn"] == "dba1@contoso.onmicrosoft.com" and claims["idtyp"] == "user"
     bad = requests.post(url, data=dict(form, password="wrong"), verify=sim.env["REQUESTS_CA_BUNDLE"])
     assert bad.status_code == 400 and bad.json()["error_codes"] == [50126]
+
+
+def test_workload_identity_federation(sim, tmp_path):
+    from azure.identity import WorkloadIdentityCredential
+    token_file = tmp_path / "token"
+    token_file.write_text(sim.admin.federated_token())
+    cred = WorkloadIdentityCredential(tenant_id=sim.env["AZURE_TENANT"], client_id=sim.env["AZURE_CLIENT_ID"],
+                                      token_file_path=str(token_file), authority=sim.env["SIM_LOGIN_URL"],
+                                      disable_instance_discovery=True)
+    assert _claims(cred.get_token(arm_scope(sim)).token)["appid"] == sim.env["AZURE_CLIENT_ID"]
+    token_file.write_text(sim.admin.federated_token(subject="system:serviceaccount:other:sa"))
+    stranger = WorkloadIdentityCredential(tenant_id=sim.env["AZURE_TENANT"], client_id=sim.env["AZURE_CLIENT_ID"],
+                                          token_file_path=str(token_file), authority=sim.env["SIM_LOGIN_URL"],
+                                          disable_instance_discovery=True)
+    with pytest.raises(ClientAuthenticationError) as info:
+        stranger.get_token(arm_scope(sim))
+    assert "AADSTS70021" in str(info.value)
