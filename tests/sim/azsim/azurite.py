@@ -25,6 +25,15 @@ AZURITE_BIN = os.path.join(HERE, "node_modules", ".bin", "azurite-blob")
 X_MS_VERSION = "2021-08-06"
 
 
+def _die_with_parent():
+    """Azurite gets SIGTERM if the world process dies without stopping it (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 class AzuriteError(RuntimeError):
     pass
 
@@ -54,7 +63,7 @@ class Azurite:
                "--oauth", "basic", "--cert", self.cert_path, "--key", self.key_path, "--disableTelemetry",
                "--extentMemoryLimit", "512"]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, cwd=location)
+                                        stdin=subprocess.DEVNULL, cwd=location, preexec_fn=_die_with_parent)
         found = threading.Event()
 
         def pump():

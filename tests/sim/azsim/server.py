@@ -226,13 +226,26 @@ def _atomic_write(path, text):
     os.replace(tmp, path)
 
 
+def _watch(pid, stop):
+    while not stop.wait(1.0):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="azsim.server")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--scenario")
     parser.add_argument("--generate", type=int)
+    parser.add_argument("--watch-pid", type=int, help="stop when this process is gone (test runners)")
     args = parser.parse_args(argv)
     stop = threading.Event()
+    if args.watch_pid:
+        threading.Thread(target=_watch, args=(args.watch_pid, stop), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     started = time.monotonic()
