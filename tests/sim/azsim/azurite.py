@@ -51,6 +51,12 @@ class Azurite:
         self._output = []
 
     def start(self, timeout=30):
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self):
+        """Starts the process. Call it from a thread that lives as long as the world: the parent-death
+        signal fires when the *thread* that forked the child ends (prctl(2) PR_SET_PDEATHSIG)."""
         if not os.path.exists(AZURITE_BIN):
             raise AzuriteError("Azurite is not installed at %s: run `make deps`" % AZURITE_BIN)
         env = dict(os.environ)
@@ -64,7 +70,7 @@ class Azurite:
                "--extentMemoryLimit", "512"]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                         stdin=subprocess.DEVNULL, cwd=location, preexec_fn=_die_with_parent)
-        found = threading.Event()
+        self._found = threading.Event()
 
         def pump():
             for raw in self.process.stdout:
@@ -72,12 +78,14 @@ class Azurite:
                 if len(self._output) < 200:
                     self._output.append(line)
                 match = re.search(r"successfully listens on (https?)://127\.0\.0\.1:(\d+)", line)
-                if match and not found.is_set():
+                if match and not self._found.is_set():
                     self.port = int(match.group(2))
-                    found.set()
-            found.set()  # the process ended: stop waiting
+                    self._found.set()
+            self._found.set()  # the process ended: stop waiting
         threading.Thread(target=pump, daemon=True, name="azurite-stdout").start()
-        if not found.wait(timeout) or self.port is None:
+
+    def wait_ready(self, timeout=30):
+        if not self._found.wait(timeout) or self.port is None:
             self.stop()
             raise AzuriteError("Azurite did not start: %s" % "\n".join(self._output[-20:]))
         self.url = "https://127.0.0.1:%d" % self.port

@@ -63,6 +63,7 @@ class Sim:
         if self.with_azurite:
             self.azurite = Azurite(self.state_dir, self.pki.cert_path, self.pki.key_path, self.pki.bundle_path,
                                    {a["name"]: a["key"] for a in w.storage.values()})
+            self.azurite.launch()  # in the main thread (see Azurite.launch)
             azurite_thread = threading.Thread(target=self._start_azurite, args=(azurite_error,), daemon=True)
             azurite_thread.start()
         self.imds = ImdsService(w, self.identity_header)
@@ -87,7 +88,7 @@ class Sim:
 
     def _start_azurite(self, errors):
         try:
-            self.azurite.start()
+            self.azurite.wait_ready()
             self.azurite.set_token_source(lambda: self.world.mint_token(self.world.automation_id, STORAGE_AUDIENCE))
             self.azurite.sync_containers({a["name"]: list(a["containers"]) for a in self.world.storage.values()})
         except Exception as exc:  # reported by start()
