@@ -125,7 +125,8 @@ class Catalog:
     def __init__(self, vm_key: str, vm_name: str, sql: dict):
         self.vm_key = vm_key
         self.machine_name = sql.get("machine_name") or vm_name.upper()[:15]
-        self.instance_name = sql.get("instance_name")
+        inst = sql.get("instance_name", sql.get("instance"))
+        self.instance_name = None if not inst or str(inst).upper() == "MSSQLSERVER" else inst
         self.server_name = self.machine_name + (f"\\{self.instance_name}" if self.instance_name else "")
         self.version = str(sql.get("version", "16.0.4175.1"))
         parts = [int(p) for p in self.version.split(".")]

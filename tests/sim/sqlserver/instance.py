@@ -504,11 +504,12 @@ class Context:
     def _global(self, name):
         cat = self.cat
         if name == "@@VERSION":
-            return (f"Microsoft SQL Server 2022 ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
-                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\t"
+            year = {15: "2019", 16: "2022", 17: "2025"}.get(cat.version_tuple[0], "2022")
+            return (f"Microsoft SQL Server {year} ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
+                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) {year} Microsoft Corporation\n\t"
                     f"{cat.edition} on Windows Server 2022 Datacenter 10.0 <X64> (Build 20348: ) (Hypervisor)\n"
                     if cat.host_platform == "Windows" else
-                    f"Microsoft SQL Server 2022 ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
+                    f"Microsoft SQL Server {year} ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
                     "Linux (Ubuntu 22.04)")
         if name == "@@SERVERNAME":
             return cat.server_name
