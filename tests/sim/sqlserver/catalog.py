@@ -10,6 +10,7 @@ import uuid
 from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_INTN,
                   T_NVARCHAR)
 
+DEFAULT_SA_PASSWORD = "Sim-Passw0rd!"
 INT = SqlType("int", T_INTN, 4)
 BIGINT = SqlType("bigint", T_INTN, 8)
 SMALLINT = SqlType("smallint", T_INTN, 2)
@@ -154,8 +155,11 @@ class Catalog:
 
     # -- construction -----------------------------------------------------------------------
     def _build(self, sql):
-        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sql.get("sa_password"),
-                            disabled=not sql.get("sa_password"), principal_id=1)
+        # A scenario without `sa_password` (e.g. simctl --generate) gets the documented default;
+        # `sa_password: null` disables sa.
+        sa_password = sql.get("sa_password", DEFAULT_SA_PASSWORD)
+        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sa_password,
+                            disabled=not sa_password, principal_id=1)
         self.role_members.add((3, sa.principal_id))
         for name in ("master", "tempdb", "model", "msdb"):
             db = Database(name, {"master": 1, "tempdb": 2, "model": 3, "msdb": 4}[name],
