@@ -31,6 +31,8 @@ class Result:
         self.messages = []   # [(number, class, state, text)]
         self.rowcount = None
         self.error = False
+        self.envchanges = []  # (type, new, old) ENVCHANGE tokens, e.g. USE → database
+        self.line = 1
 
 
 class Statement:
@@ -166,6 +168,12 @@ class Parser:
             return parse_backup_restore(self)
         if u in ("BEGIN", "COMMIT", "ROLLBACK"):
             return self.p_tran()
+        if u == "IF":
+            # IF <condition> <statement> — FreeTDS sends "IF @@TRANCOUNT > 0 COMMIT TRAN" on commit
+            self.next()
+            cond = self.expr()
+            fn, kind, verb = self.statement(False)
+            return (lambda ctx: fn(ctx) if ctx.eval(cond, {}) is True else None), kind, verb
         if first and (t.kind == "ident" or (t.kind == "word" and u not in RESERVED)):
             return self.p_exec()  # a batch may start with a bare procedure name
         raise self.fail()

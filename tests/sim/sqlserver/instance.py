@@ -179,11 +179,15 @@ class Instance:
         if req == 5:      # TM_BEGIN_XACT
             session.tran_count = 1
             out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
-        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT
+        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT: XactName, fBeginXact (MS-TDS 2.2.6.9)
             was = session.tran_count
             session.tran_count = 0
             if was:
                 out += _envchange_bytes(9 if req == 7 else 10, b"", b"\x01" + b"\x00" * 7)
+            pos = 2 + 1 + 2 * (body[2] if len(body) > 2 else 0)
+            if len(body) > pos and body[pos] & 0x01:
+                session.tran_count = 1
+                out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
         out += tds.tok_done(tds.TOK_DONE, 0)
         return bytes(out)
 
@@ -284,6 +288,8 @@ class Instance:
 
     def _result_tokens(self, res, done_token, more):
         out = bytearray()
+        for kind, new, old in res.envchanges:
+            out += tds.tok_envchange(kind, new, old)
         for cols, rows in res.sets:
             types = [t for _, t in cols]
             out += tds.tok_colmetadata(cols)
@@ -317,6 +323,12 @@ class Instance:
                 res.line = st.line
                 ctx = Context(self, session, params, res)
                 status = 0
+                if (session.options.get("IMPLICIT_TRANSACTIONS") and not session.tran_count
+                        and st.verb in _IMPLICIT_TRAN_VERBS and not (st.verb == "SELECT" and " FROM " not in
+                                                                     f" {st.text.upper()} ")):
+                    # SET IMPLICIT_TRANSACTIONS ON: these statements open a transaction
+                    # (learn.microsoft.com/sql/t-sql/statements/set-implicit-transactions-transact-sql)
+                    session.tran_count = 1
                 try:
                     st.fn(ctx)
                 except E.SqlError as exc:
@@ -330,6 +342,11 @@ class Instance:
                 if res.error and getattr(res, "abort", False):
                     break
             return results
+
+
+_IMPLICIT_TRAN_VERBS = {"SELECT", "CREATE LOGIN", "ALTER LOGIN", "DROP LOGIN", "CREATE USER", "DROP USER",
+                        "ALTER ROLE", "ALTER SERVER ROLE", "CREATE CREDENTIAL", "ALTER CREDENTIAL",
+                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE"}
 
 
 def _envchange_bytes(kind, new: bytes, old: bytes):
@@ -814,6 +831,7 @@ class Context:
         db = self.cat.databases.get(name.lower())
         if db is None:
             raise E.db_not_exist(name)
+        self.result.envchanges.append((1, db.name, self.session.database))
         self.session.database = db.name
         self.info(5701, f"Changed database context to '{db.name}'.", state=1)
 
