@@ -73,7 +73,8 @@ class Parser:
         if tok.kind == "eof":
             prev = self.toks[self.i - 1] if self.i else tok
             return E.syntax_near(prev.text, False)
-        return E.syntax_near(tok.text, tok.kind == "word" and tok.value.upper() in RESERVED)
+        text = tok.value if tok.kind == "ident" else tok.text   # SQL Server names identifiers unquoted
+        return E.syntax_near(text, tok.kind == "word" and tok.value.upper() in RESERVED)
 
     def is_kw(self, *words, tok=None):
         t = tok or self.tok
