@@ -92,6 +92,7 @@ class Database:
         self.recovery_model = recovery.upper()
         self.created = _dt.datetime.now().replace(microsecond=0)
         self.size_mb = size_mb
+        self.owner_sid = b"\x01"
         self.files = [
             {"file_id": 1, "name": name, "type": 0, "type_desc": "ROWS",
              "physical_name": f"{data_path}\\{name}.mdf", "size_mb": size_mb},
@@ -316,7 +317,7 @@ def _v_databases(cat, session):
                      "user_access_desc": "MULTI_USER", "is_read_only": False,
                      "state": {"ONLINE": 0, "RESTORING": 1}.get(db.state, 0), "state_desc": db.state,
                      "recovery_model": {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}[db.recovery_model],
-                     "recovery_model_desc": db.recovery_model, "owner_sid": b"\x01"})
+                     "recovery_model_desc": db.recovery_model, "owner_sid": db.owner_sid})
     return cols, rows
 
 

@@ -321,7 +321,15 @@ class Parser:
 
     def p_alter(self):
         self.kw("ALTER")
-        what = self.kw("LOGIN", "SERVER", "ROLE", "CREDENTIAL", "DATABASE")
+        what = self.kw("LOGIN", "SERVER", "ROLE", "CREDENTIAL", "DATABASE", "AUTHORIZATION")
+        if what == "AUTHORIZATION":
+            self.kw("ON")
+            self.kw("DATABASE")
+            self.op("::")
+            db = self.name()
+            self.kw("TO")
+            owner = self.name()
+            return (lambda ctx: ctx.alter_authorization(db, owner)), "write", "ALTER AUTHORIZATION"
         if what == "LOGIN":
             name = self.name()
             if self.opt_kw("ENABLE"):

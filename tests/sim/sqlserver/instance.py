@@ -1024,6 +1024,21 @@ class Context:
         self._need_db(db, "db_owner", ())
         db.recovery_model = model
 
+    def alter_authorization(self, db_name, owner):
+        db = self.cat.databases.get(db_name.lower())
+        if db is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot find the database '{db_name}', because it does not exist or you "
+                                           "do not have permission.")
+        self._need_db(db, "db_owner", ())
+        login = self.cat.logins.get(owner.lower())
+        if login is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot find the principal '{owner}', because it does not exist or you "
+                                           "do not have permission.")
+        if login.type == "X":
+            # seed 004: "The new owner cannot be Azure Active Directory group."
+            raise E.SqlError(33181, 16, 1, "The new owner cannot be Azure Active Directory group.")
+        db.owner_sid = login.sid
+
     def create_database(self, name):
         self._need("CREATE ANY DATABASE")
         if name.lower() in self.cat.databases:

@@ -52,6 +52,12 @@ def test_entra_logins_sids_types_and_group_disable(world):
     # seed 004: ALTER LOGIN … DISABLE is not supported for Microsoft Entra groups
     with pytest.raises(pyodbc.Error, match=r"\(33129\)"):
         cur.execute(f"ALTER LOGIN [{DBAS[1]}] DISABLE")
+    # seed 004: ALTER AUTHORIZATION … TO an Entra group → Msg 33181
+    with pytest.raises(pyodbc.Error, match=r"The new owner cannot be Azure Active Directory group\. \(33181\)"):
+        cur.execute(f"ALTER AUTHORIZATION ON DATABASE::appdb TO [{DBAS[1]}]")
+    cur.execute(f"ALTER AUTHORIZATION ON DATABASE::appdb TO [{ALICE[1]}]")
+    assert rows(cur.execute("SELECT owner_sid FROM sys.databases WHERE name = 'appdb'")) == [
+        (uuid.UUID(ALICE[2]).bytes_le,)]
     cur.execute(f"ALTER LOGIN [{ALICE[1]}] DISABLE")
     cur.execute("DBCC FLUSHAUTHCACHE")
     cur.execute("DBCC FREESYSTEMCACHE('TokenAndPermUserStore') WITH NO_INFOMSGS")
