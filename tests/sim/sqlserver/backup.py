@@ -232,8 +232,8 @@ def run_backup(ctx, spec):
     if db is None:
         _fail(verb, 911, 16, 11, f"Database '{spec['database']}' does not exist. Make sure that the name is entered "
                                  "correctly.")
-    if not (session.is_sysadmin() or cat.in_db_role(db, session.login, "db_owner")
-            or cat.in_db_role(db, session.login, "db_backupoperator")):
+    if not (session.is_sysadmin() or session.in_db_role(db, "db_owner")
+            or session.in_db_role(db, "db_backupoperator")):
         _fail(verb, 262, 14, 1, f"{verb} permission denied in database '{db.name}'.")
     if db.state != "ONLINE":
         _fail(verb, 927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
@@ -400,8 +400,8 @@ def run_restore(ctx, spec):
     name = spec["database"]
     target = cat.databases.get(name.lower())
     if target is not None:
-        allowed = session.is_sysadmin() or session.has_server_perm("CREATE ANY DATABASE") or cat.in_db_role(
-            target, session.login, "db_owner")
+        allowed = session.is_sysadmin() or session.has_server_perm("CREATE ANY DATABASE") or session.in_db_role(
+            target, "db_owner")
     else:
         allowed = session.has_server_perm("CREATE ANY DATABASE")
     if not allowed:

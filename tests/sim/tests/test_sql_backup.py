@@ -213,3 +213,20 @@ def test_backup_needs_permission_and_no_transaction(bworld):
         c = conn.cursor()
         c.execute("SELECT name FROM sys.databases")
         c.execute(f"BACKUP DATABASE appdb TO URL = '{CONTAINER}/tran.bak'")
+
+
+def test_shared_access_signature_credential(bworld):
+    """A SAS credential (FACTS: identity 'SHARED ACCESS SIGNATURE', secret without '?') works without any
+    managed identity; naming it WITH CREDENTIAL is Msg 3225."""
+    import datetime as dt
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    backend, handle, az = bworld
+    sas = generate_container_sas("backupacct", "backups", account_key=az.key_b64,
+                                 permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
+                                 expiry=dt.datetime.utcnow() + dt.timedelta(hours=1))
+    cur = sa(handle, "vm-noprimary")
+    cur.execute(f"CREATE CREDENTIAL [{CONTAINER}] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '{sas}'")
+    cur.execute(f"BACKUP DATABASE appdb TO URL = '{CONTAINER}/sas.bak' WITH FORMAT")
+    assert cur.execute(f"RESTORE HEADERONLY FROM URL = '{CONTAINER}/sas.bak'").fetchone().DatabaseName == "appdb"
+    with pytest.raises(pyodbc.Error, match=r"\(3225\)"):
+        cur.execute(f"BACKUP DATABASE appdb TO URL = '{CONTAINER}/sas2.bak' WITH CREDENTIAL = '{CONTAINER}'")
