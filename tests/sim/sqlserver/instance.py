@@ -649,6 +649,8 @@ class Context:
             return None if args[0] is None else str(args[0])[:args[1]]
         if name == "GETDATE" or name == "SYSDATETIME" or name == "GETUTCDATE":
             return _dt.datetime.now().replace(microsecond=0)
+        if name == "PWDCOMPARE":
+            return C.pwdcompare(args[0], args[1])
         if name == "QUOTENAME":
             return "[" + str(args[0]).replace("]", "]]") + "]"
         if name == "OBJECT_ID":
@@ -692,7 +694,7 @@ class Context:
         if len(names) == 1:
             names = ["dbo", names[0]]
         key = ".".join(names)
-        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily"):
+        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily", "dbo.restorehistory"):
             return self.cat.view("msdb." + key, self.session)
         from .catalog import DATABASE_SCOPED
         if key in C.VIEWS or key in DATABASE_SCOPED:
