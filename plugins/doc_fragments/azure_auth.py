@@ -1,0 +1,99 @@
+# Copyright (c) sqlvm.backup developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Authentication options shared by every module (mirrors module_utils/base.py AUTH_ARGUMENT_SPEC)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  auth_source:
+    description:
+      - How the task signs in to Azure.
+      - V(auto) uses the first of these that applies, in this order.
+        V(credentials) when O(client_id), O(tenant) and O(secret) or O(client_certificate_path) are set, or O(ad_user) and O(password);
+        V(workload_identity) when O(client_id), O(tenant) and O(federated_token_file) are set;
+        V(msi) when a managed identity endpoint answers (E(IDENTITY_ENDPOINT) or E(MSI_ENDPOINT) is set,
+        or the instance metadata service accepts a connection within half a second, so off Azure the probe never hangs);
+        V(cli) when the C(az) command is installed (its C(az login) account).
+      - V(credentials) uses a service principal (secret or certificate) or a user name and password, from options or environment.
+      - V(env) is V(credentials) with values taken from environment variables only, ignoring the task's options.
+      - V(msi) uses the managed identity of the machine running the task; O(client_id) selects a user-assigned identity.
+      - V(workload_identity) exchanges the federated token in O(federated_token_file) (AKS workload identity, OIDC).
+      - V(cli) uses the Azure CLI's signed-in account.
+    type: str
+    default: auto
+    choices: [auto, credentials, env, msi, cli, workload_identity]
+  subscription_id:
+    description:
+      - The subscription to work in.
+      - Falls back to E(AZURE_SUBSCRIPTION_ID); when neither is set and the identity can see exactly one
+        subscription, that one is used.
+    type: str
+  client_id:
+    description:
+      - Application (client) id of the service principal, or with O(auth_source=msi) the client id of a user-assigned managed identity.
+      - Falls back to E(AZURE_CLIENT_ID).
+    type: str
+  secret:
+    description:
+      - Client secret of the service principal.
+      - Falls back to E(AZURE_SECRET) (what AWX injects), then E(AZURE_CLIENT_SECRET).
+    type: str
+  tenant:
+    description:
+      - Tenant id or domain of the service principal or user.
+      - Falls back to E(AZURE_TENANT) (what AWX injects), then E(AZURE_TENANT_ID).
+    type: str
+  ad_user:
+    description:
+      - User name for user name and password sign-in (accounts without multifactor authentication only).
+      - Falls back to E(AZURE_AD_USER), then E(AZURE_USERNAME).
+    type: str
+  password:
+    description:
+      - Password of O(ad_user).
+      - Falls back to E(AZURE_PASSWORD).
+    type: str
+  client_certificate_path:
+    description:
+      - PEM or PKCS12 file with the service principal's certificate and private key, instead of O(secret).
+      - Falls back to E(AZURE_CLIENT_CERTIFICATE_PATH).
+    type: path
+  client_certificate_password:
+    description:
+      - Password of the O(client_certificate_path) file, if it has one.
+      - Falls back to E(AZURE_CLIENT_CERTIFICATE_PASSWORD).
+    type: str
+  federated_token_file:
+    description:
+      - File holding a federated (OIDC) token for workload identity.
+      - Falls back to E(AZURE_FEDERATED_TOKEN_FILE).
+    type: path
+  cloud_environment:
+    description:
+      - The Azure cloud, by name (V(AzureCloud), V(AzureUSGovernment), V(AzureChinaCloud)) or as the https URL
+        of its Azure Resource Manager endpoint (Azure Stack Hub and other ARM-compatible clouds), whose
+        C(/metadata/endpoints) document gives the sign-in authority, token audiences, Microsoft Graph endpoint,
+        storage and SQL suffixes. The document is cached for a day under C(~/.cache/sqlvm.backup).
+      - Falls back to E(AZURE_CLOUD_ENVIRONMENT); the default is V(AzureCloud).
+    type: str
+  timeout:
+    description:
+      - Upper bound in seconds for everything the task waits for in Azure, retries after throttling (HTTP 429,
+        C(Retry-After) honoured), transient errors and long-running operations included.
+      - When a wait would pass it the task fails and says so; a long-running operation may still complete in Azure.
+    type: int
+    default: 300
+notes:
+  - Secrets (O(secret), O(password), O(client_certificate_password)) are never returned or logged, also when they
+    come from the environment.
+  - Set authentication once for all modules of the collection with C(module_defaults) and the
+    C(group/sqlvm.backup.azure) action group.
+requirements:
+  - python >= 3.9
+  - azure-identity >= 1.16.0
+  - azure-core >= 1.30.0
+  - azure-mgmt-core >= 1.4.0
+"""

@@ -1,0 +1,233 @@
+# Copyright (c) sqlvm.backup developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Authentication settings and azure-identity credentials, independent of AnsibleModule.
+
+Where a value comes from, first match wins:
+  1. the task's option (e.g. `secret`);
+  2. the variable AWX / Automation Controller's "Microsoft Azure Resource Manager" credential
+     injects (awx/main/models/credential/injectors.py, `azure_rm`): AZURE_SUBSCRIPTION_ID,
+     AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT, AZURE_AD_USER, AZURE_PASSWORD,
+     AZURE_CLOUD_ENVIRONMENT;
+  3. azure-identity's own variable (EnvironmentCredential / WorkloadIdentityCredential docs):
+     AZURE_CLIENT_SECRET, AZURE_TENANT_ID, AZURE_USERNAME, AZURE_CLIENT_CERTIFICATE_PATH,
+     AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_FEDERATED_TOKEN_FILE.
+
+`auth_source: auto` picks the first that applies, in this order (AUTO_ORDER):
+  credentials        - client_id + tenant + (secret or client certificate), or ad_user + password;
+  workload_identity  - client_id + tenant + federated_token_file (AKS workload identity, GitHub OIDC);
+  msi                - a managed identity endpoint answers: IDENTITY_ENDPOINT / MSI_ENDPOINT is set
+                       (App Service, Arc, Cloud Shell) or IMDS accepts a TCP connection within
+                       IMDS_PROBE_SECONDS (so off Azure the probe costs at most that);
+  cli                - the `az` command is on PATH (uses `az login`'s account).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+    AuthenticationError,
+    InvalidInputError,
+)
+
+AUTH_SOURCES = ("auto", "credentials", "env", "msi", "cli", "workload_identity")
+AUTO_ORDER = ("credentials", "workload_identity", "msi", "cli")
+IMDS_PROBE_SECONDS = 0.5
+IMDS_DEFAULT_HOST = "http://169.254.169.254"
+DEFAULT_TIMEOUT = 300
+# Azure CLI's public client id: what username/password sign-in uses when no client_id is given
+# (azure-cli src/azure-cli-core/azure/cli/core/auth/identity.py AZURE_CLI_CLIENT_ID).
+AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+# option name -> environment variables, AWX's name first, then azure-identity's.
+ENV_NAMES = {
+    "subscription_id": ("AZURE_SUBSCRIPTION_ID",),
+    "client_id": ("AZURE_CLIENT_ID",),
+    "secret": ("AZURE_SECRET", "AZURE_CLIENT_SECRET"),
+    "tenant": ("AZURE_TENANT", "AZURE_TENANT_ID"),
+    "ad_user": ("AZURE_AD_USER", "AZURE_USERNAME"),
+    "password": ("AZURE_PASSWORD",),
+    "client_certificate_path": ("AZURE_CLIENT_CERTIFICATE_PATH",),
+    "client_certificate_password": ("AZURE_CLIENT_CERTIFICATE_PASSWORD",),
+    "federated_token_file": ("AZURE_FEDERATED_TOKEN_FILE",),
+    "cloud_environment": ("AZURE_CLOUD_ENVIRONMENT",),
+}
+SECRET_OPTIONS = ("secret", "password", "client_certificate_password")
+_CREDENTIAL_OPTIONS = tuple(name for name in ENV_NAMES if name not in ("subscription_id", "cloud_environment"))
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_guid(value):
+    return bool(value) and bool(_GUID.match(str(value)))
+
+
+def _env_hint(name):
+    return "option %s (or %s)" % (name, " / ".join(ENV_NAMES[name]))
+
+
+class AuthSettings:
+    """The resolved authentication settings of one task. `origin` says where each value came from."""
+
+    def __init__(self, auth_source="auto", timeout=DEFAULT_TIMEOUT, **values):
+        self.auth_source = auth_source
+        self.timeout = timeout
+        self.origin = values.pop("origin", {})
+        for name in ENV_NAMES:
+            setattr(self, name, values.pop(name, None))
+        if values:
+            raise TypeError("unknown settings: %s" % ", ".join(sorted(values)))
+
+    @classmethod
+    def from_options_and_env(cls, options, environ=None):
+        environ = os.environ if environ is None else environ
+        auth_source = options.get("auth_source") or "auto"
+        if auth_source not in AUTH_SOURCES:
+            raise InvalidInputError(
+                "auth_source %r is not supported." % auth_source,
+                fix="use one of %s." % ", ".join(AUTH_SOURCES))
+        values, origin = {}, {}
+        for name, env_names in ENV_NAMES.items():
+            # auth_source=env means: credentials from the environment only, whatever the task says.
+            use_option = not (auth_source == "env" and name in _CREDENTIAL_OPTIONS)
+            value = options.get(name) if use_option else None
+            if value not in (None, ""):
+                values[name], origin[name] = value, "option"
+                continue
+            for env_name in env_names:
+                if environ.get(env_name):
+                    values[name], origin[name] = environ[env_name], env_name
+                    break
+        timeout = options.get("timeout") or DEFAULT_TIMEOUT
+        settings = cls(auth_source=auth_source, timeout=timeout, origin=origin, **values)
+        settings.validate()
+        return settings
+
+    def validate(self):
+        if self.subscription_id and not is_guid(self.subscription_id):
+            raise InvalidInputError(
+                "subscription_id %r is not a GUID." % self.subscription_id,
+                fix="set %s to the subscription's id (az account show --query id)." % _env_hint("subscription_id"))
+        if self.client_id and not is_guid(self.client_id):
+            raise InvalidInputError(
+                "client_id %r is not a GUID." % self.client_id,
+                fix="set %s to the application (client) id." % _env_hint("client_id"))
+        if not isinstance(self.timeout, int) or self.timeout <= 0:
+            raise InvalidInputError("timeout must be a positive number of seconds.",
+                                    fix="set timeout to e.g. 300.")
+
+    def secret_values(self):
+        """Values Ansible must mask wherever they appear (they may come from the environment)."""
+        return [getattr(self, name) for name in SECRET_OPTIONS if getattr(self, name)]
+
+    # What each source needs -------------------------------------------------------------
+
+    def has_service_principal(self):
+        return bool(self.client_id and self.tenant and (self.secret or self.client_certificate_path))
+
+    def has_user_password(self):
+        return bool(self.ad_user and self.password)
+
+    def has_workload_identity(self):
+        return bool(self.client_id and self.tenant and self.federated_token_file)
+
+
+def managed_identity_reachable(environ=None, timeout=IMDS_PROBE_SECONDS):
+    """True when a managed identity endpoint is there: env-advertised, or IMDS accepts a connection.
+
+    A TCP connect is enough: on Azure IMDS answers at once; off Azure the address is unroutable or
+    refused, and we give up after `timeout` seconds instead of the minutes azure-identity's IMDS
+    retries would take. AZURE_POD_IDENTITY_AUTHORITY_HOST moves IMDS (azure-identity honours it too).
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("IDENTITY_ENDPOINT") or environ.get("MSI_ENDPOINT"):
+        return True
+    authority = environ.get("AZURE_POD_IDENTITY_AUTHORITY_HOST") or IMDS_DEFAULT_HOST
+    hostport = authority.split("://", 1)[-1].split("/", 1)[0]
+    host, _sep, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = hostport, "443" if authority.startswith("https") else "80"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def choose_auth_source(settings, environ=None, probe_msi=None, which=None):
+    """The concrete source to use. For `auto`, the first of AUTO_ORDER that applies."""
+    if settings.auth_source != "auto":
+        return "credentials" if settings.auth_source == "env" else settings.auth_source
+    probe_msi = probe_msi or managed_identity_reachable
+    which = which or shutil.which
+    if settings.has_service_principal() or settings.has_user_password():
+        return "credentials"
+    if settings.has_workload_identity():
+        return "workload_identity"
+    if probe_msi(environ):
+        return "msi"
+    if which("az"):
+        return "cli"
+    raise AuthenticationError(
+        "No Azure credentials found: auth_source=auto tried, in order, %s." % ", ".join(AUTO_ORDER),
+        fix="set client_id, secret and tenant (or AWX's AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT), "
+            "run on an Azure VM with a managed identity, or run `az login` on the controller.")
+
+
+def _authority_kwargs(cloud):
+    kwargs = {"authority": cloud.authority_host}
+    if not cloud.is_known:
+        # A private cloud's authority is not in Microsoft's instance discovery list; without this
+        # msal refuses it (azure-identity docs, disable_instance_discovery).
+        kwargs["disable_instance_discovery"] = True
+    return kwargs
+
+
+def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
+    """An azure-identity credential for the chosen source. Imports only the credential it needs."""
+    source = choose_auth_source(settings, environ, probe_msi, which)
+    if source == "credentials":
+        if settings.has_service_principal():
+            if settings.secret:
+                from azure.identity import ClientSecretCredential
+                return ClientSecretCredential(settings.tenant, settings.client_id, settings.secret,
+                                              **_authority_kwargs(cloud))
+            from azure.identity import CertificateCredential
+            return CertificateCredential(settings.tenant, settings.client_id,
+                                         certificate_path=settings.client_certificate_path,
+                                         password=settings.client_certificate_password,
+                                         **_authority_kwargs(cloud))
+        if settings.has_user_password():
+            from azure.identity import UsernamePasswordCredential
+            return UsernamePasswordCredential(settings.client_id or AZURE_CLI_CLIENT_ID, settings.ad_user,
+                                              settings.password, tenant_id=settings.tenant or "organizations",
+                                              **_authority_kwargs(cloud))
+        missing = [_env_hint(name) for name in ("client_id", "tenant") if not getattr(settings, name)]
+        if not (settings.secret or settings.client_certificate_path):
+            missing.append(_env_hint("secret") + " or " + _env_hint("client_certificate_path"))
+        raise InvalidInputError(
+            "auth_source=%s needs a service principal (client_id, tenant and a secret or certificate) "
+            "or ad_user and password; missing: %s." % (settings.auth_source, "; ".join(missing)),
+            fix="set the missing values, or choose another auth_source.")
+    if source == "workload_identity":
+        if not settings.has_workload_identity():
+            raise InvalidInputError(
+                "auth_source=workload_identity needs client_id, tenant and federated_token_file.",
+                fix="set %s, %s and %s." % (
+                    _env_hint("client_id"), _env_hint("tenant"), _env_hint("federated_token_file")))
+        from azure.identity import WorkloadIdentityCredential
+        return WorkloadIdentityCredential(tenant_id=settings.tenant, client_id=settings.client_id,
+                                          token_file_path=settings.federated_token_file,
+                                          **_authority_kwargs(cloud))
+    if source == "msi":
+        from azure.identity import ManagedIdentityCredential
+        if settings.client_id:
+            return ManagedIdentityCredential(client_id=settings.client_id)
+        return ManagedIdentityCredential()
+    if source == "cli":
+        from azure.identity import AzureCliCredential
+        return AzureCliCredential(tenant_id=settings.tenant or "", process_timeout=min(settings.timeout, 60))
+    raise InvalidInputError("auth_source %r is not supported." % source,
+                            fix="use one of %s." % ", ".join(AUTH_SOURCES))

@@ -1,0 +1,131 @@
+# Copyright (c) sqlvm.backup developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Domain exceptions. Backends raise these; only SqlvmModule.run() turns them into fail_json.
+
+Every error carries a *cause* (what went wrong, in the user's terms) and a *fix* (what to do about
+it). Messages are built from status codes, error codes and service messages only - never from
+request bodies or option values that may hold secrets.
+"""
+
+from __future__ import annotations
+
+
+class SqlvmBackupError(Exception):
+    """Base of all errors the collection reports to the user."""
+
+    kind = "error"
+
+    def __init__(self, msg, fix=None, **details):
+        super().__init__(msg)
+        self.cause = msg
+        self.fix = fix
+        self.details = details
+
+    @property
+    def msg(self):
+        if self.fix:
+            return "%s Fix: %s" % (self.cause.rstrip(), self.fix)
+        return self.cause
+
+    def __str__(self):
+        return self.msg
+
+    def to_result(self):
+        """Keyword arguments for fail_json: msg plus a structured `error` block."""
+        error = dict(kind=self.kind, cause=self.cause, fix=self.fix)
+        error.update(self.details)
+        return dict(msg=self.msg, error=error)
+
+
+class InvalidInputError(SqlvmBackupError):
+    """The task's options are wrong. Raised before any request is sent."""
+
+    kind = "invalid_input"
+
+
+class PrerequisiteError(SqlvmBackupError):
+    """The target cannot qualify (Linux, SQL build too old, failover cluster instance, ...)."""
+
+    kind = "prerequisite"
+
+
+class AuthenticationError(SqlvmBackupError):
+    """No credential could be built, or the identity platform refused to issue a token."""
+
+    kind = "authentication"
+
+
+# Fixes for Azure Resource Manager and Microsoft Graph error codes users meet most often.
+# Codes: ARM "common error codes" (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/
+# common-deployment-errors) and Graph "error responses" (learn.microsoft.com/graph/errors).
+AZURE_ERROR_FIXES = {
+    "AuthorizationFailed": "grant the identity running the task a role that allows this action on the "
+                           "resource (for example Contributor on the resource group), then run again.",
+    "LinkedAuthorizationFailed": "the identity also needs permission on the linked resource named in "
+                                 "the message (for example Managed Identity Operator on a user-assigned "
+                                 "identity).",
+    "InvalidAuthenticationToken": "check tenant, client_id and cloud_environment: the token was issued "
+                                  "for another tenant or cloud.",
+    "ExpiredAuthenticationToken": "run the task again; if it persists, check the controller's clock.",
+    "SubscriptionNotFound": "check subscription_id (AZURE_SUBSCRIPTION_ID) and that the identity can "
+                            "see that subscription.",
+    "InvalidSubscriptionId": "subscription_id must be a GUID.",
+    "ResourceGroupNotFound": "check the resource group name and the subscription.",
+    "ResourceNotFound": "check the resource name, resource group and subscription.",
+    "ParentResourceNotFound": "create the parent resource first, or check its name.",
+    "MissingSubscriptionRegistration": "register the resource provider in the subscription "
+                                       "(az provider register --namespace <provider>).",
+    "PrincipalNotFound": "the principal does not exist in the tenant yet; a new identity can take a "
+                         "few minutes to replicate - run again, or check the principal id.",
+    "RoleAssignmentExists": "an identical role assignment already exists under another name.",
+    "RoleDefinitionDoesNotExist": "check the role name or id.",
+    "InvalidRoleAssignmentId": "role assignment names must be GUIDs.",
+    "Authorization_RequestDenied": "grant the identity running the task the Microsoft Graph permission "
+                                   "this call needs (for example RoleManagement.ReadWrite.Directory or "
+                                   "Directory.Read.All), with admin consent.",
+    "Request_ResourceNotFound": "check the object id: no such object in this tenant.",
+    "Request_BadRequest": "check the ids passed to the task.",
+    "TooManyRequests": "Azure is throttling this principal; run later or raise the task's timeout.",
+    "Timeout": "raise the task's `timeout` option, or run again when the service answers.",
+    "ServiceUnavailable": "Azure reported a transient failure; run the task again.",
+    "InternalServerError": "Azure reported a transient failure; run the task again.",
+    "ConnectionError": "check network access (proxy, firewall, DNS) from the controller to the "
+                       "endpoint, and cloud_environment.",
+}
+
+
+class AzureApiError(SqlvmBackupError):
+    """A call to Azure Resource Manager or Microsoft Graph did not succeed."""
+
+    kind = "azure_api"
+
+    def __init__(self, operation, resource, status, code, message, fix=None):
+        self.operation = operation
+        self.resource = resource
+        self.status = status
+        self.code = code
+        self.message = message
+        status_text = "HTTP %s" % status if status else "no HTTP answer"
+        cause = "%s failed for %s: %s %s: %s" % (
+            operation, resource or "(no resource)", status_text, code or "(no error code)",
+            (message or "").strip() or "(no message)")
+        if fix is None:
+            fix = AZURE_ERROR_FIXES.get(code or "")
+        if fix is None and status and 500 <= status < 600:
+            fix = AZURE_ERROR_FIXES["InternalServerError"]
+        super().__init__(cause, fix=fix, operation=operation, resource=resource, status=status,
+                         code=code)
+
+
+class SqlServerError(SqlvmBackupError):
+    """SQL Server refused a statement. `number` is SQL Server's error number (e.g. 37563)."""
+
+    kind = "sql_server"
+
+    def __init__(self, number, message, statement_kind, fix=None):
+        self.number = number
+        self.message = message
+        self.statement_kind = statement_kind
+        cause = "%s failed with SQL Server error %s: %s" % (
+            statement_kind, number if number is not None else "(unknown)", (message or "").strip())
+        super().__init__(cause, fix=fix, number=number, statement_kind=statement_kind)

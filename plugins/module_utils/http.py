@@ -1,0 +1,394 @@
+# Copyright (c) sqlvm.backup developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HTTP layer for Azure Resource Manager and Microsoft Graph, on azure-core pipelines.
+
+One retry layer for everything: azure-core's RetryPolicy (429, 408, 500, 502, 503, 504 and
+connection errors; Retry-After / retry-after-ms honoured) with one change - every wait and every
+attempt is bounded by the task's deadline (the `timeout` option), so a task never outlives it, and a
+Retry-After beyond the deadline fails at once instead of sleeping in vain. Long-running operations
+are polled with azure-mgmt-core's ARMPolling (Azure-AsyncOperation, Location, provisioningState), in
+the task's own thread and under the same deadline. Every failure becomes an AzureApiError naming the
+operation, the resource and Azure's error code.
+
+Azure SDK imports happen inside functions: a module pays for azure-core only when it talks to Azure
+and for azure-mgmt-core only when it waits for a long-running operation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+    AuthenticationError,
+    AzureApiError,
+    InvalidInputError,
+)
+
+USER_AGENT = "sqlvm.backup/0.1.0"
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 120
+LRO_DEFAULT_POLL_SECONDS = 5
+# Counts per kind of failure; the deadline bounds the total time whatever the counts.
+RETRY_SETTINGS = dict(retry_total=8, retry_connect=4, retry_read=4, retry_status=6,
+                      retry_backoff_factor=0.5, retry_backoff_max=20)
+
+
+class Deadline:
+    """The time left for the task. Monotonic, so clock changes do not matter."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self):
+        return max(0.0, self._end - self._clock())
+
+    def expired(self):
+        return self.remaining() <= 0
+
+
+class DeadlineExceeded(Exception):
+    """Raised inside the pipeline when waiting longer would pass the task's deadline."""
+
+    def __init__(self, seconds, last_status=None):
+        super().__init__("deadline of %s s reached" % seconds)
+        self.seconds = seconds
+        self.last_status = last_status
+
+
+class ApiResponse:
+    """What send_json returns: status, parsed JSON body (None when empty), headers."""
+
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    def __repr__(self):
+        return "ApiResponse(%r)" % self.status
+
+
+_RETRY_POLICY_CLASS = None
+
+
+def bounded_retry_policy(deadline, **settings):
+    """azure-core's RetryPolicy whose attempts and waits stay within `deadline`."""
+    global _RETRY_POLICY_CLASS  # pylint: disable=global-statement
+    if _RETRY_POLICY_CLASS is None:
+        from azure.core.pipeline.policies import RetryPolicy
+
+        class BoundedRetryPolicy(RetryPolicy):
+            def __init__(self, deadline, **kwargs):
+                self.deadline = deadline
+                super().__init__(**kwargs)
+
+            def configure_retries(self, options):
+                retry_settings = super().configure_retries(options)
+                remaining = self.deadline.remaining()
+                retry_settings["timeout"] = remaining
+                options["read_timeout"] = min(options.get("read_timeout", READ_TIMEOUT_SECONDS),
+                                              max(remaining, 0.001))
+                return retry_settings
+
+            def sleep(self, settings, transport, response=None):
+                delay = self.get_retry_after(response) if response is not None else None
+                if delay is None:
+                    delay = self.get_backoff_time(settings)
+                last_status = response.http_response.status_code if response is not None else None
+                if delay >= self.deadline.remaining():
+                    # Not an AzureError, so RetryPolicy.send does not retry it.
+                    raise DeadlineExceeded(self.deadline.seconds, last_status)
+                if delay > 0:
+                    transport.sleep(delay)
+
+        _RETRY_POLICY_CLASS = BoundedRetryPolicy
+    merged = dict(RETRY_SETTINGS)
+    merged.update(settings)
+    return _RETRY_POLICY_CLASS(deadline, **merged)
+
+
+def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None):
+    """A PipelineClient with our policies: user agent, bounded retries, bearer token (after retry,
+    so every attempt carries a valid token). No redirects: ARM and Graph do not redirect, and a
+    token must not follow one."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import (
+        BearerTokenCredentialPolicy,
+        HeadersPolicy,
+        RequestIdPolicy,
+        UserAgentPolicy,
+    )
+    if transport is None:
+        from azure.core.pipeline.transport import RequestsTransport
+        transport = RequestsTransport(connection_timeout=min(CONNECT_TIMEOUT_SECONDS, deadline.seconds),
+                                      read_timeout=READ_TIMEOUT_SECONDS)
+    policies = [
+        RequestIdPolicy(),
+        HeadersPolicy({"Accept": "application/json"}),
+        UserAgentPolicy(base_user_agent=USER_AGENT),
+        bounded_retry_policy(deadline),
+    ]
+    if credential is not None:
+        policies.append(BearerTokenCredentialPolicy(credential, scope))
+    return PipelineClient(base_url=base_url, policies=policies, transport=transport)
+
+
+def arm_client(credential, cloud, deadline, transport=None):
+    return pipeline_client(cloud.arm_endpoint, deadline, credential, cloud.arm_scope, transport)
+
+
+def graph_client(credential, cloud, deadline, transport=None):
+    return pipeline_client(cloud.graph_endpoint + "v1.0/", deadline, credential, cloud.graph_scope, transport)
+
+
+# Errors -------------------------------------------------------------------------------------------
+
+def parse_error_body(text):
+    """(code, message) from an ARM or Graph error body, tolerant of every shape seen in the wild:
+    {"error": {"code", "message"}}, {"code", "message"}, {"odata.error": {...}}, LRO status bodies
+    {"status": "Failed", "error": {...}}."""
+    try:
+        body = json.loads(text) if isinstance(text, (str, bytes)) and text else text
+    except ValueError:
+        return None, (text[:300] if isinstance(text, str) else None)
+    if not isinstance(body, dict):
+        return None, None
+    error = body.get("error") or body.get("odata.error") or body
+    if not isinstance(error, dict):
+        return None, str(error)
+    message = error.get("message")
+    if isinstance(message, dict):
+        message = message.get("value")
+    code = error.get("code")
+    details = error.get("details")
+    # ARM wraps the useful error in details when the outer one is generic (e.g. InvalidTemplate).
+    if isinstance(details, list) and details and isinstance(details[0], dict) and details[0].get("code"):
+        if code in (None, "", "BadRequest", "InvalidRequestContent"):
+            code, message = details[0].get("code"), details[0].get("message", message)
+    return code, message
+
+
+def error_from_response(operation, resource, status, text, headers=None):
+    code, message = parse_error_body(text)
+    if not code and headers:
+        code = headers.get("x-ms-error-code")
+    if not code and status == 429:
+        code = "TooManyRequests"
+    return AzureApiError(operation, resource, status, code, message)
+
+
+def error_from_exception(operation, resource, exc):
+    """Turn an azure-core / azure-identity exception into our domain error."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceRequestTimeoutError,
+        ServiceResponseError,
+        ServiceResponseTimeoutError,
+    )
+    if isinstance(exc, DeadlineExceeded):
+        detail = " (last answer: HTTP %s)" % exc.last_status if exc.last_status else ""
+        return AzureApiError(operation, resource, exc.last_status, "Timeout",
+                             "no successful answer within the task's timeout of %s s%s"
+                             % (exc.seconds, detail))
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
+        # Raised by the credential, before any request reached ARM or Graph.
+        return AuthenticationError(
+            "Signing in to Azure failed during %s: %s" % (operation, _first_line(exc.message)),
+            fix="check client_id, tenant, the secret or certificate, auth_source and cloud_environment "
+                "(the authority must belong to the same cloud as the endpoints).")
+    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+        return AzureApiError(operation, resource, None, "Timeout",
+                             "no answer within the task's timeout (%s)" % _first_line(str(exc)))
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return AzureApiError(operation, resource, None, "ConnectionError", _first_line(str(exc)))
+    if isinstance(exc, HttpResponseError) and exc.response is not None:
+        try:
+            text = exc.response.text()
+        except Exception:  # pylint: disable=broad-except
+            text = None
+        error = error_from_response(operation, resource, exc.response.status_code, text,
+                                    exc.response.headers)
+        if error.code is None and getattr(exc, "error", None) is not None:
+            error = AzureApiError(operation, resource, exc.response.status_code,
+                                  getattr(exc.error, "code", None), getattr(exc.error, "message", None))
+        return error
+    return AzureApiError(operation, resource, None, type(exc).__name__, _first_line(str(exc)))
+
+
+def _first_line(text):
+    text = (text or "").strip()
+    return text.splitlines()[0] if text else text
+
+
+def _decode(response):
+    text = response.text()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# Requests -----------------------------------------------------------------------------------------
+
+def _request(client, method, url, body=None, params=None, headers=None):
+    from azure.core.rest import HttpRequest
+    url = client.format_url(url)  # relative paths join the client's base URL; absolute ones stay
+    all_headers = {"Content-Type": "application/json"} if body is not None else {}
+    all_headers.update(headers or {})
+    return HttpRequest(method, url, params=params, headers=all_headers,
+                       content=json.dumps(body) if body is not None else None)
+
+
+def send_json(client, method, url, body=None, expected=(200,), operation=None, resource=None,
+              params=None, headers=None):
+    """Send one request; return ApiResponse when the status is in `expected`, else raise
+    AzureApiError. `operation` ("update SQL VM") and `resource` (its id) name the failure."""
+    from azure.core.exceptions import AzureError
+    operation = operation or "%s %s" % (method, url.split("?", 1)[0])
+    try:
+        response = client.send_request(_request(client, method, url, body, params, headers))
+    except (AzureError, DeadlineExceeded) as exc:
+        raise error_from_exception(operation, resource, exc) from None
+    if response.status_code not in expected:
+        raise error_from_response(operation, resource, response.status_code, response.text(),
+                                  response.headers)
+    return ApiResponse(response.status_code, _decode(response), dict(response.headers))
+
+
+def list_paged(client, url, operation=None, resource=None, params=None, headers=None,
+               next_key="nextLink", max_pages=1000):
+    """All items of a paged collection ('value' arrays), following `next_key` links."""
+    items = []
+    next_url, next_params = url, params
+    for _page in range(max_pages):
+        page = send_json(client, "GET", next_url, operation=operation, resource=resource,
+                         params=next_params, headers=headers).body or {}
+        items.extend(page.get("value") or [])
+        next_url, next_params = page.get(next_key), None
+        if not next_url:
+            return items
+    raise AzureApiError(operation or "list", resource, None, "TooManyPages",
+                        "more than %d pages" % max_pages, fix="narrow the query.")
+
+
+def wait_for_lro(client, method, url, body=None, deadline=None, operation=None, resource=None,
+                 params=None, expected=(200, 201, 202, 204), poll_seconds=LRO_DEFAULT_POLL_SECONDS):
+    """Start a long-running ARM operation and poll it to the end; return the final JSON body.
+
+    Polling uses azure-mgmt-core's ARMPolling (Retry-After honoured) in this thread; a wait that
+    would pass `deadline` fails with a Timeout AzureApiError saying the operation may still finish.
+    """
+    from azure.core.exceptions import AzureError
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+    operation = operation or "%s %s" % (method, url.split("?", 1)[0])
+    try:
+        initial = client.send_request(_request(client, method, url, body, params), _return_pipeline_response=True)
+    except (AzureError, DeadlineExceeded) as exc:
+        raise error_from_exception(operation, resource, exc) from None
+    status = initial.http_response.status_code
+    if status not in expected:
+        raise error_from_response(operation, resource, status, initial.http_response.text(),
+                                  initial.http_response.headers)
+
+    class _DeadlineARMPolling(ARMPolling):
+        def _sleep(self, delay):
+            if deadline is not None and delay >= deadline.remaining():
+                raise DeadlineExceeded(deadline.seconds, None)
+            super()._sleep(delay)
+
+    polling = _DeadlineARMPolling(timeout=poll_seconds)
+    try:
+        polling.initialize(client, initial, lambda pipeline_response: _decode(pipeline_response.http_response))
+        if not polling.finished():
+            polling.run()
+        return polling.resource()
+    except DeadlineExceeded as exc:
+        raise AzureApiError(operation, resource, None, "Timeout",
+                            "the operation was still running when the task's timeout of %s s ran "
+                            "out; Azure may still complete it" % exc.seconds) from None
+    except AzureError as exc:
+        raise error_from_exception(operation, resource, exc) from None
+
+
+def fetch_cloud_metadata(url, timeout=30):
+    """GET a cloud's /metadata/endpoints document (anonymous) through the same retry layer."""
+    client = pipeline_client(url.split("/metadata/", 1)[0] + "/", Deadline(timeout))
+    response = send_json(client, "GET", url, operation="read cloud metadata", resource=url)
+    if not isinstance(response.body, (dict, list)):
+        raise InvalidInputError("The cloud metadata at %s is not JSON." % url,
+                                fix="check cloud_environment.")
+    return response.body
+
+
+class AzureSession:
+    """Everything a module needs to talk to Azure, each part built on first use.
+
+    settings: auth.AuthSettings. The deadline starts when the session is created (the task start).
+    """
+
+    def __init__(self, settings, environ=None, transport=None):
+        self.settings = settings
+        self.deadline = Deadline(settings.timeout)
+        self._environ = environ
+        self._transport = transport
+        self._cloud = None
+        self._credential = None
+        self._arm = None
+        self._graph = None
+        self._subscription_id = settings.subscription_id
+
+    @property
+    def cloud(self):
+        if self._cloud is None:
+            from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import resolve_cloud
+            self._cloud = resolve_cloud(self.settings.cloud_environment)
+        return self._cloud
+
+    @property
+    def credential(self):
+        if self._credential is None:
+            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import build_credential
+            self._credential = build_credential(self.settings, self.cloud, self._environ)
+        return self._credential
+
+    @property
+    def arm(self):
+        if self._arm is None:
+            self._arm = arm_client(self.credential, self.cloud, self.deadline, self._transport)
+        return self._arm
+
+    @property
+    def graph(self):
+        if self._graph is None:
+            self._graph = graph_client(self.credential, self.cloud, self.deadline, self._transport)
+        return self._graph
+
+    @property
+    def subscription_id(self):
+        """The subscription: as configured, else the only one the identity can see."""
+        if self._subscription_id is None:
+            subscriptions = list_paged(self.arm, "/subscriptions", params={"api-version": "2022-12-01"},
+                                       operation="list subscriptions")
+            if len(subscriptions) != 1:
+                raise InvalidInputError(
+                    "subscription_id is not set and the identity sees %d subscriptions."
+                    % len(subscriptions),
+                    fix="set subscription_id (or AZURE_SUBSCRIPTION_ID).")
+            self._subscription_id = subscriptions[0]["subscriptionId"]
+        return self._subscription_id
+
+    def token(self, scope):
+        """An access token string for `scope` (e.g. cloud.sql_scope), errors as domain errors."""
+        from azure.core.exceptions import AzureError
+        try:
+            return self.credential.get_token(scope).token
+        except AzureError as exc:
+            raise error_from_exception("get a token for %s" % scope, None, exc) from None
