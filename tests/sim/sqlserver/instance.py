@@ -272,8 +272,12 @@ class Instance:
             if action == "delay":
                 await asyncio.sleep(float(fault.get("seconds", fault.get("latency", fault.get("delay", 1)))))
             elif action == "drop":
+                # Mid-batch: the statements run, the first part of the answer is sent, then the connection
+                # closes before the final DONE (the client sees a communication link failure).
                 self._record(verb, text, -1, kind=_guess_kind(text), principal=session.login.name, fault="drop")
-                raise ConnectionDropped()
+                results = await asyncio.to_thread(self._execute_sync, session, text, params)
+                partial = b"".join(self._result_tokens(r, tds.TOK_DONE, True) for r in results)
+                raise ConnectionDropped(partial[:max(1, len(partial) // 2)])
             elif action == "error":
                 number = int(fault.get("number", 50000))
                 klass = int(fault.get("class", fault.get("severity", fault.get("level", 16))))

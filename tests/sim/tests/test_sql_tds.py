@@ -197,3 +197,19 @@ def test_group_login_gives_its_members_the_group_database_roles(world):
     with pytest.raises(pyodbc.Error, match=r"Operating system error 50.*\(3201\)"):
         bob.execute("BACKUP DATABASE appdb TO URL = 'https://backupacct.blob.core.windows.net/backups/g.bak'")
     assert bob.execute("SELECT SUSER_SNAME(), IS_SRVROLEMEMBER('sysadmin')").fetchone()[0] == BOB[1]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_connection_dropped_mid_batch(world, driver):
+    backend, handle = world
+    backend.faults.append({"vm": "vm-ready", "pattern": "dropme", "action": "drop"})
+    cur = connect(driver, handle.ports["vm-ready"], "sa", SA_PASSWORD).cursor()
+    with pytest.raises(pyodbc.Error):
+        cur.execute("CREATE LOGIN [dropme] WITH PASSWORD = 'Drop-Passw0rd!'; SELECT name FROM sys.databases")
+        while cur.nextset():
+            pass
+    backend.faults.clear()
+    # the batch ran on the server before the connection broke
+    again = _as_sa(handle)
+    assert again.execute("SELECT COUNT(*) FROM sys.server_principals WHERE name = 'dropme'").fetchone()[0] == 1
+    assert [e["fault"] for e in backend.requests if e.get("fault")] == ["drop"]
