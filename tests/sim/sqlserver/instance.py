@@ -312,7 +312,7 @@ class Instance:
         for kind, new, old in res.envchanges:
             out += tds.tok_envchange(kind, new, old)
         for cols, rows in res.sets:
-            types = [t for _, t in cols]
+            types = [col_type for _name, col_type in cols]
             out += tds.tok_colmetadata(cols)
             for r in rows:
                 out += tds.tok_row(types, r)
@@ -720,7 +720,7 @@ class Context:
                                              f"database '{db.name}', schema 'dbo'.")
             t = db.tables[names[1]]
             cols = [(c, C.parse_type_name(*_split_typename(tn))) for c, tn in t["columns"]]
-            rows = [dict(zip([c.lower() for c, _ in t["columns"]], r)) for r in t["rows"]]
+            rows = [dict(zip([c.lower() for c, _type in t["columns"]], r)) for r in t["rows"]]
             return cols, rows
         raise E.invalid_object(".".join(parts))
 
@@ -761,7 +761,7 @@ class Context:
                 if e[0] == "lit" and isinstance(e[1], int):
                     key_e = exprs[e[1] - 1]
                 elif e[0] == "col" and len(e[1]) == 1:
-                    for (n, _), ex in zip(out_cols, exprs):
+                    for (n, _type), ex in zip(out_cols, exprs):
                         if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
                             key_e = ex
 
@@ -800,7 +800,7 @@ class Context:
                 else:
                     t = infer_type(r[i] for r in rows)
             cols.append((n, t))
-        rows = [[_coerce(v, t) for v, (_, t) in zip(r, cols)] for r in rows]
+        rows = [[_coerce(v, t) for v, (_name, t) in zip(r, cols)] for r in rows]
         res.sets.append((cols, rows))
         res.rowcount = len(rows)
 
@@ -821,7 +821,7 @@ class Context:
             cols, rows = self.resolve_source(src["parts"])
             alias = src["alias"]
             colmeta[alias] = cols
-            names = [c.lower() for c, _ in cols]
+            names = [c.lower() for c, _type in cols]
             prefixed = []
             for r in rows:
                 d = {f"{alias}.{k}": v for k, v in r.items()}
@@ -964,7 +964,7 @@ class Context:
             self._need("ALTER ANY LOGIN")
         if "PASSWORD" in opts:
             if login.type != "S":
-                raise E.SqlError(15080, 16, 1, f"Cannot use parameter PASSWORD for a Windows login.")
+                raise E.SqlError(15080, 16, 1, "Cannot use parameter PASSWORD for a Windows login.")
             login.password = opts["PASSWORD"]
         if "DEFAULT_DATABASE" in opts:
             login.default_database = opts["DEFAULT_DATABASE"]

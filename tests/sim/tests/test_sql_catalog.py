@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import sql_world, world  # noqa: E402,F401
+from sqlserver.fixtures import sql_world, world  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import ALICE, APP, DBAS, SA_PASSWORD, connect  # noqa: E402
 
 pyodbc = pytest.importorskip("pyodbc")

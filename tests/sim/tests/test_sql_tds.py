@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import sql_world, world  # noqa: E402,F401
+from sqlserver.fixtures import sql_world, world  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import (ALICE, APP, BOB, CAROL, DBAS, SA_PASSWORD, connect, mint_sql_token,  # noqa: E402
                                tsql_cli)
 
