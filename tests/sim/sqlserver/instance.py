@@ -900,6 +900,15 @@ class Context:
         self._need("ALTER ANY LOGIN")
         if name.lower() in self.cat.logins:
             raise E.login_exists(name)
+        ltype, sid, principal = self._resolve_entra(name, object_id)
+        if self.cat.login_by_sid(sid) is not None:
+            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
+                                           "exists.")
+        self.cat.add_login(name, ltype, sid, object_id=principal["object_id"])
+
+    def _resolve_entra(self, name, object_id=None):
+        """Resolve an Entra name (or OBJECT_ID) through Graph with the server's primary managed identity:
+        (type E|X, SID, principal). Users and groups: SID from the object id; applications: the app id."""
         backend = self.inst.backend
         identity = backend.primary_identity(self.inst.vm_key)
         if identity is None:
@@ -935,11 +944,7 @@ class Context:
             ltype, sid_src = "E", p.get("app_id") or p["object_id"]
         else:
             ltype, sid_src = "E", p["object_id"]
-        sid = C.guid_sid(sid_src)
-        if self.cat.login_by_sid(sid) is not None:
-            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
-                                           "exists.")
-        self.cat.add_login(name, ltype, sid, object_id=p["object_id"])
+        return ltype, C.guid_sid(sid_src), p
 
     def _login(self, name, verb):
         login = self.cat.logins.get(name.lower())
@@ -1010,8 +1015,13 @@ class Context:
         if external:
             login = self.cat.logins.get(name.lower())
             if login is None or login.type not in ("E", "X"):
-                raise E.SqlError(33130, 16, 1, f"Principal '{name}' could not be found or this principal type is "
-                                               "not supported.")
+                # no login: the user is resolved in Entra like CREATE LOGIN … FROM EXTERNAL PROVIDER
+                ltype, sid, _principal = self._resolve_entra(name)
+                if any(u.get("sid") == sid for u in db.users.values()):
+                    raise E.SqlError(15063, 16, 1, "The login already has an account under a different user name.")
+                db.users[name.lower()] = {"name": name, "principal_id": _next_uid(db), "type": ltype, "sid": sid,
+                                          "login": None}
+                return
             login_name = login.name
         if login_name is not None:
             login = self.cat.logins.get(login_name.lower())
