@@ -41,7 +41,8 @@ def sql_spec(**extra):
                            "tables": {"orders": {"generate": 10000}}},
                           {"name": "appdb", "size_mb": 64,
                            "tables": {"items": {"columns": [["id", "int"], ["label", "nvarchar(50)"]],
-                                                "rows": [[1, "one"], [2, "two"]]}}}],
+                                                "rows": [[1, "one"], [2, "two"]]}}},
+                          {"name": "bigdb", "size_mb": 60000, "recovery_model": "SIMPLE"}],
             "logins": [{"name": "operator", "password": "Op-Passw0rd!"}]}
     spec.update(extra)
     return spec
@@ -122,14 +123,13 @@ class Azurite:
         env = dict(os.environ, AZURITE_ACCOUNTS=";".join(f"{a}:{self.key_b64}" for a in accounts))
         exe = ROOT / "tests/sim/node_modules/.bin/azurite-blob"
         self.proc = subprocess.Popen(
-            [str(exe), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", self.dir, "--silent",
-             "--skipApiVersionCheck", "--oauth", "basic", "--cert", self.cert, "--key", self.key, "--inMemoryPersistence"],
+            [str(exe), "--blobHost", "127.0.0.1", "--blobPort", "0", "--silent",
+             "--skipApiVersionCheck", "--disableTelemetry", "--disableProductStyleUrl", "--oauth", "basic", "--cert", self.cert, "--key", self.key, "--inMemoryPersistence"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-        deadline = time.time() + 30
         self.port = None
-        while time.time() < deadline:
+        for _ in range(50):
             line = self.proc.stdout.readline()
-            m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", line or "")
+            m = re.search(r"listens on https://127\.0\.0\.1:(\d+)", line or "")
             if m:
                 self.port = int(m.group(1))
                 break
