@@ -188,6 +188,11 @@ class ArmService:
             response = handler(request, **params)
         except ArmError as exc:
             response = exc.response
+        if request.principal is not None and self.world.settings.get("throttling"):
+            kind = "delete" if request.method == "DELETE" else request.kind
+            remaining = self.sim.throttle.remaining(request.principal["oid"],
+                                                    getattr(request, "subscription", None) or "tenant", kind)
+            response.headers.setdefault("x-ms-ratelimit-remaining-subscription-%ss" % kind, str(remaining))
         return response
 
     def _authenticate(self, request):
@@ -206,7 +211,7 @@ class ArmService:
         audiences = {self.world.settings["arm_audience"], self.world.settings["arm_audience"].rstrip("/"),
                      arm, arm + "/"}
         try:
-            request.principal = self.world.verify_token(token, audiences)
+            request.principal = self.world.signer.verify(token, audiences)
         except TokenError as exc:
             raise ArmError(arm_error(401, exc.code, exc.message, {"WWW-Authenticate": www % exc.message}))
         with self.world.lock:
@@ -675,12 +680,12 @@ class ArmService:
             self._rg(sub, rg)
         self._authorize(request, "Microsoft.SqlVirtualMachine/sqlVirtualMachines/read", scope)
         with w.lock:
-            items = [self._sql_vm_body(s) for s in w.sql_vms.values() if scope_covers(scope, s["id"])]
+            items = [self._sql_vm_body(s) for s in w.sqlvm_resources.values() if scope_covers(scope, s["id"])]
         return self._page(request, items)
 
     def get_sql_vm(self, request, sub, rg, name):
         self._rg(sub, rg)
-        sql_vm = self.world.sql_vms.get(self._sql_vm_id(sub, rg, name).lower())
+        sql_vm = self.world.sqlvm_resources.get(self._sql_vm_id(sub, rg, name).lower())
         if sql_vm is None:
             return not_found("Microsoft.SqlVirtualMachine/sqlVirtualMachines", name, rg)
         self._authorize(request, "Microsoft.SqlVirtualMachine/sqlVirtualMachines/read", sql_vm["id"])
@@ -700,7 +705,7 @@ class ArmService:
             _fail(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "
                   "'Required property 'properties' not found in JSON.'.")
         with w.lock:
-            sql_vm = w.sql_vms.get(rid.lower())
+            sql_vm = w.sqlvm_resources.get(rid.lower())
             vm_rid = props.get("virtualMachineResourceId") or (sql_vm or {}).get("properties", {}).get(
                 "virtualMachineResourceId")
             if not vm_rid:
@@ -727,10 +732,10 @@ class ArmService:
                 aad_new = self._check_entra_auth(vm, aad_current, aad_requested)
 
             def apply():
-                target = w.sql_vms.get(rid.lower())
+                target = w.sqlvm_resources.get(rid.lower())
                 if target is None:
                     w._load_sql_vm(vm, {"name": vm["name"], "entra_auth": "none"})
-                    target = w.sql_vms[rid.lower()]
+                    target = w.sqlvm_resources[rid.lower()]
                     target["location"] = body["location"]
                 tprops = target["properties"]
                 for key in ("sqlServerLicenseType", "sqlManagement", "leastPrivilegeMode", "sqlImageSku",
@@ -747,7 +752,7 @@ class ArmService:
                     target["tags"] = dict(body["tags"])
             created = sql_vm is None
             headers = self._start_operation(request, "Microsoft.SqlVirtualMachine", vm["location"], apply)
-            target = w.sql_vms.get(rid.lower())
+            target = w.sqlvm_resources.get(rid.lower())
             if target is not None:
                 result = self._sql_vm_body(target)
             else:  # the operation failed before anything was created
@@ -800,7 +805,7 @@ class ArmService:
         self._rg(sub, rg)
         body = self._body(request)
         with w.lock:
-            sql_vm = w.sql_vms.get(self._sql_vm_id(sub, rg, name).lower())
+            sql_vm = w.sqlvm_resources.get(self._sql_vm_id(sub, rg, name).lower())
             if sql_vm is None:
                 return not_found("Microsoft.SqlVirtualMachine/sqlVirtualMachines", name, rg)
             self._authorize(request, "Microsoft.SqlVirtualMachine/sqlVirtualMachines/write", sql_vm["id"])
@@ -978,7 +983,7 @@ class ArmService:
             self._rg(m.group(1), m.group(2))
         if m.group(3):
             target = scope.lower()
-            known = [r["id"] for store in (w.vms, w.uamis, w.sql_vms, w.vaults, w.backup_vaults) for r in store.values()]
+            known = [r["id"] for store in (w.vms, w.uamis, w.sqlvm_resources, w.vaults, w.backup_vaults) for r in store.values()]
             known += [a["id"] for a in w.storage.values()]
             known += [a["id"] + "/blobServices/default/containers/" + c for a in w.storage.values() for c in a["containers"]]
             if not any(k.lower() == target for k in known):

@@ -174,7 +174,7 @@ class GraphService:
             _fail(401, "InvalidAuthenticationToken", "Access token is empty.")
         graph = self.world.urls["graph"]
         try:
-            request.principal = self.world.verify_token(token, {graph, graph + "/"})
+            request.principal = self.world.signer.verify(token, {graph, graph + "/"})
         except TokenError as exc:
             code = "InvalidAuthenticationToken"
             message = "Access token has expired or is not yet valid." if exc.code == "ExpiredAuthenticationToken" \

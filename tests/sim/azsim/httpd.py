@@ -111,10 +111,26 @@ class Faults:
         with self._lock:
             return [dict(f.spec, remaining=f.count) for f in self._faults]
 
+    def take_tds(self, vm_key, statement):
+        with self._lock:
+            for fault in self._faults:
+                spec = fault.spec
+                if spec.get("service") != "tds" or spec.get("vm") not in (None, vm_key):
+                    continue
+                if not re.search(spec.get("pattern") or "", statement or "", re.I | re.S):
+                    continue
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return dict(spec)
+        return None
+
     def take(self, service, method, path, want_lro=False):
         """The first matching fault (its count decremented), or None."""
         with self._lock:
             for fault in self._faults:
+                if fault.service == "tds" and service != "tds":
+                    continue
                 if (fault.lro_status is not None) != want_lro:
                     continue
                 if fault.matches(service, method, path):
@@ -131,12 +147,14 @@ class RequestLog:
         self._entries = []
         self._seq = 0
 
-    def record(self, service, method, route, kind, status, path=None, principal=None):
+    def record(self, service, method, route, kind, status, path=None, principal=None, **extra):
         with self._lock:
             self._seq += 1
-            self._entries.append({
-                "seq": self._seq, "time": time.time(), "service": service, "method": method,
-                "route": route, "kind": kind, "status": status, "path": path, "principal": principal})
+            entry = {"seq": self._seq, "time": time.time(), "service": service, "method": method,
+                     "route": route, "kind": kind, "status": status, "path": path, "principal": principal}
+            for key, value in extra.items():
+                entry.setdefault(key, value)
+            self._entries.append(entry)
 
     def entries(self, since=None):
         with self._lock:

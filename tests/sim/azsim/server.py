@@ -43,6 +43,7 @@ class Sim:
         self.world.signer = TokenSigner(self.pki, self.world.tenant_id)
         self.world.jwks = self.pki.jwks
         self.world.ca_bundle_path = self.pki.bundle_path
+        self.world._tls_files = (self.pki.cert_path, self.pki.key_path, self.pki.bundle_path)
         self.throttle = Throttle()
         self.identity_header = secrets.token_hex(16)
         self.with_azurite = with_azurite
@@ -51,6 +52,7 @@ class Sim:
         self.sql_module = None
         self.sql_handle = None
         self.sql_ports = {}
+        self.sql_error = None
         self.env = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -61,6 +63,7 @@ class Sim:
         if self.with_azurite:
             self.azurite = Azurite(self.state_dir, self.pki.cert_path, self.pki.key_path, self.pki.bundle_path,
                                    {a["name"]: a["key"] for a in w.storage.values()})
+            self.azurite.launch()  # in the main thread (see Azurite.launch)
             azurite_thread = threading.Thread(target=self._start_azurite, args=(azurite_error,), daemon=True)
             azurite_thread.start()
         self.imds = ImdsService(w, self.identity_header)
@@ -72,6 +75,8 @@ class Sim:
             w.urls[name] = listener.url
         for listener in self.listeners.values():
             listener.start()
+        # The SQL side needs neither Azurite nor its URL to start: boot both at once.
+        self._start_sql()
         if self.with_azurite:
             azurite_thread.join()
             if azurite_error:
@@ -79,12 +84,11 @@ class Sim:
                 raise azurite_error[0]
             w.azurite = self.azurite
             w.urls["azurite"] = self.azurite.url
-        self._start_sql()
         self._write_files()
 
     def _start_azurite(self, errors):
         try:
-            self.azurite.start()
+            self.azurite.wait_ready()
             self.azurite.set_token_source(lambda: self.world.mint_token(self.world.automation_id, STORAGE_AUDIENCE))
             self.azurite.sync_containers({a["name"]: list(a["containers"]) for a in self.world.storage.values()})
         except Exception as exc:  # reported by start()
@@ -98,8 +102,15 @@ class Sim:
             sys.path.insert(0, here)
         if importlib.util.find_spec("sqlserver") is None or importlib.util.find_spec("sqlserver.service") is None:
             return
-        self.sql_module = importlib.import_module("sqlserver.service")
-        self.sql_handle = self.sql_module.start_sql_service(self.world, host="127.0.0.1")
+        try:
+            self.sql_module = importlib.import_module("sqlserver.service")
+            self.sql_handle = self.sql_module.start_sql_service(self.world, host="127.0.0.1")
+        except Exception:  # the Azure side stays usable; the failure is reported, not hidden
+            import traceback
+            self.sql_error = traceback.format_exc()
+            sys.stderr.write("SQL Server side failed to start:\n" + self.sql_error)
+            self.sql_module = self.sql_handle = None
+            return
         ports = self.sql_handle if isinstance(self.sql_handle, dict) else getattr(self.sql_handle, "ports", {})
         self.sql_ports = dict(ports or {})
 
@@ -162,10 +173,11 @@ class Sim:
             "SIM_TENANT_DOMAIN": w.domain,
             "SIM_ARM_AUDIENCE": w.settings["arm_audience"],
             "SIM_STORAGE_SUFFIX": w.storage_suffix,
+            "SIM_FEDERATION_ISSUER": w.urls["login"] + "/federation",
         }
         self.env = env
         _atomic_write(os.path.join(self.state_dir, "inventory.yml"),
-                      yaml.safe_dump(self.inventory(), sort_keys=False, default_flow_style=False))
+                      yaml.dump(self.inventory(), Dumper=_DUMPER, sort_keys=False, default_flow_style=False))
         lines = ["# Written by tests/sim/simctl start; source it to talk to this world."]
         lines += ["export %s=%s" % (key, _shell_quote(value)) for key, value in env.items()]
         _atomic_write(os.path.join(self.state_dir, "env.sh"), "\n".join(lines) + "\n")
@@ -200,6 +212,10 @@ class Sim:
         return {"all": {"children": {"sql_vms": {"hosts": hosts}}}}
 
 
+# libyaml's emitter: the pure-Python one needs ~8 s for a 1000-host inventory.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _shell_quote(value):
     return "'" + str(value).replace("'", "'\"'\"'") + "'"
 
@@ -211,13 +227,26 @@ def _atomic_write(path, text):
     os.replace(tmp, path)
 
 
+def _watch(pid, stop):
+    while not stop.wait(1.0):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="azsim.server")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--scenario")
     parser.add_argument("--generate", type=int)
+    parser.add_argument("--watch-pid", type=int, help="stop when this process is gone (test runners)")
     args = parser.parse_args(argv)
     stop = threading.Event()
+    if args.watch_pid:
+        threading.Thread(target=_watch, args=(args.watch_pid, stop), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     started = time.monotonic()
@@ -226,7 +255,8 @@ def main(argv=None):
         sim.start()
         _atomic_write(os.path.join(sim.state_dir, "ready.json"), json.dumps({
             "pid": os.getpid(), "azurite_pid": sim.azurite.process.pid if getattr(sim, "azurite", None) else None,
-            "urls": sim.world.urls, "seconds": round(time.monotonic() - started, 3)}))
+            "urls": sim.world.urls, "seconds": round(time.monotonic() - started, 3),
+            "sql_error": sim.sql_error, "sql_ports": len(sim.sql_ports)}))
         stop.wait()
     finally:
         sim.stop()

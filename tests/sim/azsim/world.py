@@ -1,12 +1,15 @@
 """The world state: one tenant, its subscriptions and resources, its Entra directory.
 
-Query API for the SQL Server side (tests/sim/sqlserver; every method is thread-safe):
+Query API for the SQL Server side (tests/sim/sqlserver; every method is thread-safe). Wherever a
+principal is taken, an object id or a principal dict (with "object_id") is accepted.
 
-    world.tenant_id, world.storage_suffix, world.sql_suffix
+    world.tenant_id, world.storage_suffix, world.sql_suffix, world.ca_bundle_path
     world.vm_keys()                       -> [vm key]  (the VM name; names are unique in a scenario)
-    world.vm(key)                         -> dict: name, resource_id, subscription_id, resource_group,
+    world.scenario_vms()                  -> {vm key: world.vm(key)} for the VMs with SQL Server
+    world.vm(key)                         -> dict: key, name, resource_id, subscription_id, resource_group,
                                              location, os_type ('Windows'|'Linux'), sql (the scenario's
-                                             whole `sql:` subtree, untouched, or None), ...
+                                             whole `sql:` subtree, untouched, or None), sql_vm_resource_id,
+                                             backup {storage_account, container}, vm_id
     world.vm_identities(key)              -> {"system": {"principal_id", "client_id"} | None,
                                               "user_assigned": [{"resource_id", "name", "principal_id",
                                                                  "client_id"}]}
@@ -14,28 +17,37 @@ Query API for the SQL Server side (tests/sim/sqlserver; every method is thread-s
                                               "resource_id"} | None   (None: no SQL VM resource, Entra
                                              auth not enabled, or the identity is no longer on the VM
                                              → SQL error 37563)
-    world.can_read_directory(object_id)   -> bool  (Directory Readers or another directory-read role,
-                                             directly or through groups, or the three Graph app roles)
-    world.blob_access_allowed(object_id, account, container, write=True) -> bool  (Azure RBAC data
+    world.primary_identity(key)           -> the same as a principal dict (object_id, app_id, display_name,
+                                             kind='servicePrincipal', identity_kind, client_id, ...) | None
+    world.can_read_directory(principal)   -> bool  (Directory Readers or another directory-read role,
+                                             directly or through groups, or the three Graph app roles
+                                             User.Read.All + GroupMember.Read.All + Application.Read.All)
+    world.blob_access_allowed(principal, account, container, write=True) -> bool  (Azure RBAC data
                                              actions of Storage Blob Data Contributor/Owner/Reader, at
                                              container/account/RG/subscription scope, groups included)
-    world.directory_lookup(name)          -> [principal dict] matching display name, UPN, object id or
+    world.directory_lookup(name) == world.entra_lookup(name)
+                                          -> [principal dict] matching display name, UPN, object id or
                                              app id (users, groups, service principals). A principal dict:
                                              object_id, kind ('user'|'group'|'servicePrincipal'),
-                                             display_name, upn, app_id, members (group object ids)
+                                             display_name, upn, app_id, service_principal_type, members
     world.directory_object(object_id)     -> principal dict | None
+    world.entra_get(object_or_app_id)     -> principal dict | None (service principals also by app id)
+    world.group_ids_of(principal)         -> {group object ids containing it, transitively}
     world.group_members(object_id, transitive=True) -> [object ids]
-    world.mint_token(object_id, audience) -> JWT string (claims as Entra v1 tokens)
-    world.verify_token(jwt, audiences=None) -> claims (raises tokens.TokenError)
+    world.mint_token(principal, audience) -> JWT string (claims as Entra v1 tokens: oid, appid, tid, ...)
+    world.verify_token(jwt, audience=None)-> claims, or None when invalid/expired/other audience
     world.blob_endpoint(account)          -> "https://127.0.0.1:<port>/<account>" (Azurite, path-style)
+    world.azurite_endpoint(account)       -> (blob_endpoint(account), ca_bundle_path)
     world.blob_url_to_azurite(url)        -> maps https://<account>.blob.<suffix>/<container>[/blob]
                                              to the Azurite URL above
     world.storage_account_key(account)    -> base64 shared key (Azurite accepts it; Bearer tokens from
                                              mint_token(oid, "https://storage.azure.com") work as well)
-    world.ca_bundle_path                  -> the CA bundle that trusts Azurite's certificate
-    world.record_request(service="tds", method=..., route=..., kind="read"|"write", status=...)
-    world.take_fault(service, method, path) -> an injected httpd.Fault or None (fields: status, body,
-                                             latency, reset, count, spec)
+    world.tls_files()                     -> (cert, key, CA bundle) of the world's loopback certificate
+    world.record_request(service="tds", method=..., route=..., kind="read"|"write", status=..., **extra)
+    world.fault_for(vm_key, statement)    -> the spec of the next injected TDS fault ({"service": "tds",
+                                             "vm", "pattern" (regex), "action", ...} as given to the admin
+                                             API) whose pattern matches, or None
+    world.take_fault(service, method, path) -> an injected httpd.Fault or None
     world.expected_readiness(key)         -> (ready: bool, reason: str)
 
 Mutations come from the ARM/Graph handlers; every state change happens under world.lock.
@@ -50,9 +62,22 @@ import uuid
 from . import catalog
 from .httpd import Faults, RequestLog
 from .scenario import GUID_RE, guid_for, parse_version
+from .tokens import TokenError
 
 STORAGE_AUDIENCE = "https://storage.azure.com"
 MIN_SQL_2022 = (16, 0, 4175, 1)   # SQL Server 2022 CU17 (seed 002, FACTS.md)
+
+
+def _oid(principal):
+    """An object id from an object id or a principal dict (as directory_lookup returns)."""
+    if isinstance(principal, dict):
+        return str(principal.get("object_id") or principal.get("principal_id") or "").lower()
+    return str(principal or "").lower()
+
+
+def _federated(items):
+    return [{"issuer": item.get("issuer"), "subject": item["subject"],
+             "audiences": list(item.get("audiences") or ["api://AzureADTokenExchange"])} for item in items]
 
 
 def now_iso(ts=None):
@@ -126,7 +151,7 @@ class World:
             self.sql_suffix = self.settings["sql_suffix"]
             self.subscriptions = {}
             self.resource_groups = {}
-            self.vms, self.uamis, self.sql_vms, self.storage = {}, {}, {}, {}
+            self.vms, self.uamis, self.sqlvm_resources, self.storage = {}, {}, {}, {}
             self.vaults, self.backup_vaults = {}, {}
             self.vm_by_name = {}
             self.objects = {}          # Entra directory objects by object id
@@ -179,6 +204,7 @@ class World:
         self.graph_sp_id = graph["id"]
         auto = scenario["automation"]
         sp = self._new_sp(auto["object_id"], auto["display_name"], auto["app_id"], secret=auto["secret"])
+        sp["federated_credentials"] = _federated(auto["federated_credentials"])
         self.automation_id = sp["id"]
 
     def _load_rg(self, sub, rg):
@@ -269,7 +295,7 @@ class World:
                 uami = self._uami_ref(entra, vm["subscription"], vm["resource_group"])
                 client_id = uami["client_id"]
             props["serverConfigurationsManagementSettings"]["azureAdAuthenticationSettings"] = {"clientId": client_id}
-        self.sql_vms[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
+        self.sqlvm_resources[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
                                      "resource_group": vm["resource_group"], "location": vm["location"],
                                      "properties": props, "tags": {}, "vm": vm}
         vm["sql_vm_id"] = rid
@@ -282,8 +308,10 @@ class World:
                                  "password": user.get("password"), "accountEnabled": True, "created": 0.0}
         for sp in directory["service_principals"]:
             name = sp["display_name"]
-            self._new_sp(sp.get("object_id") or guid_for(self.seed, "sp", name.lower()), name,
-                         sp.get("app_id") or guid_for(self.seed, "app", name.lower()), secret=sp.get("secret"))
+            created = self._new_sp(sp.get("object_id") or guid_for(self.seed, "sp", name.lower()), name,
+                                   sp.get("app_id") or guid_for(self.seed, "app", name.lower()),
+                                   secret=sp.get("secret"))
+            created["federated_credentials"] = _federated(sp.get("federated_credentials") or [])
         groups = []
         for group in directory["groups"]:
             name = group["display_name"]
@@ -431,7 +459,7 @@ class World:
     # ------------------------------------------------------------------ directory queries
     def group_ids_of(self, object_id):
         """Every group that contains object_id, transitively."""
-        result, frontier = set(), {object_id}
+        result, frontier = set(), {_oid(object_id)}
         groups = [o for o in self.objects.values() if o["kind"] == "group"]
         while frontier:
             found = {g["id"] for g in groups if frontier & set(g["members"])} - result
@@ -470,6 +498,7 @@ class World:
                     and a["appRoleId"] in by_id}
 
     def can_read_directory(self, object_id):
+        object_id = _oid(object_id)
         with self.lock:
             if self.directory_roles_of(object_id) & catalog.DIRECTORY_READ_ROLES:
                 return True
@@ -517,6 +546,7 @@ class World:
             return False
 
     def blob_access_allowed(self, object_id, account, container, write=True):
+        object_id = _oid(object_id)
         with self.lock:
             acct = self.storage.get(account)
             if acct is None:
@@ -558,7 +588,7 @@ class World:
 
     def sql_vm_for(self, vm):
         rid = vm.get("sql_vm_id")
-        return self.sql_vms.get(rid.lower()) if rid else None
+        return self.sqlvm_resources.get(rid.lower()) if rid else None
 
     def sql_vm_primary_identity(self, key):
         with self.lock:
@@ -617,6 +647,7 @@ class World:
 
     # ------------------------------------------------------------------ tokens
     def mint_token(self, object_id, audience, extra=None):
+        object_id = _oid(object_id)
         with self.lock:
             obj = self.objects.get(object_id)
             if obj is None:
@@ -647,8 +678,15 @@ class World:
             return sorted(self.graph_app_roles_of(object_id))
         return []
 
-    def verify_token(self, token, audiences=None):
-        return self.signer.verify(token, audiences)
+    def verify_token(self, token, audience=None):
+        """Claims of a valid token minted by this world (for `audience`: a string or a collection;
+        a trailing slash does not matter), else None."""
+        if isinstance(audience, str):
+            audience = {audience, audience.rstrip("/"), audience.rstrip("/") + "/"}
+        try:
+            return self.signer.verify(token, audience)
+        except TokenError:
+            return None
 
     # ------------------------------------------------------------------ URLs and Azurite
     @property
@@ -674,8 +712,52 @@ class World:
 
     # ------------------------------------------------------------------ request log hooks
     def record_request(self, service="tds", method="", route="", kind="read", status=0, path=None,
-                       principal=None):
-        self.log.record(service, method, route, kind, status, path, principal)
+                       principal=None, **extra):
+        self.log.record(service, method, route, kind, status, path, principal, **extra)
 
     def take_fault(self, service, method, path):
         return self.faults.take(service, method, path)
+
+    def fault_for(self, vm_key, statement):
+        """The next injected TDS fault for this VM whose `pattern` (regex) matches the statement: the
+        spec as given to the admin API ({"service": "tds", "vm", "pattern", "action", ...}), or None."""
+        return self.faults.take_tds(vm_key, statement)
+
+    # ------------------------------------------------------------------ names the SQL side's adapter uses
+    def scenario_vms(self):
+        """{vm key: {"name", "sql", "os_type", "resource_id", ...}} for every VM with SQL Server."""
+        with self.lock:
+            return {vm["name"]: self.vm(vm["name"]) for vm in self.vms.values() if vm["sql"]}
+
+    def entra_lookup(self, name):
+        return self.directory_lookup(name)
+
+    def entra_get(self, object_or_app_id):
+        """A principal by object id, or a service principal by app (client) id."""
+        key = str(object_or_app_id).lower()
+        with self.lock:
+            obj = self.objects.get(key) or self.objects.get(self.sp_by_app.get(key, ""))
+            return self.principal_view(obj) if obj else None
+
+    def primary_identity(self, vm_key):
+        """sql_vm_primary_identity as a principal dict (object_id, app_id, display_name, kind =
+        'servicePrincipal') plus identity_kind ('system'|'user'), client_id, principal_id, resource_id."""
+        with self.lock:
+            primary = self.sql_vm_primary_identity(vm_key)
+            if primary is None:
+                return None
+            obj = self.objects.get(primary["principal_id"])
+            if obj is None:
+                return None
+            view = self.principal_view(obj)
+            view.update({"identity_kind": primary["kind"], "client_id": primary["client_id"],
+                         "principal_id": primary["principal_id"], "resource_id": primary["resource_id"]})
+            return view
+
+    def azurite_endpoint(self, account):
+        """(https://127.0.0.1:<port>/<account>, CA bundle path) — Azurite, path-style."""
+        return self.blob_endpoint(account), self.ca_bundle_path
+
+    def tls_files(self):
+        """(certificate, key, CA bundle) of the world's loopback server certificate, or None."""
+        return getattr(self, "_tls_files", None)

@@ -1,0 +1,419 @@
+"""Per-instance catalog: logins, server roles, credentials, databases (files, users, roles, tables),
+msdb backup history and trace flags — built from the VM's `sql:` subtree (README.md)."""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import uuid
+
+from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_INTN,
+                  T_NVARCHAR)
+
+INT = SqlType("int", T_INTN, 4)
+BIGINT = SqlType("bigint", T_INTN, 8)
+SMALLINT = SqlType("smallint", T_INTN, 2)
+TINYINT = SqlType("tinyint", T_INTN, 1)
+BIT = SqlType("bit", T_BITN, 1)
+FLOAT = SqlType("float", T_FLTN, 8)
+DATETIME = SqlType("datetime", T_DATETIMN, 8)
+SYSNAME = SqlType("sysname", T_NVARCHAR, 256)
+CHAR1 = SqlType("char(1)", T_BIGVARCHR, 1)
+SID = SqlType("varbinary(85)", T_BIGVARBIN, 85)
+NUMERIC25 = SqlType("numeric(25,0)", T_DECIMALN, 17, 25, 0)
+
+
+def nvarchar(n):
+    return SqlType(f"nvarchar({n})", T_NVARCHAR, min(2 * n, 8000))
+
+
+def varchar(n):
+    return SqlType(f"varchar({n})", T_BIGVARCHR, min(n, 8000))
+
+
+def varbinary(n):
+    return SqlType(f"varbinary({n})", T_BIGVARBIN, min(n, 8000))
+
+
+def guid_sid(guid: str) -> bytes:
+    """SID of an Entra principal: the GUID's bytes as SQL Server stores uniqueidentifier (seed 004, FACTS)."""
+    return uuid.UUID(guid).bytes_le
+
+
+def sql_login_sid(name: str) -> bytes:
+    return hashlib.md5(("sql-login:" + name.lower()).encode()).digest()
+
+
+SERVER_ROLES = [("public", 2), ("sysadmin", 3), ("securityadmin", 4), ("serveradmin", 5), ("setupadmin", 6),
+                ("processadmin", 7), ("diskadmin", 8), ("dbcreator", 9), ("bulkadmin", 10)]
+DB_ROLES = [("public", 0), ("db_owner", 16384), ("db_accessadmin", 16385), ("db_securityadmin", 16386),
+            ("db_ddladmin", 16387), ("db_backupoperator", 16389), ("db_datareader", 16390),
+            ("db_datawriter", 16391), ("db_denydatareader", 16392), ("db_denydatawriter", 16393)]
+TYPE_DESC = {"S": "SQL_LOGIN", "E": "EXTERNAL_LOGIN", "X": "EXTERNAL_GROUP", "R": "SERVER_ROLE",
+             "U": "WINDOWS_LOGIN"}
+DB_TYPE_DESC = {"S": "SQL_USER", "E": "EXTERNAL_USER", "X": "EXTERNAL_GROUPS", "R": "DATABASE_ROLE"}
+
+TYPE_NAMES = {
+    "int": INT, "bigint": BIGINT, "smallint": SMALLINT, "tinyint": TINYINT, "bit": BIT, "float": FLOAT,
+    "datetime": DATETIME, "sysname": SYSNAME,
+}
+
+
+def parse_type_name(name: str, length=None) -> SqlType:
+    base = name.lower()
+    if base in TYPE_NAMES and length is None:
+        return TYPE_NAMES[base]
+    if base in ("nvarchar", "nchar"):
+        return nvarchar(4000 if length in (None, "max") else length) if length is not None else nvarchar(30)
+    if base in ("varchar", "char"):
+        return varchar(8000 if length in (None, "max") else length) if length is not None else varchar(30)
+    if base in ("varbinary", "binary"):
+        return varbinary(8000 if length in (None, "max") else length) if length is not None else varbinary(30)
+    if base == "datetime2" or base == "date":
+        return DATETIME
+    raise KeyError(name)
+
+
+class Login:
+    def __init__(self, name, ltype, sid, principal_id, password=None, disabled=False, object_id=None,
+                 created=None):
+        self.name, self.type, self.sid, self.principal_id = name, ltype, sid, principal_id
+        self.password, self.disabled, self.object_id = password, disabled, object_id
+        self.created = self.modified = created or _dt.datetime.now().replace(microsecond=0)
+        self.default_database = "master"
+
+
+class Database:
+    def __init__(self, name, database_id, data_path, log_path, size_mb=16, recovery="FULL"):
+        self.name = name
+        self.database_id = database_id
+        self.state = "ONLINE"
+        self.recovery_model = recovery.upper()
+        self.created = _dt.datetime.now().replace(microsecond=0)
+        self.size_mb = size_mb
+        self.files = [
+            {"file_id": 1, "name": name, "type": 0, "type_desc": "ROWS",
+             "physical_name": f"{data_path}\\{name}.mdf", "size_mb": size_mb},
+            {"file_id": 2, "name": f"{name}_log", "type": 1, "type_desc": "LOG",
+             "physical_name": f"{log_path}\\{name}_log.ldf", "size_mb": max(8, size_mb // 4)},
+        ]
+        self.users = {}           # lower name -> {name, principal_id, type, sid, login}
+        self.role_members = set()  # (role principal id, member principal id)
+        self.tables = {}          # lower name -> {"name", "columns": [(name, typename)], "rows": [...]}
+        self.next_principal_id = 5
+        self.lsn = 34000000001600001
+        self.last_full_lsn = None
+        for rname, rid in DB_ROLES:
+            self.users[rname] = {"name": rname, "principal_id": rid, "type": "R", "sid": None, "login": None}
+        self.users["dbo"] = {"name": "dbo", "principal_id": 1, "type": "S", "sid": b"\x01", "login": "sa"}
+        self.users["guest"] = {"name": "guest", "principal_id": 2, "type": "S", "sid": b"\x00", "login": None}
+        self.users["information_schema"] = {"name": "INFORMATION_SCHEMA", "principal_id": 3, "type": "S",
+                                            "sid": None, "login": None}
+        self.users["sys"] = {"name": "sys", "principal_id": 4, "type": "S", "sid": None, "login": None}
+
+    def size_bytes(self):
+        data = sum(f["size_mb"] for f in self.files if f["type"] == 0) * 1024 * 1024
+        return data
+
+    def snapshot(self):
+        return {"tables": copy.deepcopy(self.tables), "users": copy.deepcopy(self.users),
+                "role_members": sorted(self.role_members), "recovery_model": self.recovery_model,
+                "files": copy.deepcopy(self.files), "size_mb": self.size_mb}
+
+
+class Catalog:
+    def __init__(self, vm_key: str, vm_name: str, sql: dict):
+        self.vm_key = vm_key
+        self.machine_name = sql.get("machine_name") or vm_name.upper()[:15]
+        self.instance_name = sql.get("instance_name")
+        self.server_name = self.machine_name + (f"\\{self.instance_name}" if self.instance_name else "")
+        self.version = str(sql.get("version", "16.0.4175.1"))
+        parts = [int(p) for p in self.version.split(".")]
+        self.version_tuple = (parts[0], parts[1], parts[2])
+        self.edition = sql.get("edition", "Enterprise Edition (64-bit)")
+        self.engine_edition = {"Standard": 2, "Enterprise": 3, "Express": 4, "Developer": 3}.get(
+            self.edition.split()[0], 3)
+        self.product_level = sql.get("product_level", "RTM")
+        self.update_level = sql.get("update_level", _default_update_level(self.version))
+        self.clustered = bool(sql.get("clustered", False))
+        self.host_platform = sql.get("host_platform", "Windows")
+        self.data_path = sql.get("default_data_path", "F:\\data")
+        self.log_path = sql.get("default_log_path", "G:\\log")
+        self.trace_flags = set(int(t) for t in sql.get("trace_flags", []))
+        self.logins = {}
+        self.role_members = set()
+        self.credentials = {}
+        self.databases = {}
+        self.backupsets = []
+        self.mediafamilies = []
+        self.next_principal_id = 256
+        self.next_database_id = 5
+        self.next_credential_id = 65536
+        self._build(sql)
+
+    # -- construction -----------------------------------------------------------------------
+    def _build(self, sql):
+        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sql.get("sa_password"),
+                            disabled=not sql.get("sa_password"), principal_id=1)
+        self.role_members.add((3, sa.principal_id))
+        for name in ("master", "tempdb", "model", "msdb"):
+            db = Database(name, {"master": 1, "tempdb": 2, "model": 3, "msdb": 4}[name],
+                          self.data_path, self.log_path, size_mb=8,
+                          recovery="SIMPLE" if name in ("master", "tempdb", "msdb") else "FULL")
+            self.databases[name] = db
+        for spec in sql.get("logins", []):
+            kind = spec.get("type", "S").upper()
+            if kind == "S":
+                login = self.add_login(spec["name"], "S", sql_login_sid(spec["name"]),
+                                       password=spec.get("password"), disabled=spec.get("disabled", False))
+            else:
+                oid = spec["object_id"]
+                login = self.add_login(spec["name"], kind, guid_sid(oid), object_id=oid,
+                                       disabled=spec.get("disabled", False))
+            for role in spec.get("server_roles", []):
+                self.role_members.add((self.server_role_id(role), login.principal_id))
+        for spec in sql.get("databases", []):
+            db = self.add_database(spec["name"], size_mb=spec.get("size_mb", 64),
+                                   recovery=spec.get("recovery_model", "FULL"))
+            for tname, t in (spec.get("tables") or {}).items():
+                cols = [tuple(c) if isinstance(c, (list, tuple)) else (c, "nvarchar(4000)")
+                        for c in t.get("columns", [])]
+                rows = [list(r) for r in t.get("rows", [])]
+                if t.get("generate"):
+                    cols = cols or [("id", "int"), ("name", "nvarchar(100)"), ("amount", "bigint")]
+                    rows = [[i, f"row-{i:06d}", i * 7 % 1000003] for i in range(1, int(t["generate"]) + 1)]
+                db.tables[tname.lower()] = {"name": tname, "columns": cols, "rows": rows}
+            for u in spec.get("users", []):
+                self.add_db_user(db, u["name"], u.get("login", u["name"]))
+                for role in u.get("roles", []):
+                    db.role_members.add((db.users[role.lower()]["principal_id"],
+                                         db.users[u["name"].lower()]["principal_id"]))
+
+    def add_login(self, name, ltype, sid, password=None, disabled=False, object_id=None, principal_id=None):
+        if principal_id is None:
+            principal_id = self.next_principal_id
+            self.next_principal_id += 1
+        login = Login(name, ltype, sid, principal_id, password, disabled, object_id)
+        self.logins[name.lower()] = login
+        return login
+
+    def add_database(self, name, size_mb=64, recovery="FULL"):
+        db = Database(name, self.next_database_id, self.data_path, self.log_path, size_mb, recovery)
+        self.next_database_id += 1
+        self.databases[name.lower()] = db
+        return db
+
+    def add_db_user(self, db, name, login_name):
+        login = self.logins.get(login_name.lower())
+        uid = db.next_principal_id
+        db.next_principal_id += 1
+        db.users[name.lower()] = {"name": name, "principal_id": uid, "type": login.type if login else "S",
+                                  "sid": login.sid if login else None, "login": login.name if login else None}
+        return db.users[name.lower()]
+
+    def server_role_id(self, name):
+        for rname, rid in SERVER_ROLES:
+            if rname == name.lower():
+                return rid
+        raise KeyError(name)
+
+    def login_by_principal_id(self, pid):
+        for login in self.logins.values():
+            if login.principal_id == pid:
+                return login
+        return None
+
+    def login_by_sid(self, sid):
+        for login in self.logins.values():
+            if login.sid == sid:
+                return login
+        return None
+
+    # -- permission helpers --------------------------------------------------------------------
+    def in_server_role(self, login, role):
+        if login is None:
+            return False
+        return (self.server_role_id(role), login.principal_id) in self.role_members
+
+    def in_db_role(self, db, login, role):
+        user = self.db_user_for(db, login)
+        if user is None:
+            return False
+        if user["name"] == "dbo":
+            return role == "db_owner"
+        return (db.users[role]["principal_id"], user["principal_id"]) in db.role_members
+
+    def db_user_for(self, db, login):
+        if login is None:
+            return None
+        if login.name.lower() == "sa":
+            return db.users["dbo"]
+        for u in db.users.values():
+            if u.get("login") and u["login"].lower() == login.name.lower():
+                return u
+        return None
+
+    # -- catalog views -----------------------------------------------------------------------
+    def view(self, name: str, session):
+        """(columns [(name, SqlType)], rows [dict]) of a catalog view, or None if it is not one."""
+        fn = VIEWS.get(name)
+        return fn(self, session) if fn else None
+
+
+def _default_update_level(version):
+    table = {"16.0.4145": "CU15", "16.0.4165": "CU16", "16.0.4175": "CU17", "16.0.4185": "CU18",
+             "16.0.4195": "CU19", "16.0.4205": "CU20", "16.0.4215": "CU21", "17.0.4006": "CU1"}
+    key = ".".join(version.split(".")[:3])
+    return table.get(key)
+
+
+def _v_server_principals(cat, session):
+    cols = [("name", SYSNAME), ("principal_id", INT), ("sid", SID), ("type", CHAR1), ("type_desc", nvarchar(60)),
+            ("is_disabled", BIT), ("create_date", DATETIME), ("modify_date", DATETIME),
+            ("default_database_name", SYSNAME), ("default_language_name", SYSNAME), ("credential_id", INT),
+            ("owning_principal_id", INT), ("is_fixed_role", BIT)]
+    rows = []
+    sees_all = session.has_server_perm("VIEW ANY DEFINITION")
+    for rname, rid in SERVER_ROLES:
+        rows.append({"name": rname, "principal_id": rid, "sid": bytes([rid]), "type": "R",
+                     "type_desc": "SERVER_ROLE", "is_disabled": False, "create_date": _dt.datetime(2009, 4, 13),
+                     "modify_date": _dt.datetime(2009, 4, 13), "default_database_name": None,
+                     "default_language_name": None, "credential_id": None, "owning_principal_id": 1 if rid > 2 else 1,
+                     "is_fixed_role": rid > 2})
+    for login in sorted(cat.logins.values(), key=lambda l: l.principal_id):
+        if not sees_all and login is not session.login:
+            continue
+        rows.append({"name": login.name, "principal_id": login.principal_id, "sid": login.sid, "type": login.type,
+                     "type_desc": TYPE_DESC[login.type], "is_disabled": login.disabled,
+                     "create_date": login.created, "modify_date": login.modified,
+                     "default_database_name": login.default_database, "default_language_name": "us_english",
+                     "credential_id": None, "owning_principal_id": None, "is_fixed_role": False})
+    return cols, rows
+
+
+def _v_server_role_members(cat, session):
+    cols = [("role_principal_id", INT), ("member_principal_id", INT)]
+    sees_all = session.has_server_perm("VIEW ANY DEFINITION")
+    rows = [{"role_principal_id": r, "member_principal_id": m} for r, m in sorted(cat.role_members)
+            if sees_all or (session.login and m == session.login.principal_id)]
+    return cols, rows
+
+
+def _v_databases(cat, session):
+    cols = [("name", SYSNAME), ("database_id", INT), ("create_date", DATETIME), ("compatibility_level", TINYINT),
+            ("collation_name", SYSNAME), ("user_access_desc", nvarchar(60)), ("is_read_only", BIT),
+            ("state", TINYINT), ("state_desc", nvarchar(60)), ("recovery_model", TINYINT),
+            ("recovery_model_desc", nvarchar(60)), ("owner_sid", SID)]
+    rows = []
+    for db in sorted(cat.databases.values(), key=lambda d: d.database_id):
+        rows.append({"name": db.name, "database_id": db.database_id, "create_date": db.created,
+                     "compatibility_level": 160, "collation_name": "SQL_Latin1_General_CP1_CI_AS",
+                     "user_access_desc": "MULTI_USER", "is_read_only": False,
+                     "state": {"ONLINE": 0, "RESTORING": 1}.get(db.state, 0), "state_desc": db.state,
+                     "recovery_model": {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}[db.recovery_model],
+                     "recovery_model_desc": db.recovery_model, "owner_sid": b"\x01"})
+    return cols, rows
+
+
+def _v_master_files(cat, session):
+    cols = [("database_id", INT), ("file_id", INT), ("type", TINYINT), ("type_desc", nvarchar(60)),
+            ("name", SYSNAME), ("physical_name", nvarchar(260)), ("state_desc", nvarchar(60)), ("size", INT),
+            ("max_size", INT), ("growth", INT)]
+    rows = []
+    for db in sorted(cat.databases.values(), key=lambda d: d.database_id):
+        for f in db.files:
+            rows.append({"database_id": db.database_id, "file_id": f["file_id"], "type": f["type"],
+                         "type_desc": f["type_desc"], "name": f["name"], "physical_name": f["physical_name"],
+                         "state_desc": "ONLINE" if db.state == "ONLINE" else "RESTORING",
+                         "size": f["size_mb"] * 128, "max_size": -1, "growth": 8192})
+    return cols, rows
+
+
+def _v_credentials(cat, session):
+    cols = [("credential_id", INT), ("name", SYSNAME), ("credential_identity", nvarchar(4000)),
+            ("create_date", DATETIME), ("modify_date", DATETIME), ("target_type", nvarchar(100)),
+            ("target_id", INT)]
+    if not session.has_server_perm("VIEW ANY DEFINITION"):
+        return cols, []
+    rows = [{"credential_id": c["id"], "name": c["name"], "credential_identity": c["identity"],
+             "create_date": c["created"], "modify_date": c["modified"], "target_type": None, "target_id": None}
+            for c in sorted(cat.credentials.values(), key=lambda c: c["id"])]
+    return cols, rows
+
+
+def _v_host_info(cat, session):
+    cols = [("host_platform", nvarchar(256)), ("host_distribution", nvarchar(256)), ("host_release", nvarchar(256)),
+            ("host_service_pack_level", nvarchar(256)), ("host_sku", INT), ("os_language_version", INT),
+            ("host_architecture", nvarchar(256))]
+    win = cat.host_platform == "Windows"
+    return cols, [{"host_platform": cat.host_platform,
+                   "host_distribution": "Windows Server 2022 Datacenter" if win else "Ubuntu",
+                   "host_release": "10.0" if win else "22.04", "host_service_pack_level": "",
+                   "host_sku": 8 if win else None, "os_language_version": 1033, "host_architecture": "X64"}]
+
+
+def _v_database_principals(cat, session):
+    db = cat.databases[session.database.lower()]
+    cols = [("name", SYSNAME), ("principal_id", INT), ("type", CHAR1), ("type_desc", nvarchar(60)),
+            ("default_schema_name", SYSNAME), ("create_date", DATETIME), ("modify_date", DATETIME),
+            ("owning_principal_id", INT), ("sid", SID), ("is_fixed_role", BIT),
+            ("authentication_type", INT), ("authentication_type_desc", nvarchar(60))]
+    rows = []
+    for u in sorted(db.users.values(), key=lambda u: u["principal_id"]):
+        ext = u["type"] in ("E", "X")
+        rows.append({"name": u["name"], "principal_id": u["principal_id"], "type": u["type"],
+                     "type_desc": DB_TYPE_DESC.get(u["type"], "SQL_USER"),
+                     "default_schema_name": None if u["type"] == "R" else "dbo", "create_date": db.created,
+                     "modify_date": db.created, "owning_principal_id": 1 if u["type"] == "R" else None,
+                     "sid": u["sid"], "is_fixed_role": u["type"] == "R" and u["principal_id"] >= 16384,
+                     "authentication_type": None if u["type"] == "R" else (4 if ext else 1),
+                     "authentication_type_desc": "NONE" if u["type"] == "R" else ("EXTERNAL" if ext else "INSTANCE")})
+    return cols, rows
+
+
+def _v_database_role_members(cat, session):
+    db = cat.databases[session.database.lower()]
+    cols = [("role_principal_id", INT), ("member_principal_id", INT)]
+    rows = [{"role_principal_id": r, "member_principal_id": m} for r, m in sorted(db.role_members)]
+    rows.insert(0, {"role_principal_id": 16384, "member_principal_id": 1})
+    return cols, rows
+
+
+def _v_backupset(cat, session):
+    cols = [("backup_set_id", INT), ("media_set_id", INT), ("name", nvarchar(128)), ("database_name", nvarchar(128)),
+            ("type", CHAR1), ("backup_start_date", DATETIME), ("backup_finish_date", DATETIME),
+            ("backup_size", NUMERIC25), ("compressed_backup_size", NUMERIC25), ("is_copy_only", BIT),
+            ("has_backup_checksums", BIT), ("first_lsn", NUMERIC25), ("last_lsn", NUMERIC25),
+            ("database_backup_lsn", NUMERIC25), ("server_name", nvarchar(128)), ("machine_name", nvarchar(128)),
+            ("user_name", nvarchar(128)), ("recovery_model", nvarchar(60))]
+    return cols, [dict(r) for r in cat.backupsets]
+
+
+def _v_backupmediafamily(cat, session):
+    cols = [("media_set_id", INT), ("family_sequence_number", TINYINT), ("physical_device_name", nvarchar(260)),
+            ("device_type", TINYINT)]
+    return cols, [dict(r) for r in cat.mediafamilies]
+
+
+def _v_tables(cat, session):
+    db = cat.databases[session.database.lower()]
+    cols = [("name", SYSNAME), ("object_id", INT), ("schema_id", INT)]
+    return cols, [{"name": t["name"], "object_id": 1000 + i, "schema_id": 1}
+                  for i, t in enumerate(sorted(db.tables.values(), key=lambda t: t["name"]))]
+
+
+VIEWS = {
+    "sys.server_principals": _v_server_principals,
+    "sys.server_role_members": _v_server_role_members,
+    "sys.databases": _v_databases,
+    "sys.master_files": _v_master_files,
+    "sys.credentials": _v_credentials,
+    "sys.dm_os_host_info": _v_host_info,
+    "sys.database_principals": _v_database_principals,
+    "sys.database_role_members": _v_database_role_members,
+    "sys.tables": _v_tables,
+    "msdb.dbo.backupset": _v_backupset,
+    "msdb.dbo.backupmediafamily": _v_backupmediafamily,
+}
+# Views that live in one database, reachable as <db>.sys.<view> too.
+DATABASE_SCOPED = {"sys.database_principals", "sys.database_role_members", "sys.tables"}

@@ -1,0 +1,1130 @@
+"""One SQL Server instance: its catalog, sessions, authentication and statement execution."""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import itertools
+import threading
+import time
+
+from . import catalog as C
+from . import errors as E
+from . import tds
+from .engine import Parser, Result, compare, infer_type, like_to_regex
+from .server import ConnectionDropped, LoginFailed
+
+SQL_AUDIENCES = ("https://database.windows.net/", "https://database.windows.net",
+                 "https://database.windows.net//.default")
+_spids = itertools.count(51)
+
+
+class Session:
+    def __init__(self, instance, login, database):
+        self.instance = instance
+        self.login = login
+        self.database = database
+        self.spid = next(_spids) % 32000 or 51
+        self.prepared = {}
+        self.next_handle = 1
+        self.options = {}
+        self.tran_count = 0
+        self.entra_groups = set()   # group logins this Entra session came through
+        self.auth = "sql"
+
+    def is_sysadmin(self):
+        return self.instance.catalog.in_server_role(self.login, "sysadmin")
+
+    def has_server_perm(self, perm):
+        cat = self.instance.catalog
+        if self.is_sysadmin():
+            return True
+        logins = [self.login] + [cat.logins.get(g) for g in self.entra_groups]
+        for lg in logins:
+            if lg is None:
+                continue
+            if perm in ("ALTER ANY LOGIN", "VIEW ANY DEFINITION") and cat.in_server_role(lg, "securityadmin"):
+                return True
+            if perm == "CREATE ANY DATABASE" and cat.in_server_role(lg, "dbcreator"):
+                return True
+            if cat.in_server_role(lg, "sysadmin"):
+                return True
+        return False
+
+
+class Instance:
+    def __init__(self, vm_key, vm_name, sql_spec, backend):
+        self.vm_key = vm_key
+        self.vm_name = vm_name
+        self.spec = sql_spec or {}
+        self.backend = backend
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.catalog = C.Catalog(self.vm_key, self.vm_name, self.spec)
+            self.sessions = set()
+
+    @property
+    def version_tuple(self):
+        return self.catalog.version_tuple
+
+    @property
+    def server_name(self):
+        return self.catalog.server_name
+
+    # ------------------------------------------------------------------ login
+    def login(self, login: dict) -> Session:
+        cat = self.catalog
+        database = login["database"] or "master"
+        fed = login["features"].get(tds.FEATURE_FEDAUTH)
+        if fed is not None:
+            session = self._login_token(tds.parse_fedauth_feature(fed), database)
+        else:
+            session = self._login_sql(login["username"], login["password"], database)
+        if session.database.lower() not in cat.databases:
+            self._record("login", "LOGIN7", 18456)
+            raise LoginFailed(4060, 1, f'Cannot open database "{session.database}" requested by the login. '
+                                       "The login failed.", klass=11)
+        session.database = cat.databases[session.database.lower()].name
+        self.sessions.add(session)
+        self._record("login", "LOGIN7", 200, principal=session.login.name)
+        return session
+
+    def _fail(self, user, state):
+        # 18456 class 14; the state SQL Server logs (not what clients see) tells the reason — 1 on the wire.
+        self._record("login", "LOGIN7", 18456, principal=user, reason_state=state)
+        raise LoginFailed(18456, 1, f"Login failed for user '{user}'.")
+
+    def _login_sql(self, user, password, database):
+        login = self.catalog.logins.get(user.lower())
+        if login is None or login.type != "S":
+            self._fail(user, 5)
+        if login.password is None or login.password != password:
+            self._fail(user, 8)
+        if login.disabled:
+            self._fail(user, 7)
+        return Session(self, login, database)
+
+    def _login_token(self, fed, database):
+        token = fed.get("token") or ""
+        claims = None
+        for aud in SQL_AUDIENCES:
+            claims = self.backend.verify_token(token, aud)
+            if claims:
+                break
+        if not claims:
+            self._fail("<token-identified principal>", 132)
+        oid = (claims.get("oid") or "").lower()
+        appid = (claims.get("appid") or claims.get("azp") or "").lower()
+        display = claims.get("upn") or claims.get("unique_name") or claims.get("name") or oid
+        cat = self.catalog
+        # Direct login first: users by object id, service principals/managed identities by app id (FACTS).
+        candidates = []
+        for sid_src in (oid, appid):
+            if sid_src:
+                try:
+                    lg = cat.login_by_sid(C.guid_sid(sid_src))
+                except ValueError:
+                    lg = None
+                if lg is not None:
+                    candidates.append(lg)
+        direct = next((lg for lg in candidates if lg.type == "E"), None)
+        groups = set()
+        if oid:
+            for gid in self.backend.group_ids_of(oid):
+                lg = cat.login_by_sid(C.guid_sid(gid))
+                if lg is not None and lg.type == "X":
+                    groups.add(lg)
+        if direct is not None:
+            if direct.disabled:
+                self._fail(display, 7)
+            login = direct
+        elif groups:
+            login = C.Login(display, "E", C.guid_sid(oid), -1, object_id=oid)
+        else:
+            self._fail(display, 5)
+        session = Session(self, login, database)
+        session.entra_groups = {g.name.lower() for g in groups}
+        session.auth = "token"
+        return session
+
+    def logout(self, session):
+        self.sessions.discard(session)
+
+    # ------------------------------------------------------------------ execution
+    def _record(self, operation, route, status, kind="read", **extra):
+        try:
+            self.backend.record_request(service="tds", vm=self.vm_key, method=operation, route=route,
+                                        kind=kind, status=status, **extra)
+        except Exception:
+            pass
+
+    async def run_batch(self, session, text):
+        return await self._run(session, text, {}, rpc=False)
+
+    async def run_rpc(self, session, calls):
+        out = bytearray()
+        for call in calls:
+            out += await self._run_call(session, call)
+        return bytes(out)
+
+    async def run_transaction_request(self, session, payload):
+        body = tds.strip_all_headers(payload)
+        req = int.from_bytes(body[:2], "little") if len(body) >= 2 else 0
+        out = bytearray()
+        if req == 5:      # TM_BEGIN_XACT
+            session.tran_count = 1
+            out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
+        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT
+            was = session.tran_count
+            session.tran_count = 0
+            if was:
+                out += _envchange_bytes(9 if req == 7 else 10, b"", b"\x01" + b"\x00" * 7)
+        out += tds.tok_done(tds.TOK_DONE, 0)
+        return bytes(out)
+
+    def protocol_error_tokens(self, text):
+        return (tds.tok_message(tds.TOK_ERROR, 8009, 1, 16, f"The incoming tabular data stream (TDS) remote "
+                                f"procedure call (RPC) protocol stream is incorrect. {text}", self.server_name)
+                + tds.tok_done(tds.TOK_DONE, tds.DONE_ERROR))
+
+    async def _run_call(self, session, call):
+        proc = call["proc"]
+        if isinstance(proc, int):
+            proc = tds.PROC_IDS.get(proc, f"#{proc}")
+        proc = proc.split(".")[-1].strip("[]").lower()
+        params = call["params"]
+        values = [p["value"] for p in params]
+        if proc == "sp_executesql":
+            stmt = values[0] if values else ""
+            bound = _bind(values[1] if len(values) > 1 else "", params[2:])
+            return await self._run(session, stmt, bound, rpc=True)
+        if proc in ("sp_prepexec", "sp_prepare"):
+            decl, stmt = values[1] or "", values[2] or ""
+            handle = session.next_handle
+            session.next_handle += 1
+            session.prepared[handle] = (decl, stmt)
+            rv = tds.tok_returnvalue(0, params[0]["name"] or "@handle", C.INT, handle)
+            if proc == "sp_prepare":
+                return rv + tds.tok_returnstatus(0) + tds.tok_done(tds.TOK_DONEPROC, 0)
+            body = await self._run(session, stmt, _bind(decl, params[3:]), rpc=True, trailer=rv)
+            return body
+        if proc == "sp_execute":
+            handle = values[0]
+            if handle not in session.prepared:
+                return self._error_proc(8179, 16, 4, f"Could not find prepared statement with handle {handle}.")
+            decl, stmt = session.prepared[handle]
+            return await self._run(session, stmt, _bind(decl, params[1:]), rpc=True)
+        if proc == "sp_unprepare":
+            session.prepared.pop(values[0] if values else None, None)
+            return tds.tok_returnstatus(0) + tds.tok_done(tds.TOK_DONEPROC, 0)
+        ctx = Context(self, session, {}, None)
+        res = Result()
+        ctx.result = res
+        try:
+            ctx.exec_proc(proc, [(p["name"] or None, p["value"]) for p in params])
+        except E.SqlError as exc:
+            res.messages.extend(exc.messages())
+            res.error = True
+        out = bytearray(self._result_tokens(res, tds.TOK_DONEINPROC, more=True))
+        out += tds.tok_returnstatus(-6 if res.error else 0)
+        out += tds.tok_done(tds.TOK_DONEPROC, tds.DONE_ERROR if res.error else 0)
+        return bytes(out)
+
+    def _error_proc(self, number, klass, state, text):
+        return (tds.tok_message(tds.TOK_ERROR, number, state, klass, text, self.server_name)
+                + tds.tok_done(tds.TOK_DONEPROC, tds.DONE_ERROR))
+
+    async def _run(self, session, text, params, rpc, trailer=b""):
+        fault = None
+        try:
+            fault = self.backend.tds_fault(self.vm_key, text)
+        except Exception:
+            fault = None
+        if fault:
+            action = fault.get("action")
+            if action == "delay":
+                await asyncio.sleep(float(fault.get("seconds", 1)))
+            elif action == "drop":
+                self._record("statement", text[:200], 0, kind=_guess_kind(text), fault="drop")
+                raise ConnectionDropped()
+            elif action == "error":
+                self._record("statement", text[:200], int(fault.get("number", 50000)), kind=_guess_kind(text),
+                             fault="error")
+                res = Result()
+                res.messages.append((int(fault.get("number", 50000)), int(fault.get("class", 16)),
+                                     int(fault.get("state", 1)), fault.get("message", "Injected fault.")))
+                res.error = True
+                tok = tds.TOK_DONEINPROC if rpc else tds.TOK_DONE
+                body = self._result_tokens(res, tok, more=rpc)
+                if rpc:
+                    body += trailer + tds.tok_returnstatus(-6) + tds.tok_done(tds.TOK_DONEPROC, tds.DONE_ERROR)
+                return body
+        results = await asyncio.to_thread(self._execute_sync, session, text, params)
+        out = bytearray()
+        tok = tds.TOK_DONEINPROC if rpc else tds.TOK_DONE
+        for idx, res in enumerate(results):
+            last = idx == len(results) - 1
+            out += self._result_tokens(res, tok, more=rpc or not last)
+        if not results and not rpc:
+            out += tds.tok_done(tds.TOK_DONE, 0)
+        if rpc:
+            any_err = any(r.error for r in results)
+            out += trailer + tds.tok_returnstatus(0) + tds.tok_done(tds.TOK_DONEPROC,
+                                                                    tds.DONE_ERROR if any_err else 0)
+        return bytes(out)
+
+    def _result_tokens(self, res, done_token, more):
+        out = bytearray()
+        for cols, rows in res.sets:
+            types = [t for _, t in cols]
+            out += tds.tok_colmetadata(cols)
+            for r in rows:
+                out += tds.tok_row(types, r)
+        for number, klass, state, text in res.messages:
+            tok = tds.TOK_ERROR if klass > 10 else tds.TOK_INFO
+            out += tds.tok_message(tok, number, state, klass, text, self.server_name, "", res.line)
+        status = (tds.DONE_MORE if more else 0) | (tds.DONE_ERROR if res.error else 0)
+        count = 0
+        if res.rowcount is not None:
+            status |= tds.DONE_COUNT
+            count = res.rowcount
+        out += tds.tok_done(done_token, status, 0xC1 if res.sets else 0, count)
+        return bytes(out)
+
+    def _execute_sync(self, session, text, params):
+        with self.lock:
+            try:
+                stmts = Parser(text).parse_batch()
+            except E.SqlError as exc:
+                res = Result()
+                res.line = 1
+                res.messages.extend(exc.messages())
+                res.error = True
+                self._record("statement", text[:200], exc.number, kind="read")
+                return [res]
+            results = []
+            for st in stmts:
+                res = Result()
+                res.line = st.line
+                ctx = Context(self, session, params, res)
+                status = 200
+                try:
+                    st.fn(ctx)
+                except E.SqlError as exc:
+                    res.messages.extend(exc.messages())
+                    res.error = True
+                    status = exc.number
+                if not res.sets and res.rowcount is None and not res.messages and st.verb in ("SET", "USE"):
+                    pass
+                self._record("statement", st.text[:200], status, kind=st.kind, verb=st.verb,
+                             principal=session.login.name)
+                results.append(res)
+                if res.error and getattr(res, "abort", False):
+                    break
+            return results
+
+
+def _envchange_bytes(kind, new: bytes, old: bytes):
+    body = bytes([kind, len(new)]) + new + bytes([len(old)]) + old
+    return bytes([tds.TOK_ENVCHANGE]) + len(body).to_bytes(2, "little") + body
+
+
+def _guess_kind(text):
+    first = text.strip().split(None, 1)[0].upper() if text.strip() else ""
+    return "read" if first in ("SELECT", "SET", "USE", "DBCC") else "write"
+
+
+def _bind(decl: str, params):
+    """Bind RPC parameter values to the names declared in sp_executesql's @params string."""
+    names = []
+    for part in _split_decl(decl or ""):
+        name = part.strip().split()[0] if part.strip() else ""
+        if name:
+            names.append(name.lower())
+    bound = {}
+    for i, p in enumerate(params):
+        name = (p["name"] or "").lower()
+        if not name and i < len(names):
+            name = names[i]
+        if name:
+            bound[name] = p["value"]
+    for n in names:
+        bound.setdefault(n, _UNSET)
+    return bound
+
+
+def _split_decl(decl):
+    depth, cur, out = 0, "", []
+    for ch in decl:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+class _Unset:
+    pass
+
+
+_UNSET = _Unset()
+
+
+class Context:
+    """Execution of one statement for one session."""
+
+    def __init__(self, instance, session, params, result):
+        self.inst = instance
+        self.cat = instance.catalog
+        self.session = session
+        self.params = params
+        self.result = result
+
+    def info(self, number, text, state=1):
+        self.result.messages.append((number, 0, state, text))
+
+    # -- expressions -------------------------------------------------------------------------
+    def eval(self, e, row):
+        if e is None:
+            return None
+        kind = e[0]
+        if kind == "lit":
+            return e[1]
+        if kind == "param":
+            name = e[1].lower()
+            if name not in self.params or self.params[name] is _UNSET:
+                if name in self.params:
+                    raise E.SqlError(8178, 16, 1, f"The parameterized query expects the parameter '{e[1]}', "
+                                                  "which was not supplied.")
+                raise E.must_declare(e[1])
+            return self.params[name]
+        if kind == "col":
+            return self._column(e[1], row)
+        if kind == "global":
+            return self._global(e[1])
+        if kind == "cast":
+            return self._cast(self.eval(e[1], row), e[2])
+        if kind == "func":
+            return self._func(e[1], [self.eval(a, row) for a in e[2]], e[2], row)
+        if kind == "cmp":
+            c = compare(self.eval(e[2], row), self.eval(e[3], row))
+            if c is None:
+                return None
+            return {"=": c == 0, "<>": c != 0, "!=": c != 0, "<": c < 0, ">": c > 0, "<=": c <= 0,
+                    ">=": c >= 0}[e[1]]
+        if kind == "and":
+            a, b = self.eval(e[1], row), self.eval(e[2], row)
+            if a is False or b is False:
+                return False
+            return None if a is None or b is None else True
+        if kind == "or":
+            a, b = self.eval(e[1], row), self.eval(e[2], row)
+            if a is True or b is True:
+                return True
+            return None if a is None or b is None else False
+        if kind == "not":
+            a = self.eval(e[1], row)
+            return None if a is None else not a
+        if kind == "isnull":
+            v = self.eval(e[1], row) is None
+            return not v if e[2] else v
+        if kind == "in":
+            v = self.eval(e[1], row)
+            if v is None:
+                return None
+            hit = any(compare(v, self.eval(x, row)) == 0 for x in e[2])
+            return not hit if e[3] else hit
+        if kind == "like":
+            v, p = self.eval(e[1], row), self.eval(e[2], row)
+            if v is None or p is None:
+                return None
+            hit = bool(like_to_regex(str(p)).match(str(v)))
+            return not hit if e[3] else hit
+        if kind == "arith":
+            a, b = self.eval(e[2], row), self.eval(e[3], row)
+            if a is None or b is None:
+                return None
+            if e[1] == "+":
+                if isinstance(a, str) or isinstance(b, str):
+                    return str(a) + str(b)
+                return a + b
+            if e[1] == "-":
+                return a - b
+            if e[1] == "*":
+                return a * b
+            if b == 0:
+                raise E.SqlError(8134, 16, 1, "Divide by zero error encountered.")
+            return a // b if isinstance(a, int) and isinstance(b, int) and e[1] == "/" else (
+                a % b if e[1] == "%" else a / b)
+        if kind == "neg":
+            v = self.eval(e[1], row)
+            return None if v is None else -v
+        if kind == "case":
+            base = self.eval(e[1], row) if e[1] is not None else None
+            for cond, val in e[2]:
+                hit = compare(base, self.eval(cond, row)) == 0 if e[1] is not None else self.eval(cond, row)
+                if hit:
+                    return self.eval(val, row)
+            return self.eval(e[3], row)
+        if kind == "count":
+            raise E.SqlError(147, 15, 1, "An aggregate may not appear in the WHERE clause unless it is in a "
+                                         "subquery contained in a HAVING clause or a select list, and the column "
+                                         "being aggregated is an outer reference.")
+        raise E.SqlError(102, 15, 1, "Incorrect syntax near ')'.")
+
+    def _column(self, parts, row):
+        key = ".".join(p.lower() for p in parts[-2:])
+        if key in row:
+            return row[key]
+        if parts[-1].lower() in row and len(parts) == 1:
+            return row[parts[-1].lower()]
+        raise E.invalid_column(parts[-1])
+
+    def _global(self, name):
+        cat = self.cat
+        if name == "@@VERSION":
+            return (f"Microsoft SQL Server 2022 ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
+                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\t"
+                    f"{cat.edition} on Windows Server 2022 Datacenter 10.0 <X64> (Build 20348: ) (Hypervisor)\n"
+                    if cat.host_platform == "Windows" else
+                    f"Microsoft SQL Server 2022 ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
+                    "Linux (Ubuntu 22.04)")
+        if name == "@@SERVERNAME":
+            return cat.server_name
+        if name == "@@SPID":
+            return self.session.spid
+        if name == "@@TRANCOUNT":
+            return self.session.tran_count
+        if name == "@@LANGUAGE":
+            return "us_english"
+        if name == "@@ROWCOUNT":
+            return 0
+        if name == "@@ERROR":
+            return 0
+        if name == "@@MAX_PRECISION":
+            return 38
+        raise E.must_declare(name)
+
+    def _cast(self, v, typ):
+        if v is None:
+            return None
+        try:
+            if typ.tds in (tds.T_NVARCHAR, tds.T_BIGVARCHR):
+                if isinstance(v, bool):
+                    v = int(v)
+                if isinstance(v, _dt.datetime):
+                    s = v.strftime("%b %d %Y %I:%M%p")
+                else:
+                    s = str(v)
+                return s[:typ.size // (2 if typ.tds == tds.T_NVARCHAR else 1)]
+            if typ.tds == tds.T_INTN:
+                return int(v)
+            if typ.tds == tds.T_BITN:
+                return bool(int(v))
+            if typ.tds == tds.T_FLTN:
+                return float(v)
+            if typ.tds == tds.T_BIGVARBIN:
+                return v if isinstance(v, bytes) else str(v).encode("utf-16-le")
+        except (TypeError, ValueError):
+            raise E.SqlError(245, 16, 1, f"Conversion failed when converting the nvarchar value '{v}' to data "
+                                         f"type {typ.name}.")
+        return v
+
+    def _func(self, name, args, raw, row):
+        cat, s = self.cat, self.session
+        if name == "SERVERPROPERTY":
+            return self.serverproperty(args[0] if args else None)
+        if name == "DB_NAME":
+            if not args or args[0] is None:
+                return s.database
+            for db in cat.databases.values():
+                if db.database_id == args[0]:
+                    return db.name
+            return None
+        if name == "DB_ID":
+            db = cat.databases.get(str(args[0] if args else s.database).lower())
+            return db.database_id if db else None
+        if name in ("SUSER_SNAME", "SUSER_NAME", "SYSTEM_USER", "ORIGINAL_LOGIN"):
+            if args and args[0] is not None:
+                lg = cat.login_by_sid(args[0]) if isinstance(args[0], bytes) else cat.login_by_principal_id(args[0])
+                return lg.name if lg else None
+            return s.login.name
+        if name in ("USER_NAME", "CURRENT_USER", "SESSION_USER"):
+            u = cat.db_user_for(cat.databases[s.database.lower()], s.login)
+            return u["name"] if u else "guest"
+        if name == "SUSER_SID":
+            if args:
+                lg = cat.logins.get(str(args[0]).lower())
+                return lg.sid if lg else None
+            return s.login.sid
+        if name == "IS_SRVROLEMEMBER":
+            role = str(args[0]).lower()
+            if role not in dict(C.SERVER_ROLES):
+                return None
+            if len(args) > 1 and args[1] is not None:
+                lg = cat.logins.get(str(args[1]).lower())
+                return int(cat.in_server_role(lg, role)) if lg else None
+            if role == "public":
+                return 1
+            return int(cat.in_server_role(s.login, role) or any(
+                cat.in_server_role(cat.logins.get(g), role) for g in s.entra_groups))
+        if name == "IS_MEMBER":
+            db = cat.databases[s.database.lower()]
+            role = str(args[0]).lower()
+            if role in db.users and db.users[role]["type"] == "R":
+                return int(s.is_sysadmin() and role == "db_owner" or cat.in_db_role(db, s.login, role))
+            return None
+        if name == "HAS_PERMS_BY_NAME":
+            perm = str(args[2]).upper() if len(args) > 2 else ""
+            return int(s.has_server_perm(perm))
+        if name == "ISNULL":
+            return args[1] if args[0] is None else args[0]
+        if name == "COALESCE":
+            return next((a for a in args if a is not None), None)
+        if name == "NULLIF":
+            return None if compare(args[0], args[1]) == 0 else args[0]
+        if name == "UPPER":
+            return None if args[0] is None else str(args[0]).upper()
+        if name == "LOWER":
+            return None if args[0] is None else str(args[0]).lower()
+        if name == "LEN":
+            return None if args[0] is None else len(str(args[0]).rstrip())
+        if name == "LEFT":
+            return None if args[0] is None else str(args[0])[:args[1]]
+        if name == "GETDATE" or name == "SYSDATETIME" or name == "GETUTCDATE":
+            return _dt.datetime.now().replace(microsecond=0)
+        if name == "QUOTENAME":
+            return "[" + str(args[0]).replace("]", "]]") + "]"
+        if name == "OBJECT_ID":
+            return None
+        raise E.SqlError(195, 15, 10, f"'{name}' is not a recognized built-in function name.")
+
+    def serverproperty(self, prop):
+        cat = self.cat
+        p = str(prop or "").lower()
+        return {
+            "productversion": cat.version,
+            "productmajorversion": str(cat.version_tuple[0]),
+            "productminorversion": str(cat.version_tuple[1]),
+            "productbuild": str(cat.version_tuple[2]),
+            "productlevel": cat.product_level,
+            "productupdatelevel": cat.update_level,
+            "edition": cat.edition,
+            "engineedition": cat.engine_edition,
+            "isclustered": int(cat.clustered),
+            "ishadrenabled": 0,
+            "instancedefaultdatapath": cat.data_path.rstrip("\\") + "\\",
+            "instancedefaultlogpath": cat.log_path.rstrip("\\") + "\\",
+            "instancedefaultbackuppath": cat.data_path.rstrip("\\") + "\\",
+            "machinename": cat.machine_name,
+            "servername": cat.server_name,
+            "instancename": cat.instance_name,
+            "collation": "SQL_Latin1_General_CP1_CI_AS",
+            "isintegratedsecurityonly": 0,
+            "processid": 4242,
+        }.get(p)
+
+    # -- SELECT ---------------------------------------------------------------------------------
+    def resolve_source(self, parts):
+        names = [p.lower() for p in parts]
+        db_name = self.session.database
+        if len(names) == 3:
+            db_name = names[0]
+            if db_name not in self.cat.databases:
+                raise E.invalid_object(".".join(parts))
+            names = names[1:]
+        if len(names) == 1:
+            names = ["dbo", names[0]]
+        key = ".".join(names)
+        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily"):
+            return self.cat.view("msdb." + key, self.session)
+        from .catalog import DATABASE_SCOPED
+        if key in C.VIEWS or key in DATABASE_SCOPED:
+            if key in DATABASE_SCOPED:
+                saved = self.session.database
+                self.session.database = self.cat.databases[db_name.lower()].name
+                try:
+                    return self.cat.view(key, self.session)
+                finally:
+                    self.session.database = saved
+            return self.cat.view(key, self.session)
+        db = self.cat.databases.get(db_name.lower())
+        if db and names[0] == "dbo" and names[1] in db.tables:
+            if db.state != "ONLINE":
+                raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a "
+                                             "restore.")
+            if not (self.session.is_sysadmin() or self.cat.db_user_for(db, self.session.login)):
+                raise E.SqlError(229, 14, 5, f"The SELECT permission was denied on the object '{names[1]}', "
+                                             f"database '{db.name}', schema 'dbo'.")
+            t = db.tables[names[1]]
+            cols = [(c, C.parse_type_name(*_split_typename(tn))) for c, tn in t["columns"]]
+            rows = [dict(zip([c.lower() for c, _ in t["columns"]], r)) for r in t["rows"]]
+            return cols, rows
+        raise E.invalid_object(".".join(parts))
+
+    def select(self, spec):
+        res = self.result
+        if spec["sources"]:
+            joined, colmeta = self._from(spec["sources"])
+        else:
+            joined, colmeta = [{}], {}
+        if spec["where"] is not None:
+            joined = [r for r in joined if self.eval(spec["where"], r) is True]
+        items = spec["items"]
+        out_cols = []
+        exprs = []
+        for kind, e, alias in items:
+            if kind == "*":
+                if not spec["sources"]:
+                    raise E.SqlError(263, 16, 1, "Must specify table to select from.")
+                for src_alias, cols in colmeta.items():
+                    if e is not None and src_alias != e:
+                        continue
+                    for cname, ctype in cols:
+                        out_cols.append((cname, ctype))
+                        exprs.append(("col", [src_alias, cname]))
+                continue
+            name = alias or (e[1][-1] if e[0] == "col" else "")
+            typ = None
+            if e[0] == "col":
+                typ = self._col_type(e[1], colmeta)
+            elif e[0] == "cast":
+                typ = e[2]
+            out_cols.append((name, typ))
+            exprs.append(e)
+        if spec["order"]:
+            for e, desc in reversed(spec["order"]):
+                import functools
+                key_e = e
+                if e[0] == "lit" and isinstance(e[1], int):
+                    key_e = exprs[e[1] - 1]
+                elif e[0] == "col" and len(e[1]) == 1:
+                    for (n, _), ex in zip(out_cols, exprs):
+                        if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
+                            key_e = ex
+
+                def cmp(a, b, key_e=key_e):
+                    va, vb = self.eval(key_e, a), self.eval(key_e, b)
+                    if va is None and vb is None:
+                        return 0
+                    if va is None:
+                        return -1
+                    if vb is None:
+                        return 1
+                    return compare(va, vb)
+                joined.sort(key=functools.cmp_to_key(cmp), reverse=desc)
+        aggregate = any(e[0] == "count" for e in exprs)
+        if aggregate:
+            rows = [[len(joined) if e[0] == "count" and e[1] is None else
+                     (sum(1 for r in joined if self.eval(e[1], r) is not None) if e[0] == "count" else
+                      (self.eval(e, joined[0]) if joined else None)) for e in exprs]]
+        else:
+            rows = [[self.eval(e, r) for e in exprs] for r in joined]
+        if spec["distinct"]:
+            seen, uniq = set(), []
+            for r in rows:
+                k = tuple(r)
+                if k not in seen:
+                    seen.add(k)
+                    uniq.append(r)
+            rows = uniq
+        if spec["top"] is not None:
+            rows = rows[:int(self.eval(spec["top"], {}))]
+        cols = []
+        for i, (n, t) in enumerate(out_cols):
+            if t is None:
+                if exprs[i][0] == "func" and exprs[i][1] == "SERVERPROPERTY":
+                    t = C.SqlType("sql_variant", tds.T_SSVARIANT, 8016)
+                else:
+                    t = infer_type(r[i] for r in rows)
+            cols.append((n, t))
+        rows = [[_coerce(v, t) for v, (_, t) in zip(r, cols)] for r in rows]
+        res.sets.append((cols, rows))
+        res.rowcount = len(rows)
+
+    def _col_type(self, parts, colmeta):
+        want = parts[-1].lower()
+        for alias, cols in colmeta.items():
+            if len(parts) > 1 and alias != parts[-2].lower():
+                continue
+            for cname, ctype in cols:
+                if cname.lower() == want:
+                    return ctype
+        raise E.invalid_column(parts[-1])
+
+    def _from(self, sources):
+        colmeta = {}
+        joined = None
+        for src in sources:
+            cols, rows = self.resolve_source(src["parts"])
+            alias = src["alias"]
+            colmeta[alias] = cols
+            names = [c.lower() for c, _ in cols]
+            prefixed = []
+            for r in rows:
+                d = {f"{alias}.{k}": v for k, v in r.items()}
+                prefixed.append(d)
+            if joined is None:
+                joined = [dict(d, **{k.split(".", 1)[1]: v for k, v in d.items()}) for d in prefixed]
+                continue
+            new = []
+            for left in joined:
+                matched = False
+                for d in prefixed:
+                    merged = dict(left)
+                    merged.update(d)
+                    for k, v in d.items():
+                        short = k.split(".", 1)[1]
+                        merged.setdefault(short, v)
+                    if self.eval(src["on"], merged) is True:
+                        new.append(merged)
+                        matched = True
+                if not matched and src["join"] == "LEFT":
+                    merged = dict(left)
+                    for n in names:
+                        merged[f"{alias}.{n}"] = None
+                    new.append(merged)
+            joined = new
+        return joined, colmeta
+
+    # -- session statements ------------------------------------------------------------------------
+    def use(self, name):
+        db = self.cat.databases.get(name.lower())
+        if db is None:
+            raise E.db_not_exist(name)
+        self.session.database = db.name
+        self.info(5701, f"Changed database context to '{db.name}'.", state=1)
+
+    def set_option(self, opt, on):
+        self.session.options[opt] = on
+
+    def begin_tran(self):
+        self.session.tran_count += 1
+
+    def end_tran(self, verb):
+        if self.session.tran_count == 0:
+            if verb == "COMMIT":
+                raise E.SqlError(3902, 16, 1, "The COMMIT TRANSACTION request has no corresponding BEGIN "
+                                              "TRANSACTION.")
+            raise E.SqlError(3903, 16, 1, "The ROLLBACK TRANSACTION request has no corresponding BEGIN "
+                                          "TRANSACTION.")
+        self.session.tran_count = 0 if verb == "ROLLBACK" else self.session.tran_count - 1
+
+    def exec_proc(self, proc, args):
+        from .procs import run_procedure
+        run_procedure(self, proc, args)
+
+    # -- logins -------------------------------------------------------------------------------------
+    def _need(self, perm):
+        if not self.session.has_server_perm(perm):
+            raise E.no_permission()
+
+    def create_sql_login(self, name, opts):
+        self._need("ALTER ANY LOGIN")
+        if name.lower() in self.cat.logins:
+            raise E.login_exists(name)
+        login = self.cat.add_login(name, "S", C.sql_login_sid(name), password=opts["PASSWORD"])
+        if "DEFAULT_DATABASE" in opts:
+            login.default_database = opts["DEFAULT_DATABASE"]
+
+    def create_external_login(self, name, object_id):
+        """CREATE LOGIN … FROM EXTERNAL PROVIDER [WITH OBJECT_ID] (seed 004).
+
+        SQL Server on an Azure VM resolves the name in Microsoft Graph with the server's primary managed
+        identity; without one, or without directory read rights, it answers Msg 33134 (texts from
+        learn.microsoft.com/azure/azure-sql/database/authentication-aad-service-principal, Troubleshooting).
+        """
+        self._need("ALTER ANY LOGIN")
+        if name.lower() in self.cat.logins:
+            raise E.login_exists(name)
+        backend = self.inst.backend
+        identity = backend.primary_identity(self.inst.vm_key)
+        if identity is None:
+            raise E.SqlError(33134, 16, 1, f"Principal '{name}' could not be resolved. Error message: 'Server "
+                                           "identity is not configured. Please follow the steps in \"Assign an Azure "
+                                           "AD identity to your server and add Directory Reader permission to your "
+                                           "identity\" (https://aka.ms/sqlaadsetup)'")
+        if not backend.can_read_directory(identity):
+            raise E.SqlError(33134, 16, 1, f"Principal '{name}' could not be resolved. Error message: 'Server "
+                                           "identity does not have Azure Active Directory Readers permission. Please "
+                                           "follow the steps in \"Assign an Azure AD identity to your server and add "
+                                           "Directory Reader permission to your identity\" (https://aka.ms/sqlaadsetup)'")
+        if object_id:
+            p = backend.entra_get(object_id)
+            if p is None or (p["object_id"].lower() != object_id.lower() and
+                             (p.get("app_id") or "").lower() != object_id.lower()):
+                raise E.SqlError(33130, 16, 1, f"Principal '{name}' could not be found or this principal type is "
+                                               "not supported.")
+            matches = [p]
+        else:
+            matches = backend.entra_lookup(name)
+            if len(matches) > 1:
+                raise E.SqlError(33131, 16, 1, f"Principal '{name}' has a duplicate display name. Make the display "
+                                               "name unique in Azure Active Directory and execute this statement "
+                                               "again.")
+            if not matches:
+                raise E.SqlError(33130, 16, 1, f"Principal '{name}' could not be found or this principal type is "
+                                               "not supported.")
+        p = matches[0]
+        if p["kind"] == "group":
+            ltype, sid_src = "X", p["object_id"]
+        elif p["kind"] == "servicePrincipal":
+            ltype, sid_src = "E", p.get("app_id") or p["object_id"]
+        else:
+            ltype, sid_src = "E", p["object_id"]
+        sid = C.guid_sid(sid_src)
+        if self.cat.login_by_sid(sid) is not None:
+            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
+                                           "exists.")
+        self.cat.add_login(name, ltype, sid, object_id=p["object_id"])
+
+    def _login(self, name, verb):
+        login = self.cat.logins.get(name.lower())
+        if login is None:
+            raise E.cannot_login(verb, name)
+        return login
+
+    def alter_login_enable(self, name, enable):
+        self._need("ALTER ANY LOGIN")
+        login = self._login(name, "alter")
+        if login.type == "X":
+            # Seed 004: "ALTER LOGIN login_name DISABLE is not supported for Microsoft Entra groups."
+            raise E.SqlError(33129, 16, 1, "Cannot use ALTER LOGIN with the ENABLE or DISABLE argument for a "
+                                           "Windows group. GRANT or REVOKE the CONNECT SQL permission instead.")
+        login.disabled = not enable
+        login.modified = _dt.datetime.now().replace(microsecond=0)
+
+    def alter_login_options(self, name, opts):
+        login = self._login(name, "alter")
+        own = login is self.session.login
+        if not own:
+            self._need("ALTER ANY LOGIN")
+        if "PASSWORD" in opts:
+            if login.type != "S":
+                raise E.SqlError(15080, 16, 1, f"Cannot use parameter PASSWORD for a Windows login.")
+            login.password = opts["PASSWORD"]
+        if "DEFAULT_DATABASE" in opts:
+            login.default_database = opts["DEFAULT_DATABASE"]
+        if "NAME" in opts:
+            del self.cat.logins[login.name.lower()]
+            login.name = opts["NAME"]
+            self.cat.logins[login.name.lower()] = login
+        login.modified = _dt.datetime.now().replace(microsecond=0)
+
+    def alter_server_role(self, role, action, member):
+        try:
+            rid = self.cat.server_role_id(role)
+        except KeyError:
+            rid = None
+        allowed = self.session.is_sysadmin() or (
+            rid not in (None, 3) and self.session.has_server_perm("ALTER ANY LOGIN"))
+        if rid is None or rid == 2 or not allowed:
+            raise E.SqlError(15151, 16, 1, f"Cannot alter the server role '{role}', because it does not exist or "
+                                           "you do not have permission.")
+        login = self.cat.logins.get(member.lower())
+        if login is None:
+            raise E.not_valid_login(member)
+        if action == "ADD":
+            self.cat.role_members.add((rid, login.principal_id))
+        else:
+            self.cat.role_members.discard((rid, login.principal_id))
+
+    def _db(self):
+        return self.cat.databases[self.session.database.lower()]
+
+    def _need_db(self, db, role="db_owner", alt=("db_accessadmin", "db_securityadmin")):
+        if self.session.is_sysadmin():
+            return
+        if self.cat.in_db_role(db, self.session.login, role) or any(
+                self.cat.in_db_role(db, self.session.login, r) for r in alt):
+            return
+        raise E.no_permission()
+
+    def create_user(self, name, login_name, external):
+        db = self._db()
+        self._need_db(db)
+        if name.lower() in db.users:
+            raise E.SqlError(15023, 16, 1, f"User, group, or role '{name}' already exists in the current database.")
+        if external:
+            login = self.cat.logins.get(name.lower())
+            if login is None or login.type not in ("E", "X"):
+                raise E.SqlError(33130, 16, 1, f"Principal '{name}' could not be found or this principal type is "
+                                               "not supported.")
+            login_name = login.name
+        if login_name is not None:
+            login = self.cat.logins.get(login_name.lower())
+            if login is None:
+                raise E.not_valid_login(login_name)
+            if self.cat.db_user_for(db, login) is not None:
+                raise E.SqlError(15063, 16, 1, "The login already has an account under a different user name.")
+        self.cat.add_db_user(db, name, login_name) if login_name else db.users.__setitem__(
+            name.lower(), {"name": name, "principal_id": _next_uid(db), "type": "S", "sid": None, "login": None})
+
+    def alter_db_role(self, role, action, member):
+        db = self._db()
+        r = db.users.get(role.lower())
+        if r is None or r["type"] != "R" or role.lower() == "public":
+            raise E.SqlError(15151, 16, 1, f"Cannot alter the role '{role}', because it does not exist or you do "
+                                           "not have permission.")
+        self._need_db(db, "db_owner", ("db_securityadmin",))
+        u = db.users.get(member.lower())
+        if u is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot add the principal '{member}', because it does not exist or you "
+                                           "do not have permission.")
+        pair = (r["principal_id"], u["principal_id"])
+        if action == "ADD":
+            db.role_members.add(pair)
+        else:
+            db.role_members.discard(pair)
+
+    def alter_database_recovery(self, name, model):
+        db = self.cat.databases.get(name.lower())
+        if db is None:
+            raise E.db_not_exist(name)
+        self._need_db(db, "db_owner", ())
+        db.recovery_model = model
+
+    def create_database(self, name):
+        self._need("CREATE ANY DATABASE")
+        if name.lower() in self.cat.databases:
+            raise E.SqlError(1801, 16, 3, f"Database '{name}' already exists. Choose a different database name.")
+        self.cat.add_database(name, size_mb=16)
+
+    def drop(self, what, name, if_exists):
+        cat = self.cat
+        if what == "LOGIN":
+            self._need("ALTER ANY LOGIN")
+            login = self._login(name, "drop")
+            if login is self.session.login:
+                raise E.SqlError(15434, 16, 1, f"Could not drop login '{name}' as the user is currently logged in.")
+            del cat.logins[login.name.lower()]
+            cat.role_members = {(r, m) for r, m in cat.role_members if m != login.principal_id}
+        elif what == "USER":
+            db = self._db()
+            self._need_db(db)
+            u = db.users.get(name.lower())
+            if u is None or u["type"] == "R" or u["principal_id"] < 5:
+                if if_exists and u is None:
+                    return
+                raise E.SqlError(15151, 16, 1, f"Cannot drop the user '{name}', because it does not exist or you do "
+                                               "not have permission.")
+            del db.users[name.lower()]
+            db.role_members = {(r, m) for r, m in db.role_members if m != u["principal_id"]}
+        elif what == "CREDENTIAL":
+            self._need("ALTER ANY CREDENTIAL")
+            if name not in cat.credentials:
+                raise E.SqlError(15151, 16, 1, f"Cannot drop the credential '{name}', because it does not exist or "
+                                               "you do not have permission.")
+            del cat.credentials[name]
+        else:
+            db = cat.databases.get(name.lower())
+            if db is None:
+                if if_exists:
+                    return
+                raise E.SqlError(3701, 11, 1, f"Cannot drop the database '{name}', because it does not exist or you "
+                                              "do not have permission.")
+            self._need("CREATE ANY DATABASE")
+            if db.database_id <= 4:
+                raise E.SqlError(3708, 16, 2, f"Cannot drop the database '{name}' because it is a system database.")
+            del cat.databases[name.lower()]
+
+    # -- credentials ---------------------------------------------------------------------------------
+    def create_credential(self, name, opts):
+        """CREATE CREDENTIAL (learn.microsoft.com/sql/t-sql/statements/create-credential-transact-sql).
+        Names are case-sensitive (FACTS); with trace flag 4675 on, a managed-identity credential is validated
+        against the primary managed identity (seed 002)."""
+        self._need("ALTER ANY CREDENTIAL")
+        if name in self.cat.credentials:
+            raise E.SqlError(15025, 16, 1, f"The credential with name '{name}' already exists.")
+        self._check_mi_credential(opts)
+        cid = self.cat.next_credential_id
+        self.cat.next_credential_id += 1
+        now = _dt.datetime.now().replace(microsecond=0)
+        self.cat.credentials[name] = {"id": cid, "name": name, "identity": opts["IDENTITY"],
+                                      "secret": opts.get("SECRET"), "created": now, "modified": now}
+
+    def _check_mi_credential(self, opts):
+        if str(opts["IDENTITY"]).lower() == "managed identity":
+            if 4675 in self.cat.trace_flags and self.inst.backend.primary_identity(self.inst.vm_key) is None:
+                raise E.SqlError(37563, 16, 2, E.PRIMARY_MI_NOT_SELECTED)
+            if opts.get("SECRET") is not None:
+                raise E.SqlError(15579, 16, 1, "Adding a secret to a credential with IDENTITY = 'Managed Identity' "
+                                               "is not supported.")
+
+    def alter_credential(self, name, opts):
+        self._need("ALTER ANY CREDENTIAL")
+        cred = self.cat.credentials.get(name)
+        if cred is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot alter the credential '{name}', because it does not exist or you "
+                                           "do not have permission.")
+        self._check_mi_credential(opts)
+        cred["identity"] = opts["IDENTITY"]
+        cred["secret"] = opts.get("SECRET")
+        cred["modified"] = _dt.datetime.now().replace(microsecond=0)
+
+    # -- DBCC ---------------------------------------------------------------------------------------
+    def dbcc(self, cmd, args, no_info):
+        if cmd in ("TRACEON", "TRACEOFF", "FLUSHAUTHCACHE", "FREESYSTEMCACHE") and not self.session.is_sysadmin():
+            raise E.SqlError(2571, 14, 3, f"User '{self.session.login.name}' does not have permission to run DBCC "
+                                          f"{cmd}.")
+        if cmd in ("TRACEON", "TRACEOFF"):
+            flags = [a for a in args if isinstance(a, int) and a >= 0]
+            for f in flags:
+                (self.cat.trace_flags.add if cmd == "TRACEON" else self.cat.trace_flags.discard)(f)
+        elif cmd == "TRACESTATUS":
+            flags = [a for a in args if isinstance(a, int) and a >= 0]
+            shown = sorted(flags) if flags else sorted(self.cat.trace_flags)
+            cols = [("TraceFlag", C.INT), ("Status", C.INT), ("Global", C.INT), ("Session", C.INT)]
+            rows = [[f, int(f in self.cat.trace_flags), int(f in self.cat.trace_flags), 0] for f in shown]
+            self.result.sets.append((cols, rows))
+        elif cmd == "FREESYSTEMCACHE":
+            if not args or not isinstance(args[0], str):
+                raise E.SqlError(2526, 16, 3, "Incorrect DBCC statement. Check the documentation for the correct "
+                                              "DBCC syntax and options.")
+        if not no_info:
+            self.info(2528, "DBCC execution completed. If DBCC printed error messages, contact your system "
+                            "administrator.")
+
+    # -- backup / restore ---------------------------------------------------------------------------
+    def backup(self, spec):
+        from .backup import run_backup
+        run_backup(self, spec)
+
+    def restore(self, spec):
+        from .backup import run_restore
+        run_restore(self, spec)
+
+
+def _next_uid(db):
+    uid = db.next_principal_id
+    db.next_principal_id += 1
+    return uid
+
+
+def _split_typename(tn):
+    m = tn.replace(" ", "").lower()
+    if "(" in m:
+        base, rest = m.split("(", 1)
+        n = rest.rstrip(")").split(",")[0]
+        return base, ("max" if n == "max" else int(n))
+    return m, None
+
+
+def _coerce(v, t):
+    if v is None:
+        return None
+    if t.tds == tds.T_INTN and isinstance(v, bool):
+        return int(v)
+    return v
+
+
+__all__ = ["Instance", "Session", "Context", "time"]
