@@ -19,7 +19,11 @@ or all three of User.Read.All, GroupMember.Read.All and Application.Read.All.
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+    AzureApiError,
+    InvalidInputError,
+    PrerequisiteError,
+)
 from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
     COMPUTE_API_VERSION,
     MSI_API_VERSION,
@@ -150,7 +154,15 @@ def resolve_principal(session, desired):
 
 
 def transitive_member_of(session, principal_id):
-    return _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
+    try:
+        return _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
+    except AzureApiError as err:
+        if err.status == 404:
+            raise PrerequisiteError(
+                "no service principal with object id %s in this tenant" % principal_id,
+                fix="give the managed identity's principal (object) id, not its client id; a new identity "
+                    "can take a minute to appear in Microsoft Entra ID") from None
+        raise
 
 
 def _require_service_principal(session, principal_id):
