@@ -22,7 +22,7 @@ sim-tests:
 	$(PY) -m pytest -q -n $(JOBS) tests/sim/tests || [ $$? -eq 5 ]
 
 integration:
-	$(PY) -m pytest -q -n $(JOBS) tests/integration || [ $$? -eq 5 ]
+	$(PY) -m pytest -q -n $(JOBS) tests/integration
 
 # ansible-test sanity with no ignore file, on the Python versions present (tests/utils/sanity.sh).
 sanity:
@@ -36,8 +36,9 @@ lint:
 demo:
 	@echo "demo: arrives with the roles (issue: converge a fleet to backup-ready)"
 
+# Median wall time and HTTP requests per no-op task of each module (cases in bench/cases/*.yml).
 bench:
-	@echo "bench: arrives with the modules"
+	$(PY) bench/run.py
 
 clean:
 	rm -rf build tests/output .sim-state
