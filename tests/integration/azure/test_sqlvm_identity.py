@@ -76,3 +76,11 @@ def test_awx_environment_alone_authenticates(az):
     assert not names & {"AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"}  # not azure-identity's names
     task, _writes = az.task("sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-ready"})
     assert not task.failed and task["changed"] is False, task
+
+
+def test_without_facts_azures_refusal_is_explained_and_nothing_changes(az):
+    task, writes = az.task("sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-cu16"})
+    assert task.failed, task
+    assert "CU17" in task["msg"] and "sql_version" in task["msg"], task["msg"]
+    assert all(w["status"] >= 400 for w in writes), writes  # the one refused PUT, nothing applied
+    assert az.state()["vms"]["sqlvm-cu16"]["primary_identity"] is None
