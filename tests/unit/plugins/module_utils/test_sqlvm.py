@@ -193,3 +193,10 @@ def test_validate_desired_rejects(desired, fragment):
     full.update(desired)
     with pytest.raises(InvalidInputError, match=fragment):
         sqlvm.validate_desired(full)
+
+
+@pytest.mark.parametrize("left, right, same", [
+    (None, None, True), (None, "", False), ("", "", True), ("ABC", "abc", True), ("a", "b", False), ("", None, False),
+])
+def test_same_client_id(left, right, same):
+    assert sqlvm.same_client_id(left, right) is same
