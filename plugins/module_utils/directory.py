@@ -308,4 +308,10 @@ def ensure_absent(session, desired, check_mode):
         after["reason"] = "removed: %s" % "; ".join(changes)
         if method == "graph_app_roles":
             after["app_roles"] = {name: False for name in READ_APP_ROLES}
+            after["can_read_directory"] = holds_directory_readers(state["_transitive"])
+        elif method == "directory_role" and not state["groups"]:
+            after["directory_roles"] = [r for r in before["directory_roles"] if r != "Directory Readers"]
+            after["can_read_directory"] = False
+        elif state["groups"]:
+            after["reason"] += " (it may still read the directory through another group)"
     return bool(changes), before, after, {"changes": changes}
