@@ -240,7 +240,7 @@ def ensure(session, params, check_mode):
 
     if params["state"] == "absent" and current is not None:
         # Users first: a login whose users remain would leave orphans in those databases.
-        ordered = [(db_name, stmts) for db_name, stmts in db_plans] + [(None, statements)]
+        ordered = list(db_plans) + [(None, statements)]
     else:
         ordered = [(None, statements)] + db_plans
     all_statements = []

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from tests.sim.sqlserver.backend import FakeBackend
-from tests.sim.sqlserver.service import reset_sql_service, start_sql_service, stop_sql_service
+from tests.sim.sqlserver.service import reset_sql_service
 
 ROOT = Path(__file__).resolve().parents[3]
 MS_DRIVER = str(ROOT / ".venv/lib/python3.11/site-packages/mssql_python_odbc/libs/linux/debian_ubuntu/x86_64/lib/"

@@ -48,7 +48,7 @@ BAD = [
 
 def test_bad_inputs_fail_before_any_statement(sqlworld, ansible):
     conn = sqlworld.connection()
-    result = ansible([task(module, dict(conn, **options)) for module, options, _ in BAD])
+    result = ansible([task(module, dict(conn, **options)) for module, options, _needle in BAD])
     assert len(result) == len(BAD) >= 25
     for (module, options, needle), outcome in zip(BAD, result):
         assert outcome.failed, (module, options)

@@ -89,7 +89,7 @@ def test_database_user_with_roles():
                                                 roles_exclusive=False, state="present")]), check_mode=False)
     assert conn.writes() == ["CREATE USER [ops@contoso.com] FROM LOGIN [ops@contoso.com]",
                              "ALTER ROLE [db_backupoperator] ADD MEMBER [ops@contoso.com]"]
-    uses = [sql for sql, _ in conn.log if sql.startswith("USE")]
+    uses = [sql for sql, _params in conn.log if sql.startswith("USE")]
     assert uses[-1] == "USE [master]"
 
 
