@@ -363,6 +363,11 @@ def last_backup_set(database):
         "FROM msdb.dbo.backupset WHERE database_name = ? ORDER BY backup_set_id DESC", database)
 
 
+def server_time():
+    """The server's local clock: msdb.dbo.backupset stores local times."""
+    return _read("SELECT GETDATE() AS now")
+
+
 def last_backup_of_type(database, type_code):
     _check_text(database, "database name")
     return _read("SELECT TOP (1) backup_finish_date FROM msdb.dbo.backupset WHERE database_name = ? AND type = ? "
