@@ -196,7 +196,7 @@ def test_direct_statements_get_documented_translations(sqlworld):
                 pass
             error = None
         except Exception as exc:  # pyodbc.Error
-            error = sql_errors.translate(exc, statement.split(" ")[0])
+            error = sql_errors.translate(exc, statement.split(" ", maxsplit=1)[0])
         translated.append(error)
         if number is not None:
             assert error is not None and error.number == number, (statement, error)
