@@ -188,6 +188,11 @@ class ArmService:
             response = handler(request, **params)
         except ArmError as exc:
             response = exc.response
+        if request.principal is not None and self.world.settings.get("throttling"):
+            kind = "delete" if request.method == "DELETE" else request.kind
+            remaining = self.sim.throttle.remaining(request.principal["oid"],
+                                                    getattr(request, "subscription", None) or "tenant", kind)
+            response.headers.setdefault("x-ms-ratelimit-remaining-subscription-%ss" % kind, str(remaining))
         return response
 
     def _authenticate(self, request):

@@ -63,6 +63,7 @@ class Sim:
         if self.with_azurite:
             self.azurite = Azurite(self.state_dir, self.pki.cert_path, self.pki.key_path, self.pki.bundle_path,
                                    {a["name"]: a["key"] for a in w.storage.values()})
+            self.azurite.launch()  # in the main thread (see Azurite.launch)
             azurite_thread = threading.Thread(target=self._start_azurite, args=(azurite_error,), daemon=True)
             azurite_thread.start()
         self.imds = ImdsService(w, self.identity_header)
@@ -74,6 +75,8 @@ class Sim:
             w.urls[name] = listener.url
         for listener in self.listeners.values():
             listener.start()
+        # The SQL side needs neither Azurite nor its URL to start: boot both at once.
+        self._start_sql()
         if self.with_azurite:
             azurite_thread.join()
             if azurite_error:
@@ -81,12 +84,11 @@ class Sim:
                 raise azurite_error[0]
             w.azurite = self.azurite
             w.urls["azurite"] = self.azurite.url
-        self._start_sql()
         self._write_files()
 
     def _start_azurite(self, errors):
         try:
-            self.azurite.start()
+            self.azurite.wait_ready()
             self.azurite.set_token_source(lambda: self.world.mint_token(self.world.automation_id, STORAGE_AUDIENCE))
             self.azurite.sync_containers({a["name"]: list(a["containers"]) for a in self.world.storage.values()})
         except Exception as exc:  # reported by start()
@@ -171,10 +173,11 @@ class Sim:
             "SIM_TENANT_DOMAIN": w.domain,
             "SIM_ARM_AUDIENCE": w.settings["arm_audience"],
             "SIM_STORAGE_SUFFIX": w.storage_suffix,
+            "SIM_FEDERATION_ISSUER": w.urls["login"] + "/federation",
         }
         self.env = env
         _atomic_write(os.path.join(self.state_dir, "inventory.yml"),
-                      yaml.safe_dump(self.inventory(), sort_keys=False, default_flow_style=False))
+                      yaml.dump(self.inventory(), Dumper=_DUMPER, sort_keys=False, default_flow_style=False))
         lines = ["# Written by tests/sim/simctl start; source it to talk to this world."]
         lines += ["export %s=%s" % (key, _shell_quote(value)) for key, value in env.items()]
         _atomic_write(os.path.join(self.state_dir, "env.sh"), "\n".join(lines) + "\n")
@@ -209,6 +212,10 @@ class Sim:
         return {"all": {"children": {"sql_vms": {"hosts": hosts}}}}
 
 
+# libyaml's emitter: the pure-Python one needs ~8 s for a 1000-host inventory.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _shell_quote(value):
     return "'" + str(value).replace("'", "'\"'\"'") + "'"
 
@@ -220,13 +227,26 @@ def _atomic_write(path, text):
     os.replace(tmp, path)
 
 
+def _watch(pid, stop):
+    while not stop.wait(1.0):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="azsim.server")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--scenario")
     parser.add_argument("--generate", type=int)
+    parser.add_argument("--watch-pid", type=int, help="stop when this process is gone (test runners)")
     args = parser.parse_args(argv)
     stop = threading.Event()
+    if args.watch_pid:
+        threading.Thread(target=_watch, args=(args.watch_pid, stop), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     started = time.monotonic()

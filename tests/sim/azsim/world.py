@@ -75,6 +75,11 @@ def _oid(principal):
     return str(principal or "").lower()
 
 
+def _federated(items):
+    return [{"issuer": item.get("issuer"), "subject": item["subject"],
+             "audiences": list(item.get("audiences") or ["api://AzureADTokenExchange"])} for item in items]
+
+
 def now_iso(ts=None):
     ts = time.time() if ts is None else ts
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%07dZ" % int((ts % 1) * 1e7)
@@ -199,6 +204,7 @@ class World:
         self.graph_sp_id = graph["id"]
         auto = scenario["automation"]
         sp = self._new_sp(auto["object_id"], auto["display_name"], auto["app_id"], secret=auto["secret"])
+        sp["federated_credentials"] = _federated(auto["federated_credentials"])
         self.automation_id = sp["id"]
 
     def _load_rg(self, sub, rg):
@@ -302,8 +308,10 @@ class World:
                                  "password": user.get("password"), "accountEnabled": True, "created": 0.0}
         for sp in directory["service_principals"]:
             name = sp["display_name"]
-            self._new_sp(sp.get("object_id") or guid_for(self.seed, "sp", name.lower()), name,
-                         sp.get("app_id") or guid_for(self.seed, "app", name.lower()), secret=sp.get("secret"))
+            created = self._new_sp(sp.get("object_id") or guid_for(self.seed, "sp", name.lower()), name,
+                                   sp.get("app_id") or guid_for(self.seed, "app", name.lower()),
+                                   secret=sp.get("secret"))
+            created["federated_credentials"] = _federated(sp.get("federated_credentials") or [])
         groups = []
         for group in directory["groups"]:
             name = group["display_name"]
