@@ -167,7 +167,8 @@ def _open_devices(ctx, spec, verb):
             principal = backend.primary_identity(ctx.inst.vm_key)
             if principal is None:
                 _fail(verb, 37563, 16, 2, E.PRIMARY_MI_NOT_SELECTED)
-            if not backend.blob_access_allowed(principal, account, container):
+            # BACKUP writes (Storage Blob Data Contributor); RESTORE only reads.
+            if not backend.blob_access_allowed(principal, account, container, write=verb.startswith("BACKUP")):
                 _fail(verb, 3201, 16, 1, f"Cannot open backup device '{url}'. Operating system error 5(Access is "
                                          "denied.).")
             store = backend.blob_store(account, container, principal=principal)

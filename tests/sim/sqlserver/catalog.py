@@ -10,6 +10,7 @@ import uuid
 from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_INTN,
                   T_NVARCHAR)
 
+DEFAULT_SA_PASSWORD = "Sim-Passw0rd!"
 INT = SqlType("int", T_INTN, 4)
 BIGINT = SqlType("bigint", T_INTN, 8)
 SMALLINT = SqlType("smallint", T_INTN, 2)
@@ -91,6 +92,7 @@ class Database:
         self.recovery_model = recovery.upper()
         self.created = _dt.datetime.now().replace(microsecond=0)
         self.size_mb = size_mb
+        self.owner_sid = b"\x01"
         self.files = [
             {"file_id": 1, "name": name, "type": 0, "type_desc": "ROWS",
              "physical_name": f"{data_path}\\{name}.mdf", "size_mb": size_mb},
@@ -125,7 +127,8 @@ class Catalog:
     def __init__(self, vm_key: str, vm_name: str, sql: dict):
         self.vm_key = vm_key
         self.machine_name = sql.get("machine_name") or vm_name.upper()[:15]
-        self.instance_name = sql.get("instance_name")
+        inst = sql.get("instance_name", sql.get("instance"))
+        self.instance_name = None if not inst or str(inst).upper() == "MSSQLSERVER" else inst
         self.server_name = self.machine_name + (f"\\{self.instance_name}" if self.instance_name else "")
         self.version = str(sql.get("version", "16.0.4175.1"))
         parts = [int(p) for p in self.version.split(".")]
@@ -153,8 +156,11 @@ class Catalog:
 
     # -- construction -----------------------------------------------------------------------
     def _build(self, sql):
-        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sql.get("sa_password"),
-                            disabled=not sql.get("sa_password"), principal_id=1)
+        # A scenario without `sa_password` (e.g. simctl --generate) gets the documented default;
+        # `sa_password: null` disables sa.
+        sa_password = sql.get("sa_password", DEFAULT_SA_PASSWORD)
+        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sa_password,
+                            disabled=not sa_password, principal_id=1)
         self.role_members.add((3, sa.principal_id))
         for name in ("master", "tempdb", "model", "msdb"):
             db = Database(name, {"master": 1, "tempdb": 2, "model": 3, "msdb": 4}[name],
@@ -311,7 +317,7 @@ def _v_databases(cat, session):
                      "user_access_desc": "MULTI_USER", "is_read_only": False,
                      "state": {"ONLINE": 0, "RESTORING": 1}.get(db.state, 0), "state_desc": db.state,
                      "recovery_model": {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}[db.recovery_model],
-                     "recovery_model_desc": db.recovery_model, "owner_sid": b"\x01"})
+                     "recovery_model_desc": db.recovery_model, "owner_sid": db.owner_sid})
     return cols, rows
 
 

@@ -83,17 +83,17 @@ class Instance:
         else:
             session = self._login_sql(login["username"], login["password"], database)
         if session.database.lower() not in cat.databases:
-            self._record("login", "LOGIN7", 18456)
+            self._record("LOGIN", "LOGIN7", 4060, principal=session.login.name)
             raise LoginFailed(4060, 1, f'Cannot open database "{session.database}" requested by the login. '
                                        "The login failed.", klass=11)
         session.database = cat.databases[session.database.lower()].name
         self.sessions.add(session)
-        self._record("login", "LOGIN7", 200, principal=session.login.name)
+        self._record("LOGIN", "LOGIN7", 0, principal=session.login.name)
         return session
 
     def _fail(self, user, state):
         # 18456 class 14; the state SQL Server logs (not what clients see) tells the reason — 1 on the wire.
-        self._record("login", "LOGIN7", 18456, principal=user, reason_state=state)
+        self._record("LOGIN", "LOGIN7", 18456, principal=user, reason_state=state)
         raise LoginFailed(18456, 1, f"Login failed for user '{user}'.")
 
     def _login_sql(self, user, password, database):
@@ -153,10 +153,13 @@ class Instance:
         self.sessions.discard(session)
 
     # ------------------------------------------------------------------ execution
-    def _record(self, operation, route, status, kind="read", **extra):
+    def _record(self, verb, text, status, kind="read", principal=None, **extra):
+        """One entry in the world's request log: service tds, method = the statement verb (LOGIN for a
+        LOGIN7), route = tds/<verb>, path = the statement text (truncated), status 0 = success else the
+        SQL error number."""
         try:
-            self.backend.record_request(service="tds", vm=self.vm_key, method=operation, route=route,
-                                        kind=kind, status=status, **extra)
+            self.backend.record_request(service="tds", method=verb, route=f"tds/{verb}", kind=kind, status=status,
+                                        path=(text or "")[:500], principal=principal, vm=self.vm_key, **extra)
         except Exception:
             pass
 
@@ -176,11 +179,15 @@ class Instance:
         if req == 5:      # TM_BEGIN_XACT
             session.tran_count = 1
             out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
-        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT
+        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT: XactName, fBeginXact (MS-TDS 2.2.6.9)
             was = session.tran_count
             session.tran_count = 0
             if was:
                 out += _envchange_bytes(9 if req == 7 else 10, b"", b"\x01" + b"\x00" * 7)
+            pos = 2 + 1 + 2 * (body[2] if len(body) > 2 else 0)
+            if len(body) > pos and body[pos] & 0x01:
+                session.tran_count = 1
+                out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
         out += tds.tok_done(tds.TOK_DONE, 0)
         return bytes(out)
 
@@ -244,17 +251,21 @@ class Instance:
             fault = None
         if fault:
             action = fault.get("action")
+            verb = _guess_verb(text)
             if action == "delay":
-                await asyncio.sleep(float(fault.get("seconds", 1)))
+                await asyncio.sleep(float(fault.get("seconds", fault.get("latency", fault.get("delay", 1)))))
             elif action == "drop":
-                self._record("statement", text[:200], 0, kind=_guess_kind(text), fault="drop")
+                self._record(verb, text, -1, kind=_guess_kind(text), principal=session.login.name, fault="drop")
                 raise ConnectionDropped()
             elif action == "error":
-                self._record("statement", text[:200], int(fault.get("number", 50000)), kind=_guess_kind(text),
+                number = int(fault.get("number", 50000))
+                klass = int(fault.get("class", fault.get("severity", fault.get("level", 16))))
+                self._record(verb, text, number, kind=_guess_kind(text), principal=session.login.name,
                              fault="error")
                 res = Result()
-                res.messages.append((int(fault.get("number", 50000)), int(fault.get("class", 16)),
-                                     int(fault.get("state", 1)), fault.get("message", "Injected fault.")))
+                res.line = 1
+                res.messages.append((number, klass, int(fault.get("state", 1)),
+                                     fault.get("message") or f"Injected fault {number}."))
                 res.error = True
                 tok = tds.TOK_DONEINPROC if rpc else tds.TOK_DONE
                 body = self._result_tokens(res, tok, more=rpc)
@@ -277,6 +288,8 @@ class Instance:
 
     def _result_tokens(self, res, done_token, more):
         out = bytearray()
+        for kind, new, old in res.envchanges:
+            out += tds.tok_envchange(kind, new, old)
         for cols, rows in res.sets:
             types = [t for _, t in cols]
             out += tds.tok_colmetadata(cols)
@@ -302,14 +315,20 @@ class Instance:
                 res.line = 1
                 res.messages.extend(exc.messages())
                 res.error = True
-                self._record("statement", text[:200], exc.number, kind="read")
+                self._record(_guess_verb(text), text, exc.number, kind="read", principal=session.login.name)
                 return [res]
             results = []
             for st in stmts:
                 res = Result()
                 res.line = st.line
                 ctx = Context(self, session, params, res)
-                status = 200
+                status = 0
+                if (session.options.get("IMPLICIT_TRANSACTIONS") and not session.tran_count
+                        and st.verb in _IMPLICIT_TRAN_VERBS and not (st.verb == "SELECT" and " FROM " not in
+                                                                     f" {st.text.upper()} ")):
+                    # SET IMPLICIT_TRANSACTIONS ON: these statements open a transaction
+                    # (learn.microsoft.com/sql/t-sql/statements/set-implicit-transactions-transact-sql)
+                    session.tran_count = 1
                 try:
                     st.fn(ctx)
                 except E.SqlError as exc:
@@ -318,17 +337,27 @@ class Instance:
                     status = exc.number
                 if not res.sets and res.rowcount is None and not res.messages and st.verb in ("SET", "USE"):
                     pass
-                self._record("statement", st.text[:200], status, kind=st.kind, verb=st.verb,
-                             principal=session.login.name)
+                self._record(st.verb, st.text, status, kind=st.kind, principal=session.login.name)
                 results.append(res)
                 if res.error and getattr(res, "abort", False):
                     break
             return results
 
 
+_IMPLICIT_TRAN_VERBS = {"SELECT", "CREATE LOGIN", "ALTER LOGIN", "DROP LOGIN", "CREATE USER", "DROP USER",
+                        "ALTER ROLE", "ALTER SERVER ROLE", "CREATE CREDENTIAL", "ALTER CREDENTIAL",
+                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE"}
+
+
 def _envchange_bytes(kind, new: bytes, old: bytes):
     body = bytes([kind, len(new)]) + new + bytes([len(old)]) + old
     return bytes([tds.TOK_ENVCHANGE]) + len(body).to_bytes(2, "little") + body
+
+
+def _guess_verb(text):
+    words = text.strip().split(None, 2)
+    return " ".join(w.upper() for w in words[:2]) if words and words[0].upper() in (
+        "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE", "DBCC") else (words[0].upper() if words else "")
 
 
 def _guess_kind(text):
@@ -492,11 +521,12 @@ class Context:
     def _global(self, name):
         cat = self.cat
         if name == "@@VERSION":
-            return (f"Microsoft SQL Server 2022 ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
-                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\t"
+            year = {15: "2019", 16: "2022", 17: "2025"}.get(cat.version_tuple[0], "2022")
+            return (f"Microsoft SQL Server {year} ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
+                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) {year} Microsoft Corporation\n\t"
                     f"{cat.edition} on Windows Server 2022 Datacenter 10.0 <X64> (Build 20348: ) (Hypervisor)\n"
                     if cat.host_platform == "Windows" else
-                    f"Microsoft SQL Server 2022 ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
+                    f"Microsoft SQL Server {year} ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
                     "Linux (Ubuntu 22.04)")
         if name == "@@SERVERNAME":
             return cat.server_name
@@ -801,6 +831,7 @@ class Context:
         db = self.cat.databases.get(name.lower())
         if db is None:
             raise E.db_not_exist(name)
+        self.result.envchanges.append((1, db.name, self.session.database))
         self.session.database = db.name
         self.info(5701, f"Changed database context to '{db.name}'.", state=1)
 
@@ -992,6 +1023,21 @@ class Context:
             raise E.db_not_exist(name)
         self._need_db(db, "db_owner", ())
         db.recovery_model = model
+
+    def alter_authorization(self, db_name, owner):
+        db = self.cat.databases.get(db_name.lower())
+        if db is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot find the database '{db_name}', because it does not exist or you "
+                                           "do not have permission.")
+        self._need_db(db, "db_owner", ())
+        login = self.cat.logins.get(owner.lower())
+        if login is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot find the principal '{owner}', because it does not exist or you "
+                                           "do not have permission.")
+        if login.type == "X":
+            # seed 004: "The new owner cannot be Azure Active Directory group."
+            raise E.SqlError(33181, 16, 1, "The new owner cannot be Azure Active Directory group.")
+        db.owner_sid = login.sid
 
     def create_database(self, name):
         self._need("CREATE ANY DATABASE")
