@@ -69,7 +69,15 @@ class SqlWorld:
         self.backend.faults.clear()
 
     def statements(self):
-        return [r for r in self.backend.requests if r.get("service") == "tds" and r.get("method") == "statement"]
+        """Statements the world ran, oldest first, each with `text` (the statement) and `kind` (read|write)."""
+        out = []
+        for entry in self.backend.requests:
+            if entry.get("service") != "tds" or str(entry.get("method", "")).upper() in ("LOGIN", "LOGIN7"):
+                continue
+            if entry.get("method") == "login":  # older log format
+                continue
+            out.append(dict(entry, text=entry.get("path") or entry.get("route") or ""))
+        return out
 
     def writes(self):
         return [r for r in self.statements() if r.get("kind") == "write"]

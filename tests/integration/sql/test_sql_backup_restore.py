@@ -26,7 +26,7 @@ def test_credential_four_ways_and_validation(sqlworld, ansible):
     assert not ansible(play)[0]["changed"] and sqlworld.writes() == []
     validated = ansible([task("sql_credential", dict(options, validate=True))])[0]
     assert validated["validated"] and not validated["changed"]
-    routes = [w["route"] for w in sqlworld.writes()]
+    routes = [w["text"] for w in sqlworld.writes()]
     assert routes[0] == "DBCC TRACEON(4675, -1)" and routes[-1] == "DBCC TRACEOFF(4675, -1)"
 
 

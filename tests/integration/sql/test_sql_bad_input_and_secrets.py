@@ -68,7 +68,7 @@ def test_restoring_onto_an_existing_database_is_refused_before_any_write(sqlworl
     writes_before = len(sqlworld.writes())
     assert result[2].failed and "already exists" in result[2]["msg"] and "replace: true" in result[2]["msg"]
     assert len(sqlworld.writes()) == writes_before
-    assert not [w for w in sqlworld.writes() if w["route"].startswith("RESTORE DATABASE")]
+    assert not [w for w in sqlworld.writes() if w["text"].startswith("RESTORE DATABASE")]
 
 
 def test_secrets_never_in_results_diffs_or_verbose_output(sqlworld, ansible):
