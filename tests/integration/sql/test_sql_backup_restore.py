@@ -82,15 +82,18 @@ def test_skip_if_recent_makes_second_run_a_no_op(sqlworld, ansible):
     assert not second["changed"] and sqlworld.writes() == [] and second["skipped_databases"][0]["database"] == "app"
 
 
-@pytest.mark.parametrize("vm,needle", [("cu14", "unresponsive"), ("cu16", "CU17"), ("linux", "Windows only"),
-                                       ("fci", "failover cluster")])
-def test_preflight_refuses_before_any_write(sqlworld, ansible, vm, needle):
-    conn = sqlworld.connection(vm=vm)
-    sqlworld.pyodbc(vm).cursor().execute(
-        "CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER)
+PREFLIGHT = [("cu14", "unresponsive"), ("cu16", "CU17"), ("linux", "Windows only"), ("fci", "failover cluster")]
+
+
+def test_preflight_refuses_before_any_write(sqlworld, ansible):
+    for vm, _needle in PREFLIGHT:
+        sqlworld.pyodbc(vm).cursor().execute("CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER)
     sqlworld.clear_log()
-    result = ansible([task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"]))])[0]
-    assert result.failed and needle in result["msg"]
+    result = ansible([task("sql_backup", dict(sqlworld.connection(vm=vm), container_url=CONTAINER, databases=["app"]))
+                      for vm, _needle in PREFLIGHT])
+    for (vm, needle), outcome in zip(PREFLIGHT, result):
+        assert outcome.failed and needle in outcome["msg"], (vm, outcome.get("msg"))
+        assert outcome["error"]["kind"] == "prerequisite"
     assert sqlworld.writes() == []
 
 
