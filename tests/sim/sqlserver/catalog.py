@@ -41,6 +41,19 @@ def guid_sid(guid: str) -> bytes:
     return uuid.UUID(guid).bytes_le
 
 
+def password_hash(password, salt=None) -> bytes:
+    """SQL Server 2012+ password hash layout: 0x0200, 4-byte salt, SHA-512(UTF-16LE password + salt)."""
+    import os as _os
+    salt = salt if salt is not None else _os.urandom(4)
+    return b"\x02\x00" + salt + hashlib.sha512(password.encode("utf-16-le") + salt).digest()
+
+
+def pwdcompare(password, hashed) -> int:
+    if password is None or not hashed or len(hashed) < 6:
+        return 0
+    return int(password_hash(password, bytes(hashed[2:6])) == bytes(hashed))
+
+
 def sql_login_sid(name: str) -> bytes:
     return hashlib.md5(("sql-login:" + name.lower()).encode()).digest()
 
@@ -149,6 +162,7 @@ class Catalog:
         self.databases = {}
         self.backupsets = []
         self.mediafamilies = []
+        self.restorehistory = []
         self.next_principal_id = 256
         self.next_database_id = 5
         self.next_credential_id = 65536
@@ -297,6 +311,34 @@ def _v_server_principals(cat, session):
     return cols, rows
 
 
+def _v_sql_logins(cat, session):
+    cols = [("name", SYSNAME), ("principal_id", INT), ("sid", SID), ("type", CHAR1), ("type_desc", nvarchar(60)),
+            ("is_disabled", BIT), ("create_date", DATETIME), ("modify_date", DATETIME),
+            ("default_database_name", SYSNAME), ("is_policy_checked", BIT), ("is_expiration_checked", BIT),
+            ("password_hash", varbinary(256))]
+    sees_all = session.has_server_perm("VIEW ANY DEFINITION")
+    rows = []
+    for login in sorted(cat.logins.values(), key=lambda l: l.principal_id):
+        if login.type != "S" or (not sees_all and login is not session.login):
+            continue
+        if login.password is not None and getattr(login, "_hash_for", None) != login.password:
+            login._hash, login._hash_for = password_hash(login.password), login.password
+        rows.append({"name": login.name, "principal_id": login.principal_id, "sid": login.sid, "type": "S",
+                     "type_desc": "SQL_LOGIN", "is_disabled": login.disabled, "create_date": login.created,
+                     "modify_date": login.modified, "default_database_name": login.default_database,
+                     "is_policy_checked": True, "is_expiration_checked": False,
+                     # password_hash is visible to holders of CONTROL SERVER only
+                     "password_hash": getattr(login, "_hash", None) if session.is_sysadmin() else None})
+    return cols, rows
+
+
+def _v_restorehistory(cat, session):
+    cols = [("restore_history_id", INT), ("restore_date", DATETIME), ("destination_database_name", nvarchar(128)),
+            ("user_name", nvarchar(128)), ("backup_set_id", INT), ("restore_type", CHAR1), ("replace", BIT),
+            ("recovery", BIT), ("stop_at", DATETIME)]
+    return cols, [dict(r) for r in cat.restorehistory]
+
+
 def _v_server_role_members(cat, session):
     cols = [("role_principal_id", INT), ("member_principal_id", INT)]
     sees_all = session.has_server_perm("VIEW ANY DEFINITION")
@@ -420,6 +462,8 @@ VIEWS = {
     "sys.tables": _v_tables,
     "msdb.dbo.backupset": _v_backupset,
     "msdb.dbo.backupmediafamily": _v_backupmediafamily,
+    "msdb.dbo.restorehistory": _v_restorehistory,
+    "sys.sql_logins": _v_sql_logins,
 }
 # Views that live in one database, reachable as <db>.sys.<view> too.
 DATABASE_SCOPED = {"sys.database_principals", "sys.database_role_members", "sys.tables"}

@@ -31,8 +31,21 @@ class Session:
         self.entra_groups = set()   # group logins this Entra session came through
         self.auth = "sql"
 
+    def all_logins(self):
+        """The session's login and, for Entra sessions, the group logins it came through."""
+        cat = self.instance.catalog
+        return [self.login] + [cat.logins[g] for g in sorted(self.entra_groups) if g in cat.logins]
+
+    def in_db_role(self, db, role):
+        cat = self.instance.catalog
+        return any(cat.in_db_role(db, lg, role) for lg in self.all_logins())
+
+    def db_user(self, db):
+        cat = self.instance.catalog
+        return next((u for u in (cat.db_user_for(db, lg) for lg in self.all_logins()) if u), None)
+
     def is_sysadmin(self):
-        return self.instance.catalog.in_server_role(self.login, "sysadmin")
+        return any(self.instance.catalog.in_server_role(lg, "sysadmin") for lg in self.all_logins())
 
     def has_server_perm(self, perm):
         cat = self.instance.catalog
@@ -117,7 +130,11 @@ class Instance:
             self._fail("<token-identified principal>", 132)
         oid = (claims.get("oid") or "").lower()
         appid = (claims.get("appid") or claims.get("azp") or "").lower()
-        display = claims.get("upn") or claims.get("unique_name") or claims.get("name") or oid
+        display = claims.get("upn") or claims.get("unique_name")
+        if not display:
+            known = (self.backend.entra_get(oid) if oid else None) or (
+                self.backend.entra_get(appid) if appid else None)
+            display = (known or {}).get("upn") or (known or {}).get("display_name") or oid
         cat = self.catalog
         # Direct login first: users by object id, service principals/managed identities by app id (FACTS).
         candidates = []
@@ -255,8 +272,12 @@ class Instance:
             if action == "delay":
                 await asyncio.sleep(float(fault.get("seconds", fault.get("latency", fault.get("delay", 1)))))
             elif action == "drop":
+                # Mid-batch: the statements run, the first part of the answer is sent, then the connection
+                # closes before the final DONE (the client sees a communication link failure).
                 self._record(verb, text, -1, kind=_guess_kind(text), principal=session.login.name, fault="drop")
-                raise ConnectionDropped()
+                results = await asyncio.to_thread(self._execute_sync, session, text, params)
+                partial = b"".join(self._result_tokens(r, tds.TOK_DONE, True) for r in results)
+                raise ConnectionDropped(partial[:max(1, len(partial) // 2)])
             elif action == "error":
                 number = int(fault.get("number", 50000))
                 klass = int(fault.get("class", fault.get("severity", fault.get("level", 16))))
@@ -589,7 +610,7 @@ class Context:
                 return lg.name if lg else None
             return s.login.name
         if name in ("USER_NAME", "CURRENT_USER", "SESSION_USER"):
-            u = cat.db_user_for(cat.databases[s.database.lower()], s.login)
+            u = s.db_user(cat.databases[s.database.lower()])
             return u["name"] if u else "guest"
         if name == "SUSER_SID":
             if args:
@@ -611,7 +632,7 @@ class Context:
             db = cat.databases[s.database.lower()]
             role = str(args[0]).lower()
             if role in db.users and db.users[role]["type"] == "R":
-                return int(s.is_sysadmin() and role == "db_owner" or cat.in_db_role(db, s.login, role))
+                return int(s.is_sysadmin() and role == "db_owner" or s.in_db_role(db, role))
             return None
         if name == "HAS_PERMS_BY_NAME":
             perm = str(args[2]).upper() if len(args) > 2 else ""
@@ -632,6 +653,8 @@ class Context:
             return None if args[0] is None else str(args[0])[:args[1]]
         if name == "GETDATE" or name == "SYSDATETIME" or name == "GETUTCDATE":
             return _dt.datetime.now().replace(microsecond=0)
+        if name == "PWDCOMPARE":
+            return C.pwdcompare(args[0], args[1])
         if name == "QUOTENAME":
             return "[" + str(args[0]).replace("]", "]]") + "]"
         if name == "OBJECT_ID":
@@ -675,7 +698,7 @@ class Context:
         if len(names) == 1:
             names = ["dbo", names[0]]
         key = ".".join(names)
-        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily"):
+        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily", "dbo.restorehistory"):
             return self.cat.view("msdb." + key, self.session)
         from .catalog import DATABASE_SCOPED
         if key in C.VIEWS or key in DATABASE_SCOPED:
@@ -692,7 +715,7 @@ class Context:
             if db.state != "ONLINE":
                 raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a "
                                              "restore.")
-            if not (self.session.is_sysadmin() or self.cat.db_user_for(db, self.session.login)):
+            if not (self.session.is_sysadmin() or self.session.db_user(db)):
                 raise E.SqlError(229, 14, 5, f"The SELECT permission was denied on the object '{names[1]}', "
                                              f"database '{db.name}', schema 'dbo'.")
             t = db.tables[names[1]]
@@ -975,8 +998,7 @@ class Context:
     def _need_db(self, db, role="db_owner", alt=("db_accessadmin", "db_securityadmin")):
         if self.session.is_sysadmin():
             return
-        if self.cat.in_db_role(db, self.session.login, role) or any(
-                self.cat.in_db_role(db, self.session.login, r) for r in alt):
+        if self.session.in_db_role(db, role) or any(self.session.in_db_role(db, r) for r in alt):
             return
         raise E.no_permission()
 

@@ -103,6 +103,11 @@ def stop_sql_service(handle: SqlService):
     async def _stop():
         for lst in handle.listeners.values():
             await lst.stop()
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
     try:
         handle.call(_stop(), timeout=30)
     finally:

@@ -82,3 +82,23 @@ def test_backup_restore_in_memory(inst):
                     "MOVE 'appdb' TO 'F:\\x.mdf', MOVE 'appdb_log' TO 'G:\\x.ldf'")
     assert not res[0].error, res[0].messages
     assert run(inst, "SELECT label FROM appdb2.dbo.items ORDER BY id DESC")[0].sets[0][1] == [["two"], ["one"]]
+
+
+def test_sql_logins_pwdcompare_and_restorehistory(inst):
+    res = run(inst, "SELECT PWDCOMPARE(@p, password_hash) FROM sys.sql_logins WHERE name = 'operator'",
+              {"@p": "Op-Passw0rd!"})
+    assert res[0].sets[0][1] == [[1]]
+    res = run(inst, "SELECT PWDCOMPARE(N'wrong', password_hash) FROM sys.sql_logins WHERE name = N'operator'")
+    assert res[0].sets[0][1] == [[0]]
+    url = "https://backupacct.blob.core.windows.net/backups"
+    run(inst, f"CREATE CREDENTIAL [{url}] WITH IDENTITY = 'Managed Identity'")
+    run(inst, f"BACKUP DATABASE appdb TO URL = '{url}/h.bak'")
+    res = run(inst, "RESTORE DATABASE appdb FROM URL = @u WITH REPLACE, RECOVERY, STATS = 10",
+              {"@u": f"{url}/h.bak"})
+    assert not res[0].error, res[0].messages
+    res = run(inst, "SELECT TOP (1) restore_history_id, backup_set_id FROM msdb.dbo.restorehistory "
+                    "WHERE destination_database_name = 'appdb' ORDER BY restore_history_id DESC")
+    assert res[0].sets[0][1] == [[1, 2]]
+    res = run(inst, "SELECT mf.physical_device_name FROM msdb.dbo.backupset AS bs JOIN msdb.dbo.backupmediafamily "
+                    "AS mf ON mf.media_set_id = bs.media_set_id WHERE bs.backup_set_id = 2")
+    assert res[0].sets[0][1] == [[f"{url}/h.bak"]]

@@ -38,6 +38,15 @@ def test_entra_token_from_the_world_logs_in_as_the_application(sim):
     assert tuple(row) == ("sqlvm-automation", 1)
 
 
+def test_strict_tls_against_the_world_ca(sim):
+    from sqlserver.testing import connect
+    # conftest exports SSL_CERT_FILE = the world's CA bundle; the Microsoft driver trusts it through OpenSSL
+    conn = connect("msodbc18", _host(sim, "sqlvm-uami")["sql_port"], "sa", SA, encrypt="yes",
+                   ca_file=sim.env["SSL_CERT_FILE"])
+    assert conn.cursor().execute("SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128))").fetchone()[0] \
+        == "16.0.4215.2"
+
+
 def test_create_login_from_external_provider_is_gated_on_the_primary_identity(sim):
     with pytest.raises(pyodbc.Error, match=r"Server identity is not configured.*\(33134\)"):
         _sa(sim, "sqlvm-fresh").cursor().execute("CREATE LOGIN [sqlvm-automation] FROM EXTERNAL PROVIDER")
