@@ -43,3 +43,7 @@ bench:
 
 clean:
 	rm -rf build tests/output .sim-state
+
+# SQL modules: per-task wall time of no-op runs against the world's SQL Server (budget 0.35 s).
+bench-sql:
+	$(PY) bench/bench_sql.py
