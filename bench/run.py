@@ -7,6 +7,7 @@ the world's request log gives requests per task. Prints medians against the budg
     .venv/bin/python bench/run.py [--runs 7] [--case NAME-SUBSTRING]
 """
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -34,15 +35,12 @@ def load_cases(selected=None):
     return cases
 
 
-def http_requests(entries):
-    return [entry for entry in entries if entry.get("service") != "tds"]
-
-
 def run_case(case, runs, world, workdir, pipelining=True):
-    env = dict(world.env) if (world is not None and case.get("world")) else {}
+    uses_world = world is not None and case.get("world")
+    env = dict(world.env) if uses_world else {}
     env["ANSIBLE_PIPELINING"] = "true" if pipelining else "false"
     runner = AnsibleRunner(workdir, base_env=env, cache_dir=workdir / "cache")
-    extra_vars = {"world_env": env}
+    extra_vars = {"world_env": env, "world_state": world.admin.state() if uses_world else {}}
     if case.get("setup"):
         prepared = runner(case["setup"], extra_vars=extra_vars)
         if prepared.rc != 0:
@@ -58,7 +56,7 @@ def run_case(case, runs, world, workdir, pipelining=True):
     row = dict(median=statistics.median(task.seconds for task in result.tasks),
                changed=any(task.get("changed") for task in result.tasks), requests=None)
     if world is not None and case.get("world"):
-        row["requests"] = len(http_requests(world.requests())) / runs
+        row["requests"] = len(world.http_requests()) / runs
     return row
 
 
@@ -87,8 +85,10 @@ def main(argv=None):
     try:
         print("ansible-playbook, connection local, pipelining %s; median of %d runs per case; 'floor+' is the "
               "median minus the ping floor" % ("off" if args.no_pipelining else "on", args.runs))
-        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % ("case", "kind", "median s", "floor+", "budget s", "",
-                                                           "http/task", "budget", ""))
+        print("load average at start: %.2f %.2f %.2f on %d CPUs (other work on the machine inflates every figure)"
+              % (os.getloadavg() + (os.cpu_count(),)))
+        header = ("case", "kind", "median s", "floor+", "budget s", "", "http/task", "budget", "")
+        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % header)
         floor = None
         for index, case in enumerate(cases):
             time_budget, request_budget = BUDGETS.get(case["kind"], (None, None))
@@ -109,6 +109,7 @@ def main(argv=None):
                 verdict(row["median"], time_budget), requests,
                 request_budget if request_budget else "-", verdict(row["requests"], request_budget),
                 "  (changed: not a no-op!)" if row["changed"] else ""))
+        print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
     finally:
         if world is not None:
             world.stop()

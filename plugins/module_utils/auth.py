@@ -176,8 +176,75 @@ def choose_auth_source(settings, environ=None, probe_msi=None, which=None):
             "run on an Azure VM with a managed identity, or run `az login` on the controller.")
 
 
-def _authority_kwargs(cloud):
-    kwargs = {"authority": cloud.authority_host}
+DISCOVERY_CACHE_SECONDS = 24 * 3600
+_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+
+
+def discovery_cache_transport(cache_dir=None, now=None):
+    """An azure-core RequestsTransport whose session answers the sign-in authority's OpenID
+    configuration (the public document msal reads before every first token of a process) from a
+    one-day disk cache. msal offers the same through its `http_cache`; azure-identity does not expose
+    it, so we cache at the HTTP layer. Everything else - token requests included - goes out as usual.
+    Saves one request per task and credential."""
+    import hashlib
+    import io
+    import json
+    import time
+
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from requests.adapters import HTTPAdapter
+    from urllib3.response import HTTPResponse
+
+    from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir
+
+    directory = cache_dir if cache_dir is not None else default_cache_dir()
+
+    def cache_file(url):
+        return os.path.join(directory, "openid-%s.json" % hashlib.sha256(url.encode("utf-8")).hexdigest()[:24])
+
+    class DiscoveryCachingAdapter(HTTPAdapter):
+        def _cached(self, request, body):
+            return self.build_response(request, HTTPResponse(
+                body=io.BytesIO(body), headers={"Content-Type": "application/json"}, status=200,
+                preload_content=False, reason="OK"))
+
+        def send(self, request, *args, **kwargs):  # pylint: disable=signature-differs
+            url = request.url.split("?", 1)[0]
+            if request.method != "GET" or not url.endswith(_DISCOVERY_SUFFIX):
+                return super().send(request, *args, **kwargs)
+            path = cache_file(request.url)
+            try:
+                if (time.time() if now is None else now) - os.path.getmtime(path) < DISCOVERY_CACHE_SECONDS:
+                    with open(path, "rb") as handle:
+                        body = handle.read()
+                    json.loads(body)
+                    return self._cached(request, body)
+            except (OSError, ValueError):
+                pass
+            response = super().send(request, *args, **kwargs)
+            if response.status_code != 200:
+                return response
+            body = response.content
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                tmp = "%s.%d.tmp" % (path, os.getpid())
+                with open(tmp, "wb") as handle:
+                    handle.write(body)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+            return self._cached(request, body)
+
+    session = requests.Session()
+    session.mount("https://", DiscoveryCachingAdapter())
+    return RequestsTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
+
+
+def _authority_kwargs(cloud, settings):
+    # Sign-in is bounded like everything else: few retries, no longer than the task's timeout.
+    kwargs = {"authority": cloud.authority_host, "transport": discovery_cache_transport(),
+              "retry_total": 3, "timeout": settings.timeout}
     if not cloud.is_known:
         # A private cloud's authority is not in Microsoft's instance discovery list; without this
         # msal refuses it (azure-identity docs, disable_instance_discovery).
@@ -193,17 +260,17 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
             if settings.secret:
                 from azure.identity import ClientSecretCredential
                 return ClientSecretCredential(settings.tenant, settings.client_id, settings.secret,
-                                              **_authority_kwargs(cloud))
+                                              **_authority_kwargs(cloud, settings))
             from azure.identity import CertificateCredential
             return CertificateCredential(settings.tenant, settings.client_id,
                                          certificate_path=settings.client_certificate_path,
                                          password=settings.client_certificate_password,
-                                         **_authority_kwargs(cloud))
+                                         **_authority_kwargs(cloud, settings))
         if settings.has_user_password():
             from azure.identity import UsernamePasswordCredential
             return UsernamePasswordCredential(settings.client_id or AZURE_CLI_CLIENT_ID, settings.ad_user,
                                               settings.password, tenant_id=settings.tenant or "organizations",
-                                              **_authority_kwargs(cloud))
+                                              **_authority_kwargs(cloud, settings))
         missing = [_env_hint(name) for name in ("client_id", "tenant") if not getattr(settings, name)]
         if not (settings.secret or settings.client_certificate_path):
             missing.append(_env_hint("secret") + " or " + _env_hint("client_certificate_path"))
@@ -220,7 +287,7 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
         from azure.identity import WorkloadIdentityCredential
         return WorkloadIdentityCredential(tenant_id=settings.tenant, client_id=settings.client_id,
                                           token_file_path=settings.federated_token_file,
-                                          **_authority_kwargs(cloud))
+                                          **_authority_kwargs(cloud, settings))
     if source == "msi":
         from azure.identity import ManagedIdentityCredential
         if settings.client_id:

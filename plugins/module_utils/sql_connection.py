@@ -15,9 +15,7 @@ Independent of AnsibleModule so other plugins can reuse it. pyodbc is imported i
   (learn.microsoft.com/sql/connect/odbc/using-azure-active-directory, "Authenticating with an access
   token"). FreeTDS has no such attribute: refused with a clear message before connecting.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import struct
@@ -63,7 +61,7 @@ def is_driver_path(driver):
     return "/" in (driver or "") or (driver or "").endswith(".so")
 
 
-class SqlConnectionSettings(object):
+class SqlConnectionSettings:
     """Validated connection options. Holds the password; never returned or logged."""
 
     def __init__(self, host, port=DEFAULT_PORT, auth="auto", user=None, password=None, driver=DEFAULT_DRIVER,
@@ -184,7 +182,7 @@ def sql_token_scope(cloud):
     return audience.rstrip("/") + "/.default"
 
 
-class SqlSession(object):
+class SqlSession:
     """One pyodbc connection; every statement goes through ``query`` or ``execute``.
 
     Records what ran (display text only, secrets redacted) and refuses writes in check mode.
@@ -217,7 +215,7 @@ class SqlSession(object):
         except Exception as exc:  # pyodbc.Error; pyodbc is not importable at module level
             if isinstance(exc, SqlvmBackupError):
                 raise
-            raise sql_errors.translate(exc, statement_label(statement))
+            raise sql_errors.translate(exc, statement_label(statement)) from None
         finally:
             try:
                 cursor.close()
@@ -267,7 +265,7 @@ def open_session(settings, access_token=None, check_mode=False):
     except ImportError:
         raise SqlvmBackupError(
             "The Python package pyodbc is not installed on the host that runs the module; install it "
-            "(pip install pyodbc) together with unixODBC and an ODBC driver for SQL Server.")
+            "(pip install pyodbc) together with unixODBC and an ODBC driver for SQL Server.") from None
     attrs_before = {}
     if settings.auth == "entra":
         if not access_token:
@@ -280,7 +278,7 @@ def open_session(settings, access_token=None, check_mode=False):
             kwargs["attrs_before"] = attrs_before
         connection = pyodbc.connect(settings._with_password(), **kwargs)
     except pyodbc.Error as exc:
-        raise _connect_error(exc, settings)
+        raise _connect_error(exc, settings) from None
     if settings.statement_timeout:
         connection.timeout = int(settings.statement_timeout)
     return SqlSession(connection, check_mode=check_mode)
@@ -339,7 +337,7 @@ def _connect_error(exc, settings):
         if ("timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered
                 or "tcp provider" in lowered or "unavailable" in lowered):
             return SqlvmBackupError(
-                "Could not reach SQL Server at %s:%s within %s s: %s" % (settings.host, settings.port,
-                                                                          settings.login_timeout, text),
+                "Could not reach SQL Server at %s:%s within %s s: %s"
+                % (settings.host, settings.port, settings.login_timeout, text),
                 fix="check the host, port, NSG / firewall rules and that SQL Server listens on TCP.")
     return error

@@ -11,9 +11,7 @@ and case-sensitively, so the URL is validated strictly and must be lowercase.
 credential created without it must be dropped and created again to be checked (seed 002, "Error
 messages"). The flag is put back as it was, whatever happens.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 
@@ -163,7 +161,7 @@ def ensure(session, params, check_mode, suffix):
     changed = bool(statements)
     validated = None
     if params["state"] == "present" and params.get("validate") and not check_mode:
-        validated = _recreate_with_trace_flag(session, url, identity, statements)
+        validated = _recreate_with_trace_flag(session, url, identity)
     elif changed and not check_mode:
         for statement in statements:
             session.execute(statement)
@@ -176,7 +174,7 @@ def ensure(session, params, check_mode, suffix):
     return result
 
 
-def _recreate_with_trace_flag(session, url, identity, planned):
+def _recreate_with_trace_flag(session, url, identity):
     """Drop (if present) and create the credential with trace flag 4675 on; restore the flag's state.
 
     If the checked CREATE fails (37563: no primary managed identity) a credential that existed before is

@@ -9,9 +9,7 @@ Rules, with their sources:
 - supported from SQL Server 2022 CU17 (16.0.4175.1) and in SQL Server 2025 (seed 002);
 - Windows only, not on a failover cluster instance (seed 002, "Limitations").
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import PrerequisiteError

@@ -6,9 +6,7 @@ MOVE is computed from RESTORE FILELISTONLY so a backup can be restored under a n
 touching the files of the database it came from (the 1834 / 3156 case of seed 002). An existing
 database is never overwritten unless ``replace: true``.
 """
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import ntpath
@@ -91,7 +89,8 @@ def validate(params, suffix):
         try:
             datetime.datetime.fromisoformat(params["stopat"].replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInputError("stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"])
+            raise InvalidInputError(
+                "stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"]) from None
     return containers.pop()
 
 

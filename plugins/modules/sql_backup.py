@@ -19,7 +19,7 @@ description:
     O(blob_name_template) carry a timestamp by default, so every run writes new blobs.
   - In check mode the module reads the server and returns the statements it would run, without running them.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 options:
   databases:
     description:

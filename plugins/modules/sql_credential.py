@@ -16,7 +16,7 @@ description:
   - O(validate=true) drops and creates the credential again with trace flag 4675 on, so a missing primary managed
     identity is reported now (error 37563) instead of at the first backup; the trace flag is put back as it was.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 options:
   url:
     description:

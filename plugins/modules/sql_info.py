@@ -14,11 +14,15 @@ description:
   - Returns RV(managed_identity_backup_supported) (SQL Server 2022 CU17 or later, or 2025; Windows; not a failover
     cluster instance) and a readiness verdict RV(ready) with the RV(reasons) when not ready.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 options:
   container_url:
     description:
       - When given, readiness also needs a managed-identity credential named exactly by this container URL.
+    type: str
+  storage_suffix:
+    description:
+      - Storage endpoint suffix O(container_url) must use. Defaults to the suffix of O(cloud_environment).
     type: str
 extends_documentation_fragment:
   - sqlvm.backup.sql_connection
@@ -120,10 +124,14 @@ reasons:
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec, storage_suffix
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
 
 
 def _run(module):
+    if module.params.get("container_url"):
+        split_container_url(module.params["container_url"],
+                            storage_suffix(module.params, cloud_loader=lambda: module.azure.cloud))
     session = module.sql_connect()
     session.check_mode = True  # read-only module: a write would be a bug
     try:
@@ -135,7 +143,7 @@ def _run(module):
 
 def main():
     spec = connection_argument_spec()
-    spec.update(container_url=dict(type="str"))
+    spec.update(container_url=dict(type="str"), storage_suffix=dict(type="str"))
     module = SqlvmModule(spec)
     module.run(_run)
 

@@ -17,7 +17,7 @@ description:
     from exactly these URLs, the task reports no change.
   - Before a restore through a managed-identity credential the instance is checked as in sqlvm.backup.sql_backup.
 author:
-  - sqlvm.backup developers
+  - sqlvm.backup developers (@sqlvm-backup)
 options:
   urls:
     description:

@@ -26,7 +26,7 @@ def test_credential_four_ways_and_validation(sqlworld, ansible):
     assert not ansible(play)[0]["changed"] and sqlworld.writes() == []
     validated = ansible([task("sql_credential", dict(options, validate=True))])[0]
     assert validated["validated"] and not validated["changed"]
-    routes = [w["route"] for w in sqlworld.writes()]
+    routes = [w["text"] for w in sqlworld.writes()]
     assert routes[0] == "DBCC TRACEON(4675, -1)" and routes[-1] == "DBCC TRACEOFF(4675, -1)"
 
 
@@ -82,15 +82,18 @@ def test_skip_if_recent_makes_second_run_a_no_op(sqlworld, ansible):
     assert not second["changed"] and sqlworld.writes() == [] and second["skipped_databases"][0]["database"] == "app"
 
 
-@pytest.mark.parametrize("vm,needle", [("cu14", "unresponsive"), ("cu16", "CU17"), ("linux", "Windows only"),
-                                       ("fci", "failover cluster")])
-def test_preflight_refuses_before_any_write(sqlworld, ansible, vm, needle):
-    conn = sqlworld.connection(vm=vm)
-    sqlworld.pyodbc(vm).cursor().execute(
-        "CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER)
+PREFLIGHT = [("cu14", "unresponsive"), ("cu16", "CU17"), ("linux", "Windows only"), ("fci", "failover cluster")]
+
+
+def test_preflight_refuses_before_any_write(sqlworld, ansible):
+    for vm, _needle in PREFLIGHT:
+        sqlworld.pyodbc(vm).cursor().execute("CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER)
     sqlworld.clear_log()
-    result = ansible([task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"]))])[0]
-    assert result.failed and needle in result["msg"]
+    result = ansible([task("sql_backup", dict(sqlworld.connection(vm=vm), container_url=CONTAINER, databases=["app"]))
+                      for vm, _needle in PREFLIGHT])
+    for (vm, needle), outcome in zip(PREFLIGHT, result):
+        assert outcome.failed and needle in outcome["msg"], (vm, outcome.get("msg"))
+        assert outcome["error"]["kind"] == "prerequisite"
     assert sqlworld.writes() == []
 
 
@@ -138,3 +141,69 @@ def test_info_reports_readiness(sqlworld, ansible):
     assert "ops@contoso.com" in after["entra_sysadmins"]
     assert after["credentials"][0]["name"] == CONTAINER and "secret" not in str(after["credentials"]).lower()
     assert not linux["managed_identity_backup_supported"] and not linux["changed"]
+
+
+def test_full_and_log_chain_restored_with_norecovery_then_recovery(sqlworld, ansible):
+    conn = sqlworld.connection()
+    result = ansible([
+        task("sql_credential", dict(conn, url=CONTAINER)),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"]), register="full"),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"], type="log"), register="log"),
+        task("sql_restore", dict(conn, urls="{{ full.backups[0].urls }}", database="app_pitr", recovery=False)),
+        task("sql_restore", dict(conn, urls="{{ log.backups[0].urls }}", database="app_pitr", restore_type="log")),
+        task("sql_restore", dict(conn, urls="{{ log.backups[0].urls }}", database="app_pitr", restore_type="log")),
+    ])
+    assert [t.failed for t in result.tasks[:5]] == [False] * 5, [t.get("msg") for t in result.tasks]
+    assert result[2]["backups"][0]["urls"][0].endswith(".trn")
+    assert "NORECOVERY" in result[3]["statements"][0] and "WITH RECOVERY" in result[4]["statements"][0]
+    assert _rows(sqlworld, "app_pitr") == _rows(sqlworld, "app")
+    assert result[5].failed and "RESTORING" in result[5]["msg"]
+
+
+def test_read_only_restore_modes_change_nothing(sqlworld, ansible):
+    conn = sqlworld.connection(driver="msodbc")
+    result = ansible([
+        task("sql_credential", dict(conn, url=CONTAINER)),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"], stripes=2), register="b"),
+        task("sql_restore", dict(conn, urls="{{ b.backups[0].urls }}", mode="header_only")),
+        task("sql_restore", dict(conn, urls="{{ b.backups[0].urls }}", mode="filelist_only")),
+        task("sql_restore", dict(conn, urls="{{ b.backups[0].urls }}", mode="verify_only")),
+        task("sql_restore", dict(conn, urls="{{ b.backups[0].urls[:1] }}", mode="verify_only")),
+    ])
+    header, files, verify, partial = result[2], result[3], result[4], result[5]
+    assert header["headers"][0]["DatabaseName"] == "app" and not header["changed"]
+    assert {f["LogicalName"] for f in files["files"]} >= {"app"} and not files["changed"]
+    assert verify["verified"] and not verify["changed"]
+    assert partial.failed and "SQL Server error" in partial["msg"]  # one stripe of two is not a backup
+
+
+def test_direct_statements_get_documented_translations(sqlworld):
+    """Errors our modules avoid by checking first, reproduced with plain statements and translated."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    conn = sqlworld.pyodbc()
+    cursor = conn.cursor()
+    cases = [
+        ("BACKUP DATABASE [app] TO URL = '%s/nocred.bak'" % CONTAINER, 3201, "sql_credential"),
+        ("CREATE LOGIN [ops@contoso.com] FROM EXTERNAL PROVIDER", None, None),
+        ("CREATE LOGIN [ops@contoso.com] FROM EXTERNAL PROVIDER", 15025, "already exists"),
+        ("CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER, None, None),
+        ("BACKUP DATABASE [app] TO URL = '%s/fixed.bak'" % CONTAINER, None, None),
+        ("BACKUP DATABASE [app] TO URL = '%s/fixed.bak'" % CONTAINER, 3201, "overwrite: true"),
+        ("ALTER LOGIN [SQL Backup Operators] DISABLE", None, None),
+    ]
+    translated = []
+    for statement, number, hint in cases:
+        try:
+            cursor.execute(statement)
+            while cursor.nextset():
+                pass
+            error = None
+        except Exception as exc:  # pyodbc.Error
+            error = sql_errors.translate(exc, statement.split(" ", maxsplit=1)[0])
+        translated.append(error)
+        if number is not None:
+            assert error is not None and error.number == number, (statement, error)
+            assert hint in error.msg and "Fix:" in error.msg
+    conn.close()
+    # Disabling a group login: the world answers as SQL Server does; sql_login refuses it before trying.
+    assert translated[-1] is not None

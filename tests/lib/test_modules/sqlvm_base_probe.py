@@ -15,10 +15,10 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [settings, get, fail_input, fail_azure, change]
+    choices: [settings, get, graph_get, fail_input, fail_azure, change]
     default: settings
   path:
-    description: ARM path to GET for O(action=get).
+    description: ARM path to GET for O(action=get), Graph v1.0 path for O(action=graph_get).
     type: str
 author: sqlvm.backup developers
 extends_documentation_fragment:
@@ -41,6 +41,9 @@ def _probe(module):
         body = send_json(module.azure.arm, "GET", module.params["path"], operation="read probe",
                          resource=module.params["path"]).body
         return dict(changed=False, body=body)
+    if action == "graph_get":
+        from ansible_collections.sqlvm.backup.plugins.module_utils import graph
+        return dict(changed=False, body=graph.get(module.azure.graph, module.params["path"]))
     if action == "fail_input":
         raise InvalidInputError("probe input is wrong (secret is %s)." % module.auth_settings.secret,
                                 fix="pass a better probe.")
@@ -56,8 +59,8 @@ def _azure_modules():
 
 
 def main():
-    module = SqlvmModule(dict(action=dict(type="str", default="settings",
-                                          choices=["settings", "get", "fail_input", "fail_azure", "change"]),
+    actions = ["settings", "get", "graph_get", "fail_input", "fail_azure", "change"]
+    module = SqlvmModule(dict(action=dict(type="str", default="settings", choices=actions),
                               path=dict(type="str")))
     module.run(_probe)
 

@@ -88,7 +88,7 @@ class WorldAdapter:
         raise NotImplementedError(f"world object offers none of {names}")
 
     def scenario_vms(self):
-        return self._m("sql_vms", "scenario_vms")()
+        return self._m("scenario_vms")()
 
     def entra_lookup(self, name):
         return self._m("entra_lookup", "find_principals")(name)
@@ -108,8 +108,8 @@ class WorldAdapter:
     def can_read_directory(self, principal):
         return self._m("can_read_directory")(principal)
 
-    def blob_access_allowed(self, principal, account, container):
-        return self._m("blob_access_allowed")(principal, account, container)
+    def blob_access_allowed(self, principal, account, container, write=True):
+        return self._m("blob_access_allowed")(principal, account, container, write=write)
 
     def blob_store(self, account, container, principal=None, sas=None):
         endpoint, ca = self._m("azurite_endpoint", "blob_endpoint")(account)

@@ -38,7 +38,7 @@ class WorldBackend(Protocol):
 
     def can_read_directory(self, principal: dict) -> bool: ...
 
-    def blob_access_allowed(self, principal: dict, account: str, container: str) -> bool: ...
+    def blob_access_allowed(self, principal: dict, account: str, container: str, write: bool = True) -> bool: ...
 
     def blob_store(self, account: str, container: str, principal: Optional[dict] = None,
                    sas: Optional[str] = None) -> BlobStore: ...
@@ -127,7 +127,7 @@ class FakeBackend:
     def can_read_directory(self, principal):
         return principal["object_id"] in self.directory_readers
 
-    def blob_access_allowed(self, principal, account, container):
+    def blob_access_allowed(self, principal, account, container, write=True):
         oid = principal["object_id"]
         return (oid, account, None) in self.blob_contributors or (oid, account, container) in self.blob_contributors
 

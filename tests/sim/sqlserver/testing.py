@@ -9,7 +9,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from .adapter import AzuriteBlobStore, mint_storage_jwt
@@ -41,7 +40,8 @@ def sql_spec(**extra):
                            "tables": {"orders": {"generate": 10000}}},
                           {"name": "appdb", "size_mb": 64,
                            "tables": {"items": {"columns": [["id", "int"], ["label", "nvarchar(50)"]],
-                                                "rows": [[1, "one"], [2, "two"]]}}}],
+                                                "rows": [[1, "one"], [2, "two"]]}}},
+                          {"name": "bigdb", "size_mb": 60000, "recovery_model": "SIMPLE"}],
             "logins": [{"name": "operator", "password": "Op-Passw0rd!"}]}
     spec.update(extra)
     return spec
@@ -122,14 +122,14 @@ class Azurite:
         env = dict(os.environ, AZURITE_ACCOUNTS=";".join(f"{a}:{self.key_b64}" for a in accounts))
         exe = ROOT / "tests/sim/node_modules/.bin/azurite-blob"
         self.proc = subprocess.Popen(
-            [str(exe), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", self.dir, "--silent",
-             "--skipApiVersionCheck", "--oauth", "basic", "--cert", self.cert, "--key", self.key, "--inMemoryPersistence"],
+            [str(exe), "--blobHost", "127.0.0.1", "--blobPort", "0", "--silent",
+             "--skipApiVersionCheck", "--disableTelemetry", "--disableProductStyleUrl", "--oauth", "basic",
+             "--cert", self.cert, "--key", self.key, "--inMemoryPersistence"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-        deadline = time.time() + 30
         self.port = None
-        while time.time() < deadline:
+        for _attempt in range(50):
             line = self.proc.stdout.readline()
-            m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", line or "")
+            m = re.search(r"listens on https://127\.0\.0\.1:(\d+)", line or "")
             if m:
                 self.port = int(m.group(1))
                 break
@@ -179,7 +179,7 @@ def tsql_cli(port, user, password, sql, timeout=30):
     """Run FreeTDS's `tsql` against the port; returns (returncode, stdout+stderr)."""
     env = dict(os.environ, TDSVER="7.4")
     p = subprocess.run(["tsql", "-H", "127.0.0.1", "-p", str(port), "-U", user, "-P", password],
-                       input=sql + "\ngo\nexit\n", capture_output=True, text=True, timeout=timeout, env=env)
+                       input=sql + "\ngo\nexit\n", capture_output=True, text=True, timeout=timeout, env=env, check=False)
     return p.returncode, p.stdout + p.stderr
 
 

@@ -99,6 +99,8 @@ def test_custom_cloud_disables_instance_discovery_and_uses_its_authority(monkeyp
     monkeypatch.setattr(azure.identity, "ClientSecretCredential", lambda *args, **kwargs: seen.append((args, kwargs)))
     build_credential(settings({}, AWX_SP), CUSTOM)
     build_credential(settings({}, AWX_SP), PUBLIC)
+    assert all(type(kwargs.pop("transport")).__name__ == "RequestsTransport" for _args, kwargs in seen)
+    assert all((kwargs.pop("retry_total"), kwargs.pop("timeout")) == (3, 300) for _args, kwargs in seen)
     assert seen[0] == ((TENANT, APP, "s3cr3t"), {"authority": "https://127.0.0.1:8444/",
                                                  "disable_instance_discovery": True})
     assert seen[1][1] == {"authority": "https://login.microsoftonline.com/"}
@@ -130,3 +132,27 @@ def test_imds_probe_sees_a_listener_and_env_endpoints():
         host = "http://127.0.0.1:%d" % sock.getsockname()[1]
         assert auth.managed_identity_reachable({"AZURE_POD_IDENTITY_AUTHORITY_HOST": host}) is True
     assert auth.managed_identity_reachable({"IDENTITY_ENDPOINT": "http://localhost:42356/msi/token"}) is True
+
+
+def test_openid_configuration_is_served_from_the_day_cache(tmp_path):
+    import hashlib
+    import os
+    import time
+
+    import requests
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens there: an answer can only come from the cache.
+    url = "https://127.0.0.1:%d/tenant/v2.0/.well-known/openid-configuration" % port
+    path = tmp_path / ("openid-%s.json" % hashlib.sha256(url.encode()).hexdigest()[:24])
+    path.write_text('{"token_endpoint": "https://127.0.0.1/t"}')
+    session = auth.discovery_cache_transport(cache_dir=str(tmp_path)).session
+    assert session.get(url).json() == {"token_endpoint": "https://127.0.0.1/t"}
+    # Other URLs, and a stale cache, go to the network.
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.post(url.replace(".well-known/openid-configuration", "oauth2/v2.0/token"))
+    stale = time.time() - auth.DISCOVERY_CACHE_SECONDS - 5
+    os.utime(str(path), (stale, stale))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(url)

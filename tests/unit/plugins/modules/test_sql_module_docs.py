@@ -1,0 +1,61 @@
+"""The SQL modules' DOCUMENTATION (with fragments, as ansible-doc renders it) matches their argument specs:
+names, types, defaults, choices, no_log, elements and suboptions - what validate-modules checks."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import (
+    sql_backup, sql_credentials, sql_logins, sql_restore)
+from ansible_collections.sqlvm.backup.plugins.module_utils.base import AUTH_ARGUMENT_SPEC
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec
+
+ROOT = Path(__file__).resolve().parents[4]
+SPECS = {
+    "sql_login": sql_logins.argument_spec(),
+    "sql_credential": sql_credentials.argument_spec(),
+    "sql_backup": sql_backup.argument_spec(),
+    "sql_restore": sql_restore.argument_spec(),
+    "sql_info": dict(container_url=dict(type="str"), storage_suffix=dict(type="str")),
+}
+
+
+@pytest.fixture(scope="module")
+def docs():
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"))
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-doc"), "--json"] +
+                         ["sqlvm.backup." + m for m in SPECS], capture_output=True, text=True, env=env, check=True)
+    return {k.split(".")[-1]: v["doc"] for k, v in json.loads(out.stdout).items()}
+
+
+def _compare(spec, documented, where):
+    assert set(spec) == set(documented), (where, set(spec) ^ set(documented))
+    for name, arg in spec.items():
+        doc = documented[name]
+        assert doc.get("type", "str") == arg.get("type", "str"), (where, name)
+        assert doc.get("default") == arg.get("default"), (where, name, doc.get("default"), arg.get("default"))
+        assert doc.get("choices") == arg.get("choices"), (where, name)
+        assert bool(doc.get("required")) == bool(arg.get("required")), (where, name)
+        assert doc.get("elements") == arg.get("elements"), (where, name)
+        assert sorted(doc.get("aliases") or []) == sorted(arg.get("aliases") or []), (where, name)
+        assert doc.get("description"), (where, name)
+        if arg.get("options"):
+            _compare(arg["options"], doc["suboptions"], where + "." + name)
+
+
+@pytest.mark.parametrize("module", sorted(SPECS))
+def test_documentation_matches_argument_spec(docs, module):
+    spec = dict(AUTH_ARGUMENT_SPEC)
+    spec.update(connection_argument_spec())
+    spec.update(SPECS[module])
+    _compare(spec, docs[module]["options"], module)
+
+
+@pytest.mark.parametrize("module", sorted(SPECS))
+def test_secrets_are_no_log(module):
+    spec = dict(connection_argument_spec(), **SPECS[module])
+    for name, arg in spec.items():
+        if any(word in name for word in ("password", "token", "secret")) and not name.startswith("update_"):
+            assert arg.get("no_log") is True, name
