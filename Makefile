@@ -33,8 +33,9 @@ lint:
 	$(VENV)/bin/ansible-lint --nocolor
 	cd $(CURDIR) && $(VENV)/bin/antsibull-changelog lint
 
-demo:
-	@echo "demo: arrives with the roles (issue: converge a fleet to backup-ready)"
+## demo: install, start the test world, converge it, back up + restore, print the readiness report, stop.
+demo: deps
+	bash tests/integration/fleet/demo.sh
 
 # Median wall time and HTTP requests per no-op task of each module (cases in bench/cases/*.yml).
 bench:

@@ -149,3 +149,16 @@ def test_workload_identity_federation(sim, tmp_path):
     with pytest.raises(ClientAuthenticationError) as info:
         stranger.get_token(arm_scope(sim))
     assert "AADSTS70021" in str(info.value)
+
+
+def test_instance_discovery_and_token_requests_count_as_reads(sim):
+    verify = sim.env["REQUESTS_CA_BUNDLE"]
+    body = requests.get(sim.env["SIM_LOGIN_URL"] + "/common/discovery/instance",
+                        params={"api-version": "1.1", "authorization_endpoint": "x"}, verify=verify).json()
+    assert body["tenant_discovery_endpoint"].startswith(sim.env["SIM_LOGIN_URL"] + "/")
+    credential(sim).get_token(arm_scope(sim))
+    with patched_env(**managed_identity_env(sim, "sqlvm-ready")):
+        ManagedIdentityCredential().get_token("https://storage.azure.com/.default")
+    # Getting tokens writes nothing: check-mode tests count writes from this log.
+    assert sim.admin.writes() == []
+    assert {e["service"] for e in sim.admin.requests()} == {"login", "imds"}

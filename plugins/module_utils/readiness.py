@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: sqlvm.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only backup-readiness report of one SQL VM (steps 1–4 of DEVELOPERS.md "the mission").
+
+Each check is ``{"ready": bool, "reason": str, ...facts}``; the report's ``ready`` is their AND.
+The read path is: SQL VM (``$expand=*``), its VM, then — only when asked — Graph for directory
+read and ARM role assignments at the storage scope for the primary identity's principal.
+"""
+from __future__ import annotations
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import directory, role_assignments, sqlvm
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError, InvalidInputError
+
+STORAGE_ROLES = {  # roles that let the identity write backup blobs (Azure built-in roles)
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+}
+
+
+def check(ready, reason, **facts):
+    facts.update(ready=bool(ready), reason=reason)
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------
+# pure verdicts
+
+def platform_check(sqlvm_resource, vm, sql_version=None, failover_cluster_instance=None):
+    problems = sqlvm.prerequisite_problems(sqlvm_resource, vm, sql_version, failover_cluster_instance)
+    props = (sqlvm_resource or {}).get("properties") or {}
+    facts = {"os_type": props.get("osType"), "sql_image_offer": props.get("sqlImageOffer"),
+             "sql_version": sql_version, "build_checked": bool(sql_version)}
+    if problems:
+        return check(False, "; ".join(problems), **facts)
+    if sql_version:
+        return check(True, "Windows, SQL Server %s supports managed identities" % sql_version, **facts)
+    return check(True, "Windows and a supported image offer; the exact build (2022 CU17+ needed) is "
+                       "not visible in Azure — pass sql_version to check it", **facts)
+
+
+def primary_identity(vm, sqlvm_resource):
+    """(identity check, principal_id or None) from the VM identities and the SQL VM's clientId."""
+    identity = (vm or {}).get("identity")
+    summary = sqlvm.summarize_identity(identity)
+    client_id = sqlvm.current_primary_client_id(sqlvm_resource)
+    if not summary["system_assigned"] and not summary["user_assigned"]:
+        return check(False, "the VM has no managed identity; run sqlvm.backup.sqlvm_identity",
+                     vm_identity=summary), check(False, "Entra authentication cannot be enabled without an identity",
+                                                 enabled=False, primary_client_id=None), None
+    ident = check(True, "the VM has %s" % summary["type"], vm_identity=summary)
+    if client_id is None:
+        return ident, check(False, "Entra authentication is not enabled on the SQL VM (no primary identity; "
+                                   "backups fail with error 37563); run sqlvm.backup.sqlvm_identity",
+                            enabled=False, primary_client_id=None), None
+    if client_id == "":
+        if not summary["system_assigned"]:
+            return ident, check(False, "the primary identity is the system-assigned one, but the VM has none; "
+                                       "run sqlvm.backup.sqlvm_identity", enabled=True, primary_client_id=""), None
+        return ident, check(True, "primary identity: system-assigned (%s)" % summary["principal_id"],
+                            enabled=True, primary_client_id="", primary_principal_id=summary["principal_id"]), \
+            summary["principal_id"]
+    for entry in summary["user_assigned"]:
+        if str(entry.get("client_id") or "").lower() == client_id.lower():
+            return ident, check(True, "primary identity: user-assigned %s" % entry["id"], enabled=True,
+                                primary_client_id=client_id, primary_principal_id=entry["principal_id"]), \
+                entry["principal_id"]
+    return ident, check(False, "the primary identity (client id %s) is not attached to the VM; attach it "
+                               "or choose another with sqlvm.backup.sqlvm_identity" % client_id,
+                        enabled=True, primary_client_id=client_id), None
+
+
+def storage_check(assignments, scope, principal_id):
+    """Does the principal hold a blob-writing role at ``scope`` or above it?"""
+    here = role_assignments.normalize_scope(scope).lower()
+    holding = []
+    for item in assignments or ():
+        props = item.get("properties") or {}
+        there = role_assignments.normalize_scope(props.get("scope")).lower()
+        role = role_assignments.role_guid_of(props.get("roleDefinitionId"))
+        if (role in STORAGE_ROLES and str(props.get("principalId", "")).lower() == principal_id.lower()
+                and (there == here or here.startswith(there + "/"))):
+            holding.append({"role": STORAGE_ROLES[role], "scope": props.get("scope")})
+    if holding:
+        return check(True, "%s at %s" % (holding[0]["role"], holding[0]["scope"]), assignments=holding)
+    return check(False, "the primary identity has no Storage Blob Data Contributor at %s or above (backups "
+                        "fail with 3201 access denied); grant it with sqlvm.backup.role_assignment" % scope,
+                 assignments=[])
+
+
+# ---------------------------------------------------------------------------------------------
+# reads
+
+def read(session, desired):
+    if not desired.get("resource_group") or not desired.get("vm_name"):
+        raise InvalidInputError("resource_group and vm_name are required")
+    if desired.get("sql_version"):
+        try:
+            sqlvm.parse_build(desired["sql_version"])
+        except ValueError:
+            raise InvalidInputError("sql_version %r is not a build number such as 16.0.4175.1" % desired["sql_version"])
+    scope = None
+    if desired.get("storage_scope"):
+        scope = role_assignments.validate_scope(desired["storage_scope"], session.subscription_id)
+    report = {"checks": {}}
+    checks = report["checks"]
+    sqlvm_resource = sqlvm.read_sqlvm(session, desired["resource_group"], desired.get("sql_vm_name") or desired["vm_name"])
+    if sqlvm_resource is None:
+        checks["sql_vm_resource"] = check(False, "no SQL virtual machine resource: register the VM with the SQL IaaS "
+                                                 "Agent extension (az sql vm create)")
+        report["ready"] = False
+        return report
+    checks["sql_vm_resource"] = check(True, "registered with the SQL IaaS Agent extension", id=sqlvm_resource.get("id"))
+    vm_id = (sqlvm_resource.get("properties") or {}).get("virtualMachineResourceId") or sqlvm.vm_path(
+        session.subscription_id, desired["resource_group"], desired["vm_name"])
+    vm = sqlvm.read_vm(session, vm_id) or {}
+    checks["platform"] = platform_check(sqlvm_resource, vm, desired.get("sql_version"),
+                                        desired.get("failover_cluster_instance"))
+    checks["vm_identity"], checks["entra_authentication"], principal = primary_identity(vm, sqlvm_resource)
+    report["primary_principal_id"] = principal
+    if desired.get("check_directory", True):
+        if principal:
+            try:
+                transitive = directory.transitive_member_of(session, principal)
+                ok, reason = directory.read_verdict(transitive)
+                if not ok:
+                    graph_sp = directory._graph_service_principal(session)
+                    assignments = directory._list(session, "/servicePrincipals/%s/appRoleAssignments" % principal)
+                    ok, reason = directory.read_verdict(transitive, directory.granted_app_roles(
+                        assignments, graph_sp.get("id"), directory.app_role_ids(graph_sp)))
+                checks["directory_read"] = check(ok, "the primary identity " + reason)
+            except AzureApiError as err:
+                checks["directory_read"] = check(False, "could not read Microsoft Graph (%s); the automation "
+                                                        "principal needs Directory.Read.All to check this" % err)
+        else:
+            checks["directory_read"] = check(False, "no primary identity to check")
+    if scope:
+        if principal:
+            items = role_assignments.list_for_principal(session, scope, principal)
+            checks["storage_access"] = storage_check(items, scope, principal)
+        else:
+            checks["storage_access"] = check(False, "no primary identity to check", assignments=[])
+    report["ready"] = all(c["ready"] for c in checks.values())
+    report["not_ready"] = sorted(name for name, c in checks.items() if not c["ready"])
+    return report

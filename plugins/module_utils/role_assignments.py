@@ -1,0 +1,318 @@
+# -*- coding: utf-8 -*-
+# Copyright: sqlvm.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Azure RBAC role assignments at any ARM scope.
+
+REST (Azure/azure-rest-api-specs,
+specification/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json
+and .../authorization-RoleDefinitionsCalls.json):
+- ``GET {scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{id}'``
+  lists the principal's assignments at, above and below the scope (paged by ``nextLink``);
+- ``PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{new guid}`` with
+  ``{properties: {roleDefinitionId, principalId, principalType}}`` → 201; an identical assignment
+  answers 409 ``RoleAssignmentExists``; a principal that has not replicated yet answers 400
+  ``PrincipalNotFound`` (Microsoft's remedy: send ``principalType``, and retry);
+- ``GET {scope}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleName eq '{name}'``.
+ARM echoes scopes in varying case (azure.azcollection #1859), so scopes compare case-insensitively.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+    AzureApiError,
+    InvalidInputError,
+)
+from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, is_guid
+
+AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
+
+# Built-in roles whose ids are fixed in every tenant (Azure built-in roles reference); resolving
+# them locally saves a request per task.
+BUILTIN_ROLES = {
+    "storage blob data contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "storage blob data reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "storage blob data owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+}
+PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group", "ForeignGroup", "Device")
+
+_ROLE_DEF_ID_RE = re.compile(
+    r"^(/subscriptions/[^/]+)?/providers/microsoft\.authorization/roledefinitions/([0-9a-f-]{36})$",
+    re.IGNORECASE,
+)
+_SCOPE_RE = re.compile(
+    r"^/(subscriptions/(?P<sub>[^/]+)(/.*)?|providers/microsoft\.management/managementgroups/[^/]+)$",
+    re.IGNORECASE,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# pure helpers
+
+def normalize_scope(scope):
+    """'/Subscriptions/x//resourceGroups/rg/' -> '/Subscriptions/x/resourceGroups/rg' (case kept)."""
+    text = "/" + "/".join(part for part in str(scope or "").strip().split("/") if part)
+    return text
+
+
+def same_scope(left, right):
+    return normalize_scope(left).lower() == normalize_scope(right).lower()
+
+
+def scope_subscription(scope):
+    match = _SCOPE_RE.match(normalize_scope(scope))
+    return match.group("sub") if match else None
+
+
+def storage_scope(subscription_id, resource_group, account, container=None):
+    scope = ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/storageAccounts/%s"
+             % (subscription_id, resource_group, account))
+    if container:
+        scope += "/blobServices/default/containers/%s" % container
+    return scope
+
+
+def validate_scope(scope, subscription_id):
+    """The normalized scope; InvalidInputError when it cannot be an ARM scope of this task."""
+    normalized = normalize_scope(scope)
+    match = _SCOPE_RE.match(normalized)
+    if not scope or not match:
+        raise InvalidInputError(
+            "scope %r is not an ARM scope; give a resource id such as /subscriptions/<id>/resourceGroups/"
+            "<rg>/providers/Microsoft.Storage/storageAccounts/<account>[/blobServices/default/containers/"
+            "<container>]" % (scope,))
+    sub = match.group("sub")
+    if sub is not None:
+        if not is_guid(sub):
+            raise InvalidInputError("scope %r names subscription %r, which is not a GUID" % (scope, sub))
+        if subscription_id and sub.lower() != subscription_id.lower():
+            raise InvalidInputError(
+                "scope %s is in subscription %s but this task works in subscription %s; set "
+                "subscription_id: %s (or AZURE_SUBSCRIPTION_ID) to manage it" % (normalized, sub, subscription_id, sub))
+    if normalized.count("/") % 2:
+        # every ARM scope is type/name pairs: /subscriptions/x/resourceGroups/rg/providers/NS/type/name
+        raise InvalidInputError("scope %s is not a complete resource id (a type without a name?)" % normalized)
+    return normalized
+
+
+def role_guid_from_input(role):
+    """The role definition GUID when ``role`` is a GUID or a role definition id, else None."""
+    role = (role or "").strip()
+    if GUID_RE.match(role):
+        return role.lower()
+    match = _ROLE_DEF_ID_RE.match(role)
+    if match:
+        return match.group(2).lower()
+    if role.lower().startswith("/") or "roledefinitions" in role.lower():
+        raise InvalidInputError(
+            "role %r is neither a role name nor a role definition id (/subscriptions/<id>/providers/"
+            "Microsoft.Authorization/roleDefinitions/<guid>) nor a GUID" % role)
+    return None
+
+
+def role_definition_id(subscription_id, guid):
+    return "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s" % (subscription_id, guid)
+
+
+def role_guid_of(definition_id):
+    return str(definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def matching_assignments(assignments, scope, role_guid, principal_id):
+    """Assignments exactly at ``scope`` (case-insensitive) for this role and principal."""
+    found = []
+    for item in assignments or ():
+        props = item.get("properties") or {}
+        if (same_scope(props.get("scope"), scope)
+                and role_guid_of(props.get("roleDefinitionId")) == role_guid
+                and str(props.get("principalId") or "").lower() == principal_id.lower()):
+            found.append(item)
+    return found
+
+
+def inherited_assignments(assignments, scope, role_guid, principal_id):
+    """Assignments of the same role for the principal at a scope *above* ``scope``."""
+    here = normalize_scope(scope).lower()
+    found = []
+    for item in assignments or ():
+        props = item.get("properties") or {}
+        there = normalize_scope(props.get("scope")).lower()
+        if (there != here and (here.startswith(there + "/") or there == "/")
+                and role_guid_of(props.get("roleDefinitionId")) == role_guid
+                and str(props.get("principalId") or "").lower() == principal_id.lower()):
+            found.append(item)
+    return found
+
+
+def backoff_delays(budget, first=2.0, cap=30.0):
+    """Delays for retrying PrincipalNotFound: 2, 4, 8, … capped, summing to at most ``budget``."""
+    delays, total, delay = [], 0.0, first
+    while total + delay <= budget:
+        delays.append(delay)
+        total += delay
+        delay = min(delay * 2, cap)
+    return delays
+
+
+def summarize(item):
+    if not item:
+        return None
+    props = item.get("properties") or {}
+    return {
+        "id": item.get("id"),
+        "name": item.get("name"),
+        "scope": props.get("scope"),
+        "role_definition_id": props.get("roleDefinitionId"),
+        "principal_id": props.get("principalId"),
+        "principal_type": props.get("principalType"),
+    }
+
+
+def validate_desired(desired, subscription_id):
+    """Normalize and check options before any request (InvalidInputError)."""
+    principal = desired.get("principal_id")
+    if not is_guid(principal or ""):
+        raise InvalidInputError(
+            "principal_id %r is not a GUID; give the object (principal) id of the identity, e.g. the "
+            "principal_id returned by sqlvm.backup.sqlvm_identity" % (principal,))
+    if desired.get("scope"):
+        if desired.get("storage_account"):
+            raise InvalidInputError("give either scope or storage_account, not both")
+        scope = desired["scope"]
+    elif desired.get("storage_account"):
+        if not desired.get("resource_group"):
+            raise InvalidInputError("storage_account needs resource_group")
+        scope = storage_scope(subscription_id, desired["resource_group"], desired["storage_account"],
+                              desired.get("container"))
+    else:
+        raise InvalidInputError("give scope, or resource_group and storage_account [and container]")
+    desired["scope"] = validate_scope(scope, subscription_id)
+    role = desired.get("role")
+    if not role or not str(role).strip():
+        raise InvalidInputError("role is required: a role name such as 'Storage Blob Data Contributor' or its id")
+    desired["role_guid"] = role_guid_from_input(role)
+    ptype = desired.get("principal_type") or "ServicePrincipal"
+    if ptype not in PRINCIPAL_TYPES:
+        raise InvalidInputError("principal_type must be one of %s" % ", ".join(PRINCIPAL_TYPES))
+    desired["principal_type"] = ptype
+    return desired
+
+
+# ---------------------------------------------------------------------------------------------
+# Azure calls
+
+def resolve_role(session, desired):
+    """Role definition GUID for the role option (name lookup only when not a built-in)."""
+    if desired.get("role_guid"):
+        return desired["role_guid"]
+    name = str(desired["role"]).strip()
+    known = BUILTIN_ROLES.get(name.lower())
+    if known:
+        return known
+    path = "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions" % session.subscription_id
+    body = arm_get(session, path, AUTHORIZATION_API_VERSION, params={"$filter": "roleName eq '%s'" % name.replace("'", "''")})
+    matches = [d for d in (body or {}).get("value") or () if
+               str((d.get("properties") or {}).get("roleName", "")).lower() == name.lower()]
+    if not matches:
+        raise InvalidInputError(
+            "role %r does not exist in subscription %s; check the spelling (e.g. 'Storage Blob Data "
+            "Contributor') or give the role definition id" % (name, session.subscription_id))
+    return role_guid_of(matches[0].get("name") or matches[0].get("id"))
+
+
+def list_for_principal(session, scope, principal_id):
+    path = "%s/providers/Microsoft.Authorization/roleAssignments" % scope
+    items = []
+    page = arm_get(session, path, AUTHORIZATION_API_VERSION,
+                   params={"$filter": "principalId eq '%s'" % principal_id})
+    if page is None:
+        raise InvalidInputError(
+            "scope %s does not exist; create the resource first or fix the scope" % scope)
+    items.extend(page.get("value") or ())
+    next_link = page.get("nextLink")
+    while next_link:
+        from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json
+
+        page = send_json(session.arm, "GET", next_link, operation="list role assignments", resource=scope).body or {}
+        items.extend(page.get("value") or ())
+        next_link = page.get("nextLink")
+    return items
+
+
+def read(session, desired):
+    role_guid = resolve_role(session, desired)
+    items = list_for_principal(session, desired["scope"], desired["principal_id"])
+    here = matching_assignments(items, desired["scope"], role_guid, desired["principal_id"])
+    above = inherited_assignments(items, desired["scope"], role_guid, desired["principal_id"])
+    return role_guid, here, above
+
+
+def ensure_present(session, desired, check_mode, sleep=time.sleep):
+    validate_desired(desired, session.subscription_id)
+    role_guid, here, above = read(session, desired)
+    before = summarize(here[0]) if here else None
+    if here:
+        return False, before, before, {"assignment": before, "inherited": [summarize(a) for a in above]}
+    role_id = role_definition_id(session.subscription_id, role_guid)
+    name = str(uuid.uuid4())
+    predicted = {
+        "id": "%s/providers/Microsoft.Authorization/roleAssignments/%s" % (desired["scope"], name),
+        "name": name,
+        "properties": {"scope": desired["scope"], "roleDefinitionId": role_id,
+                       "principalId": desired["principal_id"], "principalType": desired["principal_type"]},
+    }
+    if check_mode:
+        after = summarize(predicted)
+        return True, None, after, {"assignment": after, "inherited": [summarize(a) for a in above]}
+    body = {"properties": {"roleDefinitionId": role_id, "principalId": desired["principal_id"],
+                           "principalType": desired["principal_type"]}}
+    created = _create(session, predicted["id"], body, desired.get("principal_wait", 120), sleep)
+    if created is None:  # 409 RoleAssignmentExists: someone else made it meanwhile
+        _rg, here, _above = read(session, desired)
+        existing = summarize(here[0]) if here else None
+        return False, existing, existing, {"assignment": existing, "inherited": [summarize(a) for a in above]}
+    after = summarize(created) or summarize(predicted)
+    return True, None, after, {"assignment": after, "inherited": [summarize(a) for a in above]}
+
+
+def _create(session, assignment_id, body, principal_wait, sleep):
+    delays = backoff_delays(principal_wait)
+    attempt = 0
+    while True:
+        try:
+            return arm_write(session, "PUT", assignment_id, AUTHORIZATION_API_VERSION, body,
+                             operation="create role assignment", long_running=False)
+        except AzureApiError as err:
+            code = getattr(err, "code", None)
+            if code == "RoleAssignmentExists" or getattr(err, "status", None) == 409 and code in (None, "Conflict"):
+                return None
+            if code == "PrincipalNotFound" and attempt < len(delays):
+                sleep(delays[attempt])
+                attempt += 1
+                continue
+            if code == "PrincipalNotFound":
+                raise AzureApiError(
+                    "create role assignment", assignment_id, err.status, code,
+                    "principal %s was not found in the directory after waiting %d s; if it was just "
+                    "created, raise principal_wait; otherwise check principal_id (an object id, not a "
+                    "client id)" % (body["properties"]["principalId"], principal_wait))
+            raise
+
+
+def ensure_absent(session, desired, check_mode):
+    validate_desired(desired, session.subscription_id)
+    _role_guid, here, _above = read(session, desired)
+    if not here:
+        return False, None, None, {"assignment": None}
+    before = summarize(here[0])
+    if not check_mode:
+        for item in here:
+            arm_write(session, "DELETE", item["id"], AUTHORIZATION_API_VERSION, None,
+                      operation="delete role assignment", long_running=False)
+    return True, before, None, {"assignment": None, "removed": [summarize(i) for i in here]}

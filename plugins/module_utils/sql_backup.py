@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend of sql_backup: BACKUP DATABASE / LOG ... TO URL with block blobs.
+
+Block-blob limits (SQL Server backup to URL best practices; Azure Blob Storage scalability targets):
+a blob has at most 50,000 blocks and SQL Server writes one block per MAXTRANSFERSIZE, so one blob
+holds at most 50,000 x MAXTRANSFERSIZE (about 195 GiB at 4 MiB); a backup has at most 64 URLs
+(stripes). MAXTRANSFERSIZE is a multiple of 64 KiB up to 4 MiB; BLOCKSIZE 65536 keeps restores
+aligned (error 3284 otherwise).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import math
+import re
+import time
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import preflight, read_instance, supports_compression
+
+MAX_STRIPES = 64
+MAX_BLOCKS_PER_BLOB = 50000
+MAX_TRANSFER_SIZE = 4 * 1024 * 1024
+TRANSFER_UNIT = 64 * 1024
+BLOCK_SIZES = tuple(512 * 2 ** i for i in range(8))  # 512 ... 65536
+DEFAULT_TEMPLATE = "{server}/{database}/{database}_{type}_{timestamp}_{stripe}of{stripes}.{ext}"
+PLACEHOLDERS = ("server", "database", "type", "timestamp", "stripe", "stripes", "ext")
+SYSTEM_DATABASE_IDS = (1, 2, 3, 4)  # master, tempdb, model, msdb
+TYPE_CODES = {"full": "D", "differential": "I", "log": "L"}
+TYPE_LABELS = {"full": "FULL", "differential": "DIFF", "log": "LOG"}
+_UNRESERVED = re.compile(r"[^A-Za-z0-9._~$-]")
+
+
+def argument_spec():
+    return dict(
+        databases=dict(type="list", elements="str"),
+        all_user_databases=dict(type="bool", default=False),
+        exclude_databases=dict(type="list", elements="str", default=[]),
+        type=dict(type="str", default="full", choices=["full", "differential", "log"]),
+        container_url=dict(type="str", required=True),
+        storage_suffix=dict(type="str"),
+        blob_name_template=dict(type="str", default=DEFAULT_TEMPLATE),
+        stripes=dict(type="int"),
+        max_transfer_size=dict(type="int", default=MAX_TRANSFER_SIZE),
+        block_size=dict(type="int", default=65536),
+        compression=dict(type="str", default="auto", choices=["auto", "on", "off"]),
+        checksum=dict(type="bool", default=True),
+        copy_only=dict(type="bool", default=False),
+        overwrite=dict(type="bool", default=False),
+        verify=dict(type="bool", default=False),
+        skip_if_backed_up_within=dict(type="int"),
+        allow_unsupported_instance=dict(type="bool", default=False),
+    )
+
+
+def validate(params, suffix):
+    split_container_url(params["container_url"], suffix)
+    databases = params.get("databases")
+    if bool(databases) == bool(params.get("all_user_databases")):
+        raise InvalidInputError("give either databases (a list of names) or all_user_databases: true.")
+    for name in (databases or []) + list(params.get("exclude_databases") or []):
+        tsql.quote_name(name, "database name")
+    if databases and len(set(databases)) != len(databases):
+        raise InvalidInputError("databases lists a database twice.")
+    if databases and "tempdb" in [d.lower() for d in databases]:
+        raise InvalidInputError("tempdb cannot be backed up.")
+    mts = params.get("max_transfer_size")
+    if mts is None or mts % TRANSFER_UNIT or not TRANSFER_UNIT <= mts <= MAX_TRANSFER_SIZE:
+        raise InvalidInputError("max_transfer_size %r must be a multiple of 65536 bytes (64 KB) from 65536 to 4194304 "
+                                "(4 MB); 4194304 is recommended for backup to URL." % (mts,))
+    if params.get("block_size") not in BLOCK_SIZES:
+        raise InvalidInputError("block_size %r must be one of %s; use 65536 for backup to URL."
+                                % (params.get("block_size"), ", ".join(str(b) for b in BLOCK_SIZES)))
+    stripes = params.get("stripes")
+    if stripes is not None and not 1 <= stripes <= MAX_STRIPES:
+        raise InvalidInputError("stripes %r must be between 1 and %d (SQL Server accepts at most 64 URLs)."
+                                % (stripes, MAX_STRIPES))
+    if params.get("skip_if_backed_up_within") is not None and params["skip_if_backed_up_within"] < 0:
+        raise InvalidInputError("skip_if_backed_up_within is a number of minutes, 0 or more.")
+    check_template(params.get("blob_name_template") or DEFAULT_TEMPLATE,
+                   several_databases=bool(params.get("all_user_databases")) or len(databases or []) > 1)
+
+
+def check_template(template, several_databases):
+    names = re.findall(r"{([^{}]*)}", template)
+    unknown = [n for n in names if n not in PLACEHOLDERS]
+    if unknown:
+        raise InvalidInputError("blob_name_template has unknown placeholders %s; known: %s."
+                                % (", ".join("{%s}" % n for n in unknown), ", ".join("{%s}" % p for p in PLACEHOLDERS)))
+    if re.sub(r"{[^{}]*}", "", template).count("{") or re.sub(r"{[^{}]*}", "", template).count("}"):
+        raise InvalidInputError("blob_name_template has an unbalanced brace.")
+    if several_databases and "database" not in names:
+        raise InvalidInputError("blob_name_template must contain {database} when several databases are backed up.")
+    if template.startswith("/") or "//" in template or ".." in template.split("/") or any(c in template for c in "?#\\"):
+        raise InvalidInputError("blob_name_template %r must be a relative blob path without '//', '..', '?', '#' or "
+                                "backslashes." % template)
+
+
+def stripes_needed(size_bytes, max_transfer_size):
+    per_blob = MAX_BLOCKS_PER_BLOB * max_transfer_size
+    return max(1, int(math.ceil(float(size_bytes or 0) / per_blob)))
+
+
+def choose_stripes(size_bytes, params, database):
+    needed = stripes_needed(size_bytes, params["max_transfer_size"])
+    given = params.get("stripes")
+    if needed > MAX_STRIPES:
+        raise PrerequisiteError(
+            "database %r (%d bytes allocated) needs %d stripes at max_transfer_size %d: more than the 64 URLs SQL Server "
+            "accepts. Raise max_transfer_size to 4194304 or back up files/filegroups separately."
+            % (database, size_bytes, needed, params["max_transfer_size"]))
+    if given is not None:
+        if given < needed:
+            raise InvalidInputError(
+                "database %r (%d bytes allocated) needs at least %d stripes so no blob passes 50,000 blocks x "
+                "max_transfer_size; %d given." % (database, size_bytes, needed, given))
+        return given
+    return needed
+
+
+def _segment(value):
+    return _UNRESERVED.sub(lambda m: "%%%02X" % ord(m.group(0)) if ord(m.group(0)) < 128
+                           else "".join("%%%02X" % b for b in m.group(0).encode("utf-8")), value)
+
+
+def blob_urls(container_url, template, server, database, backup_type, timestamp, stripes):
+    if stripes > 1 and "{stripe}" not in template:
+        raise InvalidInputError("blob_name_template must contain {stripe} when a backup has several stripes (%d here)."
+                                % stripes)
+    urls = []
+    for n in range(1, stripes + 1):
+        name = template.format(
+            server=_segment((server or "server").replace("\\", "$")), database=_segment(database),
+            type=TYPE_LABELS[backup_type], timestamp=timestamp, stripe=n, stripes=stripes,
+            ext="trn" if backup_type == "log" else "bak")
+        urls.append(container_url + "/" + name)
+    if len(set(urls)) != len(urls):
+        raise InvalidInputError("blob_name_template gives the same blob name to several stripes.")
+    return urls
+
+
+def select_databases(all_dbs, params):
+    """(selected names, skipped [{database, reason}]). Raises for named databases that cannot be backed up."""
+    by_name = {row["name"]: row for row in all_dbs}
+    selected, skipped = [], []
+    if params.get("databases"):
+        for name in params["databases"]:
+            row = by_name.get(name)
+            if row is None:
+                raise InvalidInputError("database %r does not exist on this instance." % name)
+            if row.get("state_desc") != "ONLINE":
+                raise PrerequisiteError("database %r is %s; only ONLINE databases can be backed up."
+                                        % (name, row.get("state_desc")))
+            if params["type"] == "log" and row.get("recovery_model_desc") == "SIMPLE":
+                raise PrerequisiteError("database %r uses the SIMPLE recovery model; it has no log backups. Switch it to "
+                                        "FULL or back it up with type: full." % name)
+            selected.append(name)
+        return selected, skipped
+    excluded = set(params.get("exclude_databases") or [])
+    for row in sorted(all_dbs, key=lambda r: r["name"]):
+        name = row["name"]
+        if row.get("database_id") in SYSTEM_DATABASE_IDS:
+            if name == "tempdb":
+                skipped.append(dict(database=name, reason="tempdb cannot be backed up"))
+            continue
+        if name in excluded:
+            skipped.append(dict(database=name, reason="listed in exclude_databases"))
+        elif row.get("state_desc") != "ONLINE":
+            skipped.append(dict(database=name, reason="state is %s, not ONLINE" % row.get("state_desc")))
+        elif params["type"] == "log" and row.get("recovery_model_desc") == "SIMPLE":
+            skipped.append(dict(database=name, reason="SIMPLE recovery model has no log backups"))
+        else:
+            selected.append(name)
+    return selected, skipped
+
+
+def allocated_bytes(files, backup_type):
+    """Bytes a backup can hold at most: data + log files for full/differential, log files for log."""
+    total = 0
+    for row in files:
+        kind = int(row.get("type") or 0)
+        if kind == 1 or (backup_type != "log" and kind == 0):
+            total += int(row.get("size") or 0) * 8192
+    return total
+
+
+def _credential_identity(session, container_url):
+    rows = [r for r in session.query(tsql.credential_by_name(container_url)) if r["name"] == container_url]
+    if not rows:
+        raise PrerequisiteError(
+            "no credential named %s exists on the instance, so BACKUP TO URL would fail with Operating system error 50. "
+            "Create it first with sqlvm.backup.sql_credential (the name is the container URL, case-sensitive)."
+            % container_url)
+    return rows[0].get("credential_identity")
+
+
+def _recent_backup(session, database, backup_type, minutes, now):
+    if minutes is None:
+        return None
+    rows = session.query(tsql.last_backup_of_type(database, TYPE_CODES[backup_type]))
+    if not rows:
+        return None
+    finished = list(rows[0].values())[0]
+    if finished is None:
+        return None
+    if isinstance(finished, str):
+        try:
+            finished = datetime.datetime.fromisoformat(finished)
+        except ValueError:
+            return None
+    age = (now.replace(tzinfo=None) - finished.replace(tzinfo=None)).total_seconds() / 60.0
+    return finished if age <= minutes else None
+
+
+def _value(row, name):
+    value = row.get(name)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "as_tuple"):  # Decimal LSNs
+        return str(value)
+    return value
+
+
+def plan(session, params, suffix, now=None):
+    """Everything read, nothing written: (instance, jobs, skipped)."""
+    validate(params, suffix)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    container_url = params["container_url"]
+    identity = _credential_identity(session, container_url)
+    if identity == tsql.MANAGED_IDENTITY:
+        instance, warnings = preflight(session, params.get("allow_unsupported_instance"))
+    else:
+        instance, warnings = read_instance(session), []
+    if params["compression"] == "on" and not supports_compression(instance):
+        raise PrerequisiteError("compression: on, but %s has no backup compression; use compression: auto or off."
+                                % instance.get("edition"))
+    compression = params["compression"] == "on" or (params["compression"] == "auto" and supports_compression(instance))
+    selected, skipped = select_databases(session.query(tsql.list_databases()), params)
+    timestamp = now.strftime("%Y%m%dT%H%M%SZ")
+    jobs = []
+    for database in selected:
+        recent = _recent_backup(session, database, params["type"], params.get("skip_if_backed_up_within"), now)
+        if recent is not None:
+            skipped.append(dict(database=database, reason="a %s backup finished at %s, within %d minutes"
+                                % (params["type"], _value(dict(v=recent), "v"), params["skip_if_backed_up_within"])))
+            continue
+        size = allocated_bytes(session.query(tsql.database_files(database)), params["type"])
+        stripes = choose_stripes(size, params, database)
+        urls = blob_urls(container_url, params.get("blob_name_template") or DEFAULT_TEMPLATE,
+                         instance.get("server_name") or instance.get("machine_name"), database, params["type"],
+                         timestamp, stripes)
+        for url in urls:
+            tsql.quote_string(url, "URL")
+        existing = [r["physical_device_name"] for r in session.query(tsql.urls_in_backup_history(urls))]
+        if existing and not params.get("overwrite"):
+            raise PrerequisiteError(
+                "blob %s already holds a backup (msdb backup history); refusing to overwrite it. Use another "
+                "blob_name_template or set overwrite: true." % existing[0])
+        statement = tsql.backup(database, urls, params["type"], copy_only=params.get("copy_only"),
+                                compression=compression, checksum=params.get("checksum", True),
+                                maxtransfersize=params["max_transfer_size"], blocksize=params["block_size"],
+                                overwrite=params.get("overwrite"))
+        verify = tsql.restore_verifyonly(urls, checksum=params.get("checksum", True)) if params.get("verify") else None
+        jobs.append(dict(database=database, urls=urls, stripes=stripes, estimated_bytes=size, statement=statement,
+                         verify=verify))
+    return instance, warnings, jobs, skipped
+
+
+def run(session, params, check_mode, suffix):
+    instance, warnings, jobs, skipped = plan(session, params, suffix)
+    statements = []
+    for job in jobs:
+        statements.append(tsql.render(job["statement"]))
+        if job["verify"] is not None:
+            statements.append(tsql.render(job["verify"]))
+    results = []
+    if not check_mode:
+        for job in jobs:
+            results.append(_run_job(session, job, params))
+    else:
+        results = [dict(database=j["database"], type=params["type"], urls=j["urls"], stripes=j["stripes"],
+                        estimated_bytes=j["estimated_bytes"]) for j in jobs]
+    # "skipped" is a reserved key of Ansible task results.
+    return dict(changed=bool(jobs), backups=results, skipped_databases=skipped, statements=statements, warnings=warnings,
+                compression_supported=supports_compression(instance))
+
+
+def _run_job(session, job, params):
+    start = time.time()
+    before = len(session.messages)
+    session.execute(job["statement"])
+    duration = time.time() - start
+    messages = session.messages[before:]
+    result = dict(database=job["database"], type=params["type"], urls=job["urls"], stripes=job["stripes"],
+                  estimated_bytes=job["estimated_bytes"], duration_seconds=round(duration, 3), messages=messages)
+    rows = session.query(tsql.last_backup_set(job["database"]))
+    if rows:
+        row = rows[0]
+        for key in ("first_lsn", "last_lsn", "database_backup_lsn", "backup_size", "compressed_backup_size",
+                    "backup_start_date", "backup_finish_date", "is_copy_only"):
+            result[key] = _value(row, key)
+    if job["verify"] is not None:
+        before = len(session.messages)
+        session.execute(job["verify"])
+        result["verified"] = True
+        result["verify_messages"] = session.messages[before:]
+    return result

@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend of sql_credential: the server credential named by the container URL.
+
+``CREATE CREDENTIAL [https://<account>.blob.<suffix>/<container>] WITH IDENTITY = 'Managed Identity'``
+(seeds 001, 002) or ``WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '<token without ?>'``.
+SQL Server picks the credential whose name equals the container URL of the backup URL, exactly
+and case-sensitively, so the URL is validated strictly and must be lowercase.
+
+``validate: true``: trace flag 4675 makes CREATE CREDENTIAL check the primary managed identity; a
+credential created without it must be dropped and created again to be checked (seed 002, "Error
+messages"). The flag is put back as it was, whatever happens.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlvmBackupError
+
+# Storage endpoint suffixes of the known clouds (azure-cli cloud.py, storage_endpoint).
+STORAGE_SUFFIXES = {
+    "AzureCloud": "core.windows.net",
+    "AzureUSGovernment": "core.usgovcloudapi.net",
+    "AzureChinaCloud": "core.chinacloudapi.cn",
+}
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+# Container names: 3-63 characters, lowercase letters, digits and single hyphens, starting and ending
+# with a letter or digit (Naming and referencing containers, blobs, and metadata).
+_CONTAINER_RE = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+
+
+def argument_spec():
+    return dict(
+        url=dict(type="str", required=True, aliases=["name"]),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        identity=dict(type="str", default="managed_identity", choices=["managed_identity", "sas"]),
+        sas_token=dict(type="str", no_log=True),
+        update_secret=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+        validate=dict(type="bool", default=False),
+        storage_suffix=dict(type="str"),
+    )
+
+
+def storage_suffix_for(params, cloud=None):
+    if params.get("storage_suffix"):
+        return params["storage_suffix"].strip(".").lower()
+    suffix = getattr(cloud, "storage_suffix", None)
+    if suffix:
+        return suffix.strip(".").lower()
+    return STORAGE_SUFFIXES["AzureCloud"]
+
+
+def split_container_url(url, suffix):
+    """Validate a container URL; return (account, container). Raises InvalidInputError saying what to fix."""
+    if not isinstance(url, str) or not url:
+        raise InvalidInputError("url is empty; give the container URL, e.g. https://account.blob.%s/container." % suffix)
+    example = "https://<account>.blob.%s/<container>" % suffix
+    if url != url.strip():
+        raise InvalidInputError("url %r has leading or trailing spaces." % url)
+    if url != url.lower():
+        raise InvalidInputError(
+            "url %r has upper-case letters. The credential name must equal the container URL exactly, and SQL Server "
+            "compares it case-sensitively; use %r." % (url, url.lower()))
+    if not url.startswith("https://"):
+        raise InvalidInputError("url %r must start with https:// (%s)." % (url, example))
+    rest = url[len("https://"):]
+    if any(c in rest for c in "?#"):
+        raise InvalidInputError("url %r has a query or fragment; a SAS token goes in sas_token, not in the URL." % url)
+    if rest.endswith("/"):
+        raise InvalidInputError("url %r ends with '/'; the credential name is the container URL without a trailing "
+                                "slash (%s)." % (url, example))
+    host, _sep, path = rest.partition("/")
+    if ":" in host or "@" in host:
+        raise InvalidInputError("url %r must not carry a port or user information (%s)." % (url, example))
+    blob_suffix = ".blob." + suffix
+    if not host.endswith(blob_suffix):
+        raise InvalidInputError("url %r is not a blob endpoint of this cloud: the host must end with %s (%s). Set "
+                                "storage_suffix for another cloud." % (url, blob_suffix, example))
+    account = host[:-len(blob_suffix)]
+    if not _ACCOUNT_RE.match(account):
+        raise InvalidInputError("storage account name %r in url must be 3-24 lowercase letters and digits." % account)
+    if not path:
+        raise InvalidInputError("url %r names no container (%s)." % (url, example))
+    if "/" in path:
+        raise InvalidInputError("url %r has something after the container (%r); the credential is named by the "
+                                "container URL only (%s)." % (url, path.split("/", 1)[1], example))
+    if not _CONTAINER_RE.match(path):
+        raise InvalidInputError("container name %r must be 3-63 lowercase letters, digits and single hyphens, starting "
+                                "and ending with a letter or digit." % path)
+    return account, path
+
+
+def validate(params, suffix):
+    split_container_url(params["url"], suffix)
+    tsql.quote_name(params["url"], "url")
+    sas = params.get("sas_token")
+    if params.get("identity") == "sas":
+        if params.get("state") == "present" and not sas:
+            raise InvalidInputError("identity: sas needs sas_token.")
+        if sas is not None:
+            if sas.startswith("?"):
+                raise InvalidInputError("sas_token starts with '?'; SQL Server needs the token without the leading "
+                                        "'?' (remove it).")
+            if "sig=" not in sas or "sv=" not in sas:
+                raise InvalidInputError("sas_token does not look like a shared access signature (it has no sv= and "
+                                        "sig=); give the token part of a container SAS URL.")
+            if "://" in sas:
+                raise InvalidInputError("sas_token holds a URL; give only the token after '?'.")
+        if params.get("validate"):
+            raise InvalidInputError("validate checks managed-identity credentials (trace flag 4675); it does not apply "
+                                    "to identity: sas.")
+    elif sas is not None:
+        raise InvalidInputError("sas_token applies to identity: sas only.")
+
+
+def _identity_value(params):
+    return tsql.MANAGED_IDENTITY if params.get("identity", "managed_identity") == "managed_identity" \
+        else tsql.SHARED_ACCESS_SIGNATURE
+
+
+def read(session, url):
+    rows = session.query(tsql.credential_by_name(url))
+    # The WHERE clause compares with the server's collation; the name must match exactly.
+    rows = [r for r in rows if r["name"] == url]
+    if not rows:
+        return None
+    row = rows[0]
+    return dict(name=row["name"], identity=row.get("credential_identity"))
+
+
+def _trace_flag_on(session, flag):
+    for row in session.query(tsql.trace_status(flag)):
+        values = list(row.values())
+        if int(row.get("TraceFlag", values[0])) == flag:
+            return str(row.get("Global", values[2] if len(values) > 2 else 0)).strip() in ("1", "True", "true")
+    return False
+
+
+def ensure(session, params, check_mode, suffix):
+    validate(params, suffix)
+    url = params["url"]
+    current = read(session, url)
+    identity = _identity_value(params)
+    statements = []
+    if params["state"] == "absent":
+        if current:
+            statements.append(tsql.drop_credential(url))
+        after = {}
+    else:
+        secret = params.get("sas_token") if identity == tsql.SHARED_ACCESS_SIGNATURE else None
+        if current is None:
+            statements.append(tsql.create_credential(url, identity, secret))
+        elif current["identity"] != identity:
+            # Switching identity kind: drop and create, so no secret of the old kind stays behind.
+            statements.extend([tsql.drop_credential(url), tsql.create_credential(url, identity, secret)])
+        elif secret is not None and params.get("update_secret") == "always":
+            statements.append(tsql.alter_credential(url, identity, secret))
+        after = dict(name=url, identity=identity)
+
+    changed = bool(statements)
+    validated = None
+    if params["state"] == "present" and params.get("validate") and not check_mode:
+        validated = _recreate_with_trace_flag(session, url, identity, statements)
+    elif changed and not check_mode:
+        for statement in statements:
+            session.execute(statement)
+    shown = [tsql.render(s) for s in statements]
+    result = dict(changed=changed, before=current or {}, after=after, statements=shown)
+    if params.get("validate"):
+        result["validated"] = validated if validated is not None else False
+        if check_mode:
+            result["validation"] = "skipped in check mode (it re-creates the credential)"
+    return result
+
+
+def _recreate_with_trace_flag(session, url, identity, planned):
+    """Drop (if present) and create the credential with trace flag 4675 on; restore the flag's state.
+
+    If the checked CREATE fails (37563: no primary managed identity) a credential that existed before is
+    created again without the flag, so the run leaves the server as it found it, and the error is raised.
+    """
+    flag = tsql.TF_VALIDATE_MI_CREDENTIAL
+    was_on = _trace_flag_on(session, flag)
+    existed = read(session, url) is not None
+    if not was_on:
+        session.execute(tsql.trace_on(flag))
+    failure = None
+    try:
+        if existed:
+            session.execute(tsql.drop_credential(url))
+        try:
+            session.execute(tsql.create_credential(url, identity))
+        except SqlvmBackupError as exc:
+            failure = exc
+    finally:
+        if not was_on:
+            session.execute(tsql.trace_off(flag))
+    if failure is not None:
+        if existed:
+            session.execute(tsql.create_credential(url, identity))
+        raise failure
+    return True

@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SQL Server errors, read from pyodbc's message text, turned into cause + fix.
+
+pyodbc on Linux raises only the first diagnostic record of a batch (pyodbc errors.cpp), and exposes
+no class or state: the number is in the text, as in
+``[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Cannot open backup device ... (3201)
+(SQLExecDirectW)``. FreeTDS writes the same ``(NNNN)`` suffix. So the number is parsed from the
+text, and messages whose number does not tell the whole story (3201, 3271, 3013) are classified by
+the operating-system error or HTTP status inside them.
+
+Sources: seed 002 (37563, 3201 + OS error 5, 3013, 1834 + 3156), seed 001 (the 37563 text for
+servers without a primary identity), seed 004 (Entra logins), FACTS.md (3225, 3284, 409/412
+leases), SQL Server's backup-to-URL troubleshooting pages for OS error 50 (no credential usable for
+the URL) and OS error 80 (the blob exists and FORMAT was not given).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlServerError
+
+_NUMBER_RE = re.compile(r"\((\d{1,6})\)\s*(?:\(SQL\w+\)\s*)?$")
+_ANY_NUMBER_RE = re.compile(r"\((\d{3,6})\)")
+_DRIVER_PREFIX_RE = re.compile(r"^(?:\[[^\]]*\]\s*)+")
+_OS_ERROR_RE = re.compile(r"Operating system error (\d+)")
+_HTTP_STATUS_RE = re.compile(r"\((4\d\d|5\d\d)\)")
+_LOGIN_FAILED_RE = re.compile(r"Login failed for user '([^']*)'")
+
+_ROLE_FIX = ("give the SQL VM's primary managed identity the Storage Blob Data Contributor role on the storage "
+             "account or container (sqlvm.backup.role_assignment), and check that the VM can reach the storage "
+             "endpoint (NSG, firewall, storage account network rules, private endpoint DNS)")
+
+# number -> (cause, fix)
+_KNOWN = {
+    37563: ("the SQL VM has no primary managed identity for Microsoft Entra authentication, so a "
+            "'Managed Identity' credential cannot get a token",
+            "make a managed identity of the VM the primary identity of the SQL virtual machine resource "
+            "(sqlvm.backup.sqlvm_identity), then run again"),
+    3013: ("BACKUP or RESTORE stopped; SQL Server reports the reason in the message before this one, which "
+           "the ODBC driver did not return",
+           "run the statement with sqlvm.backup.sql_info / the SQL Server error log to see the first error; most "
+           "often it is access to the storage URL (role or network) or a file conflict"),
+    1834: ("a file of the backup would overwrite a file that an existing database uses",
+           "restore under other file names (sql_restore computes MOVE from FILELISTONLY; give data_path/log_path "
+           "or file_moves), or set replace: true if the existing database may be overwritten"),
+    3156: ("a file of the backup cannot be restored to its original location",
+           "restore with MOVE into other paths (sql_restore data_path/log_path/file_moves) or set replace: true"),
+    3159: ("the tail of the log of the existing database has not been backed up",
+           "back the log up first (sql_backup type: log) or set replace: true to discard it"),
+    15025: ("the server principal already exists", "use state: present, which adopts the existing login"),
+    15023: ("the user, group or role already exists in the database", "use state: present, which adopts it"),
+    15151: ("the principal, role or credential does not exist or you have no permission on it",
+            "check the name (names of credentials are case-sensitive) and the permissions of the connecting login"),
+    15007: ("the login does not exist", "create it with sqlvm.backup.sql_login first"),
+    3225: ("WITH CREDENTIAL is not valid for Shared Access Signature or Managed Identity credentials",
+           "omit WITH CREDENTIAL; the credential is found by the container URL"),
+    3284: ("the filemark on the device is not aligned: the backup was written with another BLOCKSIZE",
+           "use BLOCKSIZE = 65536 for backups to URL (the sql_backup default)"),
+    3201: ("the backup device (blob URL) cannot be opened", _ROLE_FIX),
+    3271: ("a nonrecoverable I/O error on the blob", "see the remote endpoint's message"),
+    3241: ("the media family on the device is incorrectly formed or is not a backup",
+           "check the URL points at a SQL Server backup blob and that every stripe of the set is given"),
+    3132: ("the media set has stripes that are missing", "give every URL of the stripe set"),
+    3101: ("the database is in use; exclusive access could not be obtained",
+           "close connections to the target database or restore under a new name"),
+    3154: ("the backup set holds a backup of a database other than the existing database",
+           "restore under a new name, or set replace: true if the existing database may be overwritten"),
+    3035: ("a differential backup needs a full backup first (or the database was only backed up COPY_ONLY)",
+           "take a full backup (type: full) first"),
+    4214: ("a log backup needs a full backup first", "take a full backup (type: full) first"),
+    4208: ("log backups are not allowed under the SIMPLE recovery model",
+           "switch the database to FULL recovery or skip log backups for it"),
+    18456: ("the login failed", "check the login and its authentication"),
+    18452: ("the login is from an untrusted domain or Entra token authentication is not accepted",
+            "use SQL authentication or an Entra token for a login that exists"),
+    229: ("the connecting login lacks a permission", "grant the permission named in the message, or use a login "
+          "in the sysadmin (or the named) role"),
+    262: ("the connecting login lacks a permission in the database",
+          "grant the permission named in the message (for backups: BACKUP DATABASE / BACKUP LOG or db_backupoperator; "
+          "for restores: CREATE DATABASE or dbcreator)"),
+    297: ("the connecting login cannot access this object", "grant the permission or connect as sysadmin"),
+    15247: ("the connecting login lacks the permission for this action",
+            "connect with a login in sysadmin or securityadmin (logins) or with ALTER ANY CREDENTIAL (credentials)"),
+    33181: ("a Microsoft Entra group cannot own a database", "use a user or application login"),
+    33130: ("principal not found in Microsoft Entra ID, or the server's identity cannot read the directory",
+            "check the display name (or give object_id), and give the primary identity Directory Readers "
+            "(sqlvm.backup.entra_directory_reader)"),
+    37353: ("the principal is not unique in Microsoft Entra ID", "give object_id to pick the principal"),
+}
+
+_PERMISSION_NUMBERS = frozenset((229, 230, 262, 297, 300, 15247, 15151, 916))
+
+_OS_ERRORS = {
+    5: ("access to the blob was denied (Operating system error 5): the primary managed identity (or the SAS) has no "
+        "right to write or read the container, or the network blocks the storage account", _ROLE_FIX),
+    50: ("no usable credential for this URL (Operating system error 50, 'The request is not supported'): "
+         "SQL Server finds the credential by the container URL, exactly and case-sensitively",
+         "create the credential named by the container URL, e.g. https://account.blob.core.windows.net/container "
+         "without a trailing slash (sqlvm.backup.sql_credential)"),
+    80: ("the blob already exists (Operating system error 80) and the backup was not told to overwrite it",
+         "use a new blob name (the default name template holds a timestamp) or set overwrite: true to replace it"),
+    86: ("the credential's identity is not usable for this URL (Operating system error 86): a SAS that is wrong or "
+         "expired, or a credential that is neither 'Managed Identity' nor 'SHARED ACCESS SIGNATURE'",
+         "re-create the credential with sqlvm.backup.sql_credential (identity: managed_identity, or a valid sas_token)"),
+    2: ("the blob does not exist (Operating system error 2)", "check the URL; blob names are case-sensitive"),
+    3: ("the container or path does not exist (Operating system error 3)", "create the container first"),
+    12002: ("the storage endpoint did not answer in time (Operating system error 12002)", _ROLE_FIX),
+    12007: ("the storage host name does not resolve (Operating system error 12007)",
+            "check the storage account name and the VM's DNS (private endpoints need their DNS zone)"),
+}
+
+_HTTP = {
+    409: ("the blob has an active lease left by an interrupted backup (HTTP 409)",
+          "break the lease on the blob (az storage blob lease break, or delete the blob) and run again"),
+    412: ("there is a lease on the blob and no lease id was given (HTTP 412) - an interrupted backup left it",
+          "break the lease on the blob (az storage blob lease break) and run again, or use another blob name"),
+    403: ("the storage account refused the request (HTTP 403)", _ROLE_FIX),
+    404: ("the container or blob does not exist (HTTP 404)", "check the URL and create the container"),
+}
+
+
+def error_number(message):
+    """The SQL Server error number in a pyodbc/ODBC message, or None."""
+    text = (message or "").strip()
+    match = _NUMBER_RE.search(text)
+    if match:
+        # 0 is what drivers report for client-side failures (login timeout, TLS): no server number.
+        return int(match.group(1)) or None
+    numbers = _ANY_NUMBER_RE.findall(text)
+    # The driver writes the native error last; take the last number that is not an HTTP status.
+    for candidate in reversed(numbers):
+        value = int(candidate)
+        if not 400 <= value < 600:
+            return value
+    return None
+
+
+def server_text(message):
+    """The server's own text, without the driver's [..][..] prefix and the (NNNN) (SQLxxx) suffix."""
+    text = (message or "").strip()
+    text = re.sub(r"^\(?['\"]?\w+['\"]?,\s*['\"]", "", text)  # tuple repr "('42000', '..."
+    text = _DRIVER_PREFIX_RE.sub("", text)
+    text = re.sub(r"\s*\(\d{1,6}\)\s*(\(SQL\w+\))?['\")]*\s*$", "", text)
+    return text.strip()
+
+
+def _statement_label(statement_kind):
+    return statement_kind or "the statement"
+
+
+def classify(number, text):
+    """(cause, fix) for a number and server text."""
+    if number in (3201, 3271, 3013, 3202, 3203, 3204):
+        os_match = _OS_ERROR_RE.search(text)
+        if os_match and int(os_match.group(1)) in _OS_ERRORS:
+            return _OS_ERRORS[int(os_match.group(1))]
+        http = _HTTP_STATUS_RE.search(text)
+        if http and int(http.group(1)) in _HTTP:
+            return _HTTP[int(http.group(1))]
+    if number in (18456,):
+        who = _LOGIN_FAILED_RE.search(text)
+        principal = who.group(1) if who else "the connecting principal"
+        return ("the login of %r failed: SQL Server has no enabled login for it (for an Entra token: no login for the "
+                "token's object id / app id, directly or through a group login), the password is wrong, or the login "
+                "is disabled" % principal,
+                "create or enable the login (sqlvm.backup.sql_login, as an existing sysadmin), or check login_user / "
+                "login_password / the token's identity")
+    if number in _KNOWN:
+        return _KNOWN[number]
+    if number in _PERMISSION_NUMBERS:
+        return _KNOWN[229]
+    return None
+
+
+def translate(exc_or_message, statement_kind=None):
+    """A pyodbc error (or its text) as SqlServerError naming cause and fix.
+
+    The message never includes the statement text: statements may hold secrets.
+    """
+    if isinstance(exc_or_message, str):
+        raw = exc_or_message
+    else:
+        args = getattr(exc_or_message, "args", ())
+        raw = args[-1] if args and isinstance(args[-1], str) else str(exc_or_message)
+    number = error_number(raw)
+    text = server_text(raw)
+    known = classify(number, text) if number is not None else None
+    if known:
+        cause, fix = known
+        return SqlServerError(number, "%s. Cause: %s." % (text.rstrip("."), cause), _statement_label(statement_kind),
+                              fix=fix[0].upper() + fix[1:] + ".")
+    return SqlServerError(number, text, _statement_label(statement_kind))
+
+
+def is_permission_error(number):
+    return number in _PERMISSION_NUMBERS

@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Instance facts and the managed-identity backup verdict (sql_info, and the pre-flight check that
+sql_backup / sql_restore run before any BACKUP or RESTORE through a managed-identity credential).
+
+Rules, with their sources:
+- below SQL Server 2022 CU15 (16.0.4145.4) a backup or restore through a managed-identity credential
+  can leave the instance unresponsive (seed 001, KB5043526) - always refused;
+- supported from SQL Server 2022 CU17 (16.0.4175.1) and in SQL Server 2025 (seed 002);
+- Windows only, not on a failover cluster instance (seed 002, "Limitations").
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import PrerequisiteError
+
+CU15_2022 = (16, 0, 4145, 4)
+CU17_2022 = (16, 0, 4175, 1)
+TRACE_FLAGS_OF_INTEREST = (tsql.TF_VALIDATE_MI_CREDENTIAL,)
+RELEASES = {11: "2012", 12: "2014", 13: "2016", 14: "2017", 15: "2019", 16: "2022", 17: "2025"}
+
+
+def parse_version(text):
+    parts = []
+    for piece in (text or "").split(".")[:4]:
+        try:
+            parts.append(int(piece))
+        except ValueError:
+            parts.append(0)
+    while len(parts) < 4:
+        parts.append(0)
+    return tuple(parts)
+
+
+def _flag(value):
+    return str(value).strip() in ("1", "True", "true")
+
+
+def read_instance(session):
+    """SERVERPROPERTY values and host platform, as plain Python values."""
+    props = session.query(tsql.server_properties())[0]
+    rows = session.query(tsql.host_platform())
+    version = props.get("ProductVersion") or ""
+    parsed = parse_version(version)
+    return dict(
+        product_version=version,
+        version_tuple=list(parsed),
+        release=RELEASES.get(parsed[0], "unknown"),
+        product_update_level=props.get("ProductUpdateLevel"),
+        product_level=props.get("ProductLevel"),
+        edition=props.get("Edition"),
+        engine_edition=props.get("EngineEdition"),
+        is_clustered=_flag(props.get("IsClustered")),
+        default_data_path=props.get("InstanceDefaultDataPath"),
+        default_log_path=props.get("InstanceDefaultLogPath"),
+        machine_name=props.get("MachineName"),
+        server_name=props.get("ServerName"),
+        host_platform=(rows[0].get("host_platform") if rows else None),
+    )
+
+
+def managed_identity_verdict(instance):
+    """(supported, blocking_reasons, overridable_reasons) for backup/restore with a managed identity."""
+    version = tuple(instance["version_tuple"])
+    hard, soft = [], []
+    if version < CU15_2022:
+        hard.append(
+            "SQL Server %s (%s) is older than SQL Server 2022 CU15 (16.0.4145.4): a BACKUP or RESTORE through a "
+            "managed-identity credential can leave the instance unresponsive (KB5043526). Install SQL Server 2022 "
+            "CU17 (16.0.4175.1) or later." % (instance["product_version"], instance["release"]))
+    elif version < CU17_2022:
+        soft.append(
+            "SQL Server %s is older than SQL Server 2022 CU17 (16.0.4175.1), the first build that supports backup and "
+            "restore to URL with managed identities. Install CU17 or later." % instance["product_version"])
+    if (instance.get("host_platform") or "Windows") != "Windows":
+        soft.append("the host platform is %s; server-level managed identities are supported on Windows only."
+                    % instance["host_platform"])
+    if instance.get("is_clustered"):
+        soft.append("the instance is a failover cluster instance; managed identities are not supported with FCI.")
+    return (not hard and not soft), hard, soft
+
+
+def preflight(session, allow_unsupported=False):
+    """Refuse (PrerequisiteError) before any BACKUP/RESTORE through a managed-identity credential."""
+    instance = read_instance(session)
+    supported, hard, soft = managed_identity_verdict(instance)
+    if hard:
+        raise PrerequisiteError("Refusing to run: " + " ".join(hard), instance=instance)
+    if soft and not allow_unsupported:
+        raise PrerequisiteError(
+            "Refusing to run BACKUP/RESTORE with a managed-identity credential: %s (Backup and restore to URL using "
+            "managed identities, Limitations). To run anyway, at your own risk, set "
+            "allow_unsupported_instance: true." % " ".join(soft), instance=instance)
+    return instance, soft
+
+
+def supports_compression(instance):
+    """Backup compression: Enterprise, Developer, Standard, Evaluation - not Express or Web."""
+    edition = (instance.get("edition") or "").lower()
+    return not (edition.startswith("express") or edition.startswith("web"))
+
+
+def _trace_flags(session):
+    flags = {}
+    for row in session.query(tsql.all_trace_flags()):
+        values = list(row.values())
+        try:
+            flag = int(row.get("TraceFlag", values[0]))
+        except (TypeError, ValueError):
+            continue
+        flags[flag] = dict(status=_flag(row.get("Status", values[1] if len(values) > 1 else 0)),
+                           global_=_flag(row.get("Global", values[2] if len(values) > 2 else 0)))
+    return {str(k): dict(status=v["status"], **{"global": v["global_"]}) for k, v in sorted(flags.items())}
+
+
+_BACKUP_TYPE_NAMES = {"D": "full", "I": "differential", "L": "log"}
+
+
+def gather(session, container_url=None):
+    instance = read_instance(session)
+    supported, hard, soft = managed_identity_verdict(instance)
+    credentials = [
+        dict(name=row["name"], identity=row.get("credential_identity"),
+             managed_identity=(row.get("credential_identity") == tsql.MANAGED_IDENTITY),
+             create_date=_iso(row.get("create_date")), modify_date=_iso(row.get("modify_date")))
+        for row in session.query(tsql.all_credentials())
+    ]
+    entra = [dict(name=r["name"], type="entra_group" if (r.get("type") or "").strip() == "X" else "entra",
+                  enabled=not bool(r.get("is_disabled"))) for r in session.query(tsql.entra_logins())]
+    sysadmins = [dict(name=r["name"], type=(r.get("type") or "").strip()) for r in session.query(tsql.sysadmin_members())]
+    flags = _trace_flags(session)
+    last = {}
+    for row in session.query(tsql.last_url_backups()):  # newest first: keep the first per database and type
+        kind = _BACKUP_TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
+        last.setdefault(row["database_name"], {}).setdefault(kind, _iso(row.get("backup_finish_date")))
+
+    reasons = list(hard) + list(soft)
+    mi_credentials = [c for c in credentials if c["managed_identity"]]
+    if container_url:
+        if not any(c["name"] == container_url for c in mi_credentials):
+            reasons.append("no 'Managed Identity' credential named %s (names are case-sensitive); create it with "
+                           "sqlvm.backup.sql_credential." % container_url)
+    elif not mi_credentials:
+        reasons.append("no 'Managed Identity' credential exists; create one named by the container URL with "
+                       "sqlvm.backup.sql_credential.")
+    entra_sysadmins = [s for s in sysadmins if s["type"] in ("E", "X")]
+    if not entra:
+        reasons.append("no Microsoft Entra logins exist; create them for the people and principals who operate backups "
+                       "(sqlvm.backup.sql_login).")
+    instance.pop("version_tuple", None)
+    return dict(
+        instance=instance,
+        managed_identity_backup_supported=supported,
+        credentials=credentials,
+        entra_logins=entra,
+        sysadmin_members=sysadmins,
+        entra_sysadmins=[s["name"] for s in entra_sysadmins],
+        trace_flags=flags,
+        last_url_backups=last,
+        ready=not reasons,
+        reasons=reasons,
+    )
+
+
+def _iso(value):
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend of sql_login: server logins (Entra or SQL), server roles, database users and roles.
+
+Entra logins: ``CREATE LOGIN [name] FROM EXTERNAL PROVIDER [WITH OBJECT_ID = '...']`` (seed 004).
+Enabling / disabling and role changes take effect for open sessions only after
+``DBCC FLUSHAUTHCACHE`` and ``DBCC FREESYSTEMCACHE('TokenAndPermUserStore')`` (seed 004), so both run
+after any such change. ``ALTER LOGIN ... DISABLE`` is not supported for Entra groups (seed 004): it is
+refused before it is tried.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import uuid
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError, SqlServerError
+
+# sys.server_principals.type
+TYPE_NAMES = {"S": "sql", "E": "entra", "X": "entra_group", "U": "windows", "G": "windows_group"}
+FIXED_SERVER_ROLES = ("sysadmin", "securityadmin", "serveradmin", "setupadmin", "processadmin", "diskadmin",
+                      "dbcreator", "bulkadmin")
+
+
+def argument_spec():
+    return dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        login_type=dict(type="str", default="entra", choices=["entra", "sql"]),
+        object_id=dict(type="str"),
+        sql_login_password=dict(type="str", no_log=True),
+        update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+        enabled=dict(type="bool", default=True),
+        server_roles=dict(type="list", elements="str"),
+        server_roles_exclusive=dict(type="bool", default=False),
+        databases=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            user=dict(type="str"),
+            roles=dict(type="list", elements="str"),
+            roles_exclusive=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        )),
+    )
+
+
+def validate(params):
+    """Every check that needs no SQL Server, before any statement is sent."""
+    name = params["name"]
+    tsql.quote_name(name, "name")
+    if name != name.strip():
+        raise InvalidInputError("name %r has leading or trailing spaces; SQL Server would keep them." % name)
+    kind = params.get("login_type") or "entra"
+    if params.get("object_id") is not None:
+        if kind != "entra":
+            raise InvalidInputError("object_id applies to Entra logins only (login_type: entra).")
+        tsql.check_guid(params["object_id"])
+    if kind == "entra" and params.get("sql_login_password") is not None:
+        raise InvalidInputError("sql_login_password applies to SQL logins only; Entra logins authenticate with Microsoft Entra ID. "
+                                "Set login_type: sql for a SQL login.")
+    if kind == "sql" and params.get("state") == "present" and params.get("sql_login_password") is None:
+        raise InvalidInputError("login_type: sql needs sql_login_password (SQL logins need one at creation).")
+    if kind == "entra" and "\\" in name:
+        raise InvalidInputError("name %r looks like a Windows login (DOMAIN\\user); this module manages Entra and SQL "
+                                "logins." % name)
+    for role in params.get("server_roles") or ():
+        tsql.quote_name(role, "server role")
+        if role.lower() == "public":
+            raise InvalidInputError("every login is a member of public; leave it out of server_roles.")
+    for db in params.get("databases") or ():
+        tsql.quote_name(db["name"], "database name")
+        tsql.quote_name(db.get("user") or name, "user name")
+        for role in db.get("roles") or ():
+            tsql.quote_name(role, "database role")
+            if role.lower() == "public":
+                raise InvalidInputError("every user is a member of public; leave it out of roles.")
+
+
+def sid_to_guid(sid):
+    """Entra SIDs are the 16 bytes of the object (or app) id, as uniqueidentifier stores them."""
+    if isinstance(sid, (bytes, bytearray)) and len(sid) >= 16:
+        try:
+            return str(uuid.UUID(bytes_le=bytes(sid[:16])))
+        except ValueError:  # pragma: no cover
+            return None
+    return None
+
+
+def read_login(session, name):
+    rows = session.query(tsql.login_by_name(name))
+    if not rows:
+        return None
+    row = rows[0]
+    kind = TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
+    state = dict(name=row["name"], type=kind, enabled=not bool(row.get("is_disabled")),
+                 server_roles=sorted(r["name"] for r in session.query(tsql.login_server_roles(name))))
+    if kind in ("entra", "entra_group"):
+        state["sid_guid"] = sid_to_guid(row.get("sid"))
+    return state
+
+
+def _read_database(session, db, login_name):
+    """(database state, user state or None). Leaves the connection in that database."""
+    rows = session.query(tsql.database_state(db["name"]))
+    if not rows:
+        raise InvalidInputError("database %r does not exist on this instance." % db["name"])
+    if rows[0].get("state_desc") != "ONLINE":
+        raise PrerequisiteError("database %r is %s; users can be managed only in ONLINE databases."
+                                % (db["name"], rows[0].get("state_desc")))
+    session.query(tsql.use_database(db["name"]))
+    user_name = db.get("user") or login_name
+    rows = session.query(tsql.database_user_by_name(user_name))
+    if not rows:
+        return None
+    return dict(name=rows[0]["name"], roles=sorted(r["name"] for r in session.query(tsql.database_user_roles(user_name))))
+
+
+def plan_login(params, current):
+    """(statements, after, cache_flush_needed) to get from current (dict or None) to params."""
+    name = params["name"]
+    statements = []
+    flush = False
+    if params["state"] == "absent":
+        return ([tsql.drop_login(name)] if current else []), None, False
+
+    wanted_kind = params.get("login_type") or "entra"
+    if current is None:
+        if wanted_kind == "entra":
+            statements.append(tsql.create_entra_login(name, params.get("object_id")))
+        else:
+            statements.append(tsql.create_sql_login(name, params["sql_login_password"]))
+        after = dict(name=name, type=wanted_kind, enabled=True, server_roles=[])
+        have_roles = set()
+    else:
+        kind = current["type"]
+        if wanted_kind == "entra" and kind not in ("entra", "entra_group"):
+            raise PrerequisiteError("login %r exists as a %s login, not an Entra login; drop it first or choose another "
+                                    "name." % (name, kind))
+        if wanted_kind == "sql" and kind != "sql":
+            raise PrerequisiteError("login %r exists as a %s login, not a SQL login." % (name, kind))
+        oid = params.get("object_id")
+        if oid and current.get("sid_guid") and current["sid_guid"] != oid.lower() and current["type"] == "entra_group":
+            raise PrerequisiteError("login %r exists for Entra object %s, not %s; drop it first to re-create it."
+                                    % (name, current["sid_guid"], oid))
+        after = dict(current)
+        after["server_roles"] = list(current["server_roles"])
+        have_roles = set(current["server_roles"])
+
+    if params.get("enabled") is False and after.get("type") == "entra_group":
+        raise PrerequisiteError("login %r is a Microsoft Entra group; ALTER LOGIN ... DISABLE is not supported for groups "
+                                "(Microsoft Entra server principals, limitations). Remove the group's login "
+                                "(state: absent) or disable the individual members instead." % name)
+    if params.get("enabled") is not None and after.get("enabled") != params["enabled"]:
+        statements.append(tsql.alter_login_enabled(name, params["enabled"]))
+        after["enabled"] = params["enabled"]
+        flush = True
+
+    wanted = params.get("server_roles")
+    if wanted is not None:
+        wanted_set = set(wanted)
+        lowered = {r.lower(): r for r in have_roles}
+        for role in sorted(wanted_set):
+            if role.lower() not in lowered:
+                statements.append(tsql.add_server_role_member(role, name))
+                flush = True
+        if params.get("server_roles_exclusive"):
+            wanted_lower = {r.lower() for r in wanted_set}
+            for role in sorted(have_roles):
+                if role.lower() not in wanted_lower:
+                    statements.append(tsql.drop_server_role_member(role, name))
+                    flush = True
+            after["server_roles"] = sorted(wanted_set)
+        else:
+            after["server_roles"] = sorted(have_roles | {r for r in wanted_set if r.lower() not in lowered})
+    return statements, after, flush
+
+
+def plan_user(db, login_name, current_user):
+    user = db.get("user") or login_name
+    if db.get("state") == "absent":
+        return ([tsql.drop_user(user)] if current_user else []), None
+    statements = []
+    if current_user is None:
+        statements.append(tsql.create_user_from_login(user, login_name))
+        have = set()
+    else:
+        have = set(current_user["roles"])
+    wanted = db.get("roles")
+    after_roles = set(have)
+    if wanted is not None:
+        have_lower = {r.lower() for r in have}
+        for role in sorted(set(wanted)):
+            if role.lower() not in have_lower:
+                statements.append(tsql.add_database_role_member(role, user))
+                after_roles.add(role)
+        if db.get("roles_exclusive"):
+            wanted_lower = {r.lower() for r in wanted}
+            for role in sorted(have):
+                if role.lower() not in wanted_lower:
+                    statements.append(tsql.drop_database_role_member(role, user))
+                    after_roles.discard(role)
+    return statements, dict(name=user, roles=sorted(after_roles))
+
+
+def _check_password(session, params, current):
+    """True when a SQL login's password must be set (update_password: always and it differs)."""
+    if current is None or params.get("login_type") != "sql" or params.get("update_password") != "always":
+        return False
+    try:
+        rows = session.query(tsql.sql_login_password_matches(params["name"], params["sql_login_password"]))
+    except SqlServerError as exc:
+        if exc.number in (208, 195, 4121):  # no sys.sql_logins / PWDCOMPARE here: cannot compare, so set it
+            return True
+        raise
+    return not (rows and list(rows[0].values())[0] == 1)
+
+
+def ensure(session, params, check_mode):
+    """Returns dict(changed, before, after, statements)."""
+    validate(params)
+    name = params["name"]
+    current = read_login(session, name)
+    statements, after, flush = plan_login(params, current)
+    password_changed = False
+    if params["state"] == "present" and _check_password(session, params, current):
+        statements.append(tsql.alter_login_password(name, params["sql_login_password"]))
+        password_changed = True
+
+    db_plans = []
+    before_dbs, after_dbs = {}, {}
+    for db in params.get("databases") or ():
+        if params["state"] == "absent" and current is None:
+            break
+        current_user = _read_database(session, db, name)
+        db_statements, user_after = plan_user(db, name, current_user)
+        before_dbs[db["name"]] = current_user
+        after_dbs[db["name"]] = user_after
+        if db_statements:
+            db_plans.append((db["name"], db_statements))
+    if params.get("databases"):
+        session.query(tsql.use_database("master"))
+
+    if params["state"] == "absent" and current is not None:
+        # Users first: a login whose users remain would leave orphans in those databases.
+        ordered = [(db_name, stmts) for db_name, stmts in db_plans] + [(None, statements)]
+    else:
+        ordered = [(None, statements)] + db_plans
+    all_statements = []
+    for db_name, stmts in ordered:
+        if db_name is not None and stmts:
+            all_statements.append(tsql.use_database(db_name))
+        all_statements.extend(stmts)
+    if db_plans:
+        all_statements.append(tsql.use_database("master"))
+    changed = any(s.kind == "write" for s in all_statements)
+    if flush and changed:
+        all_statements.extend(tsql.flush_auth_caches())
+    if changed and not check_mode:
+        for statement in all_statements:
+            session.execute(statement)
+
+    before = _public_state(current, before_dbs)
+    after_state = _public_state(after, after_dbs) if params["state"] == "present" else {}
+    if password_changed:
+        after_state["password_changed"] = True
+    return dict(changed=changed, before=before, after=after_state,
+                statements=[tsql.render(s) for s in all_statements if s.kind == "write" or s.sql.startswith("USE ")])
+
+
+def _public_state(login, dbs):
+    if login is None:
+        return {}
+    state = dict(login)
+    if dbs:
+        state["databases"] = {k: v for k, v in dbs.items() if v is not None}
+    return state

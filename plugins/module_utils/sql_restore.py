@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend of sql_restore: RESTORE DATABASE / LOG FROM URL, and the read-only RESTORE forms.
+
+MOVE is computed from RESTORE FILELISTONLY so a backup can be restored under a new name without
+touching the files of the database it came from (the 1834 / 3156 case of seed 002). An existing
+database is never overwritten unless ``replace: true``.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import ntpath
+import posixpath
+import time
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+    InvalidInputError, PrerequisiteError, SqlServerError)
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_backup import MAX_STRIPES
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import preflight, read_instance
+
+
+def argument_spec():
+    return dict(
+        urls=dict(type="list", elements="str", required=True),
+        database=dict(type="str"),
+        mode=dict(type="str", default="restore", choices=["restore", "verify_only", "header_only", "filelist_only"]),
+        restore_type=dict(type="str", default="database", choices=["database", "log"]),
+        data_path=dict(type="str"),
+        log_path=dict(type="str"),
+        file_moves=dict(type="dict"),
+        replace=dict(type="bool", default=False),
+        recovery=dict(type="bool", default=True),
+        stopat=dict(type="str"),
+        checksum=dict(type="bool", default=False),
+        storage_suffix=dict(type="str"),
+        allow_unsupported_instance=dict(type="bool", default=False),
+    )
+
+
+def container_of(url, suffix):
+    """Container URL of a blob URL (validated), e.g. https://a.blob.core.windows.net/c/x/y.bak -> .../c."""
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise InvalidInputError("url %r must be an https blob URL (https://<account>.blob.%s/<container>/<blob>)."
+                                % (url, suffix))
+    parts = url.split("/", 4)
+    if len(parts) < 5 or not parts[4] or parts[4].endswith("/"):
+        raise InvalidInputError("url %r names no blob after the container." % url)
+    if any(c in url for c in "?#"):
+        raise InvalidInputError("url %r has a query or fragment; SAS tokens belong in the credential." % url)
+    container = "/".join(parts[:4])
+    split_container_url(container, suffix)
+    return container
+
+
+def validate(params, suffix):
+    urls = params.get("urls") or []
+    if not urls:
+        raise InvalidInputError("urls is empty; give every blob URL of the backup's stripe set.")
+    if len(urls) > MAX_STRIPES:
+        raise InvalidInputError("urls has %d entries; a backup has at most %d stripes." % (len(urls), MAX_STRIPES))
+    if len(set(urls)) != len(urls):
+        raise InvalidInputError("urls lists a blob twice.")
+    containers = {container_of(u, suffix) for u in urls}
+    if len(containers) != 1:
+        raise InvalidInputError("urls span several containers (%s); one backup lives in one container."
+                                % ", ".join(sorted(containers)))
+    for url in urls:
+        tsql.quote_string(url, "URL")
+    mode = params.get("mode") or "restore"
+    if mode == "restore":
+        if not params.get("database"):
+            raise InvalidInputError("mode: restore needs database (the name to restore as).")
+        tsql.quote_name(params["database"], "database")
+        if params["database"].lower() in ("master", "model", "msdb", "tempdb"):
+            raise InvalidInputError("restoring system databases (%s) is not supported by this module."
+                                    % params["database"])
+    for key in ("data_path", "log_path"):
+        value = params.get(key)
+        if value is not None and (not value or "\x00" in value or not (value.startswith("/") or ntpath.isabs(value))):
+            raise InvalidInputError("%s %r must be an absolute directory path on the SQL Server host." % (key, value))
+    for logical, physical in (params.get("file_moves") or {}).items():
+        tsql.quote_string(logical, "logical file name")
+        if not isinstance(physical, str) or not (physical.startswith("/") or ntpath.isabs(physical)):
+            raise InvalidInputError("file_moves[%r] = %r must be an absolute file path on the SQL Server host."
+                                    % (logical, physical))
+    if params.get("stopat"):
+        try:
+            datetime.datetime.fromisoformat(params["stopat"].replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError("stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"])
+    return containers.pop()
+
+
+def _join(directory, filename):
+    if "\\" in directory or (len(directory) > 1 and directory[1] == ":"):
+        return ntpath.join(directory, filename)
+    return posixpath.join(directory, filename)
+
+
+def _extension(physical, file_type):
+    base = ntpath.basename(physical) if "\\" in (physical or "") else posixpath.basename(physical or "")
+    if "." in base:
+        return base[base.rindex("."):]
+    return ".ldf" if file_type == "L" else ".ndf"
+
+
+def compute_moves(files, database, instance, params):
+    """[(logical, physical)] for every file of the backup, into data_path/log_path or the instance defaults."""
+    given = dict(params.get("file_moves") or {})
+    logicals = [f["LogicalName"] for f in files]
+    unknown = sorted(set(given) - set(logicals))
+    if unknown:
+        raise InvalidInputError("file_moves names files the backup does not have: %s (it has: %s)."
+                                % (", ".join(unknown), ", ".join(logicals)))
+    data_dir = params.get("data_path") or instance.get("default_data_path")
+    log_dir = params.get("log_path") or instance.get("default_log_path") or data_dir
+    if not data_dir:
+        raise PrerequisiteError("the instance reports no default data path; give data_path and log_path.")
+    moves, seen, first_data = [], set(), True
+    for f in files:
+        logical, ftype = f["LogicalName"], (f.get("Type") or "D").strip()
+        if logical in given:
+            target = given[logical]
+        elif ftype == "L":
+            target = _join(log_dir, "%s_%s%s" % (database, logical, _extension(f.get("PhysicalName"), ftype)))
+        elif first_data and ftype == "D":
+            target = _join(data_dir, database + _extension(f.get("PhysicalName"), ftype))
+            first_data = False
+        else:
+            target = _join(data_dir, "%s_%s%s" % (database, logical, _extension(f.get("PhysicalName"), ftype)))
+        if target.lower() in seen:
+            raise InvalidInputError("two files of the backup would be restored to %s; give file_moves." % target)
+        seen.add(target.lower())
+        moves.append((logical, target))
+    return moves
+
+
+def _credential_identity(session, container):
+    rows = [r for r in session.query(tsql.credential_by_name(container)) if r["name"] == container]
+    if not rows:
+        raise PrerequisiteError(
+            "no credential named %s exists on the instance, so RESTORE FROM URL would fail with Operating system error "
+            "50. Create it first with sqlvm.backup.sql_credential." % container)
+    return rows[0].get("credential_identity")
+
+
+def _plain(rows):
+    out = []
+    for row in rows:
+        out.append({k: (v.isoformat() if hasattr(v, "isoformat") else (str(v) if hasattr(v, "as_tuple") else
+                                                                       (v.hex() if isinstance(v, (bytes, bytearray))
+                                                                        else v)))
+                    for k, v in row.items()})
+    return out
+
+
+def run(session, params, check_mode, suffix):
+    container = validate(params, suffix)
+    urls = params["urls"]
+    identity = _credential_identity(session, container)
+    if identity == tsql.MANAGED_IDENTITY:
+        instance, warnings = preflight(session, params.get("allow_unsupported_instance"))
+    else:
+        instance, warnings = read_instance(session), []
+    mode = params.get("mode") or "restore"
+    if mode == "header_only":
+        return dict(changed=False, headers=_plain(session.query(tsql.restore_headeronly(urls))), warnings=warnings)
+    if mode == "filelist_only":
+        return dict(changed=False, files=_plain(session.query(tsql.restore_filelistonly(urls))), warnings=warnings)
+    if mode == "verify_only":
+        before = len(session.messages)
+        session.execute(tsql.restore_verifyonly(urls, checksum=params.get("checksum")))
+        return dict(changed=False, verified=True, messages=session.messages[before:], warnings=warnings)
+
+    database = params["database"]
+    existing = session.query(tsql.database_state(database))
+    is_log = params.get("restore_type") == "log"
+    before_state = dict(database=database, exists=bool(existing),
+                        state=existing[0].get("state_desc") if existing else None)
+    if is_log:
+        if not existing:
+            raise PrerequisiteError("database %r does not exist; restore a full backup WITH NORECOVERY (recovery: false) "
+                                    "before its log backups." % database)
+        if existing[0].get("state_desc") != "RESTORING":
+            raise PrerequisiteError("database %r is %s; log backups can be restored only onto a database left RESTORING "
+                                    "(recovery: false)." % (database, existing[0].get("state_desc")))
+    elif existing and not params.get("replace"):
+        if _restored_from_same(session, database, urls):
+            return dict(changed=False, database=database, urls=urls, before=before_state, after=before_state,
+                        statements=[], warnings=warnings,
+                        msg="database %s was last restored from these URLs; nothing to do." % database)
+        raise PrerequisiteError(
+            "database %r already exists; refusing to overwrite it. Restore under another name (database: ...), or "
+            "set replace: true to overwrite it." % database)
+
+    moves = []
+    files = []
+    if not is_log:
+        files = session.query(tsql.restore_filelistonly(urls))
+        moves = compute_moves(files, database, instance, params)
+    statement = tsql.restore(database, urls, log=is_log, moves=moves, replace=bool(params.get("replace")) and not is_log,
+                             recovery=params.get("recovery", True), stopat=params.get("stopat"),
+                             checksum=params.get("checksum"))
+    after_state = dict(database=database, exists=True, state="ONLINE" if params.get("recovery", True) else "RESTORING")
+    result = dict(changed=True, database=database, urls=urls, files=[dict(logical=l, physical=p) for l, p in moves],
+                  statements=[tsql.render(statement)], before=before_state, after=after_state, warnings=warnings)
+    if check_mode:
+        return result
+    start = time.time()
+    before = len(session.messages)
+    session.execute(statement)
+    result["duration_seconds"] = round(time.time() - start, 3)
+    result["messages"] = session.messages[before:]
+    return result
+
+
+def _restored_from_same(session, database, urls):
+    try:
+        last = session.query(tsql.last_restore(database))
+        if not last:
+            return False
+        devices = {r["physical_device_name"] for r in session.query(tsql.backup_set_urls(last[0]["backup_set_id"]))}
+    except SqlServerError:
+        return False
+    return bool(devices) and devices == set(urls)

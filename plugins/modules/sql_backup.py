@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sql_backup
+short_description: Back up SQL Server databases to Azure Blob Storage (BACKUP ... TO URL)
+version_added: 0.1.0
+description:
+  - Runs C(BACKUP DATABASE) (full or differential) or C(BACKUP LOG) C(TO URL) for one, several or all user databases,
+    as block blobs in the container whose server credential exists (sqlvm.backup.sql_credential).
+  - Stripes are given or computed from the allocated size of the database so that no blob passes the block-blob limit
+    of 50,000 blocks x O(max_transfer_size) (about 195 GiB per blob at 4 MiB); at most 64.
+  - Before any backup through a managed-identity credential the instance is checked - below SQL Server 2022 CU15 such
+    a backup can leave the instance unresponsive (KB5043526) and is always refused; below CU17, on Linux and on a
+    failover cluster instance it is unsupported and refused unless O(allow_unsupported_instance=true).
+  - An existing blob is never overwritten unless O(overwrite=true) (C(WITH FORMAT)). Blob names from
+    O(blob_name_template) carry a timestamp by default, so every run writes new blobs.
+  - In check mode the module reads the server and returns the statements it would run, without running them.
+author:
+  - sqlvm.backup developers
+options:
+  databases:
+    description:
+      - Names of the databases to back up. Mutually exclusive with O(all_user_databases).
+    type: list
+    elements: str
+  all_user_databases:
+    description:
+      - Back up every user database. Databases that are not ONLINE (and, for log backups, those in SIMPLE recovery)
+        are skipped and listed in RV(skipped_databases) with the reason; system databases are never included.
+    type: bool
+    default: false
+  exclude_databases:
+    description:
+      - Databases left out when O(all_user_databases=true).
+    type: list
+    elements: str
+    default: []
+  type:
+    description:
+      - V(full), V(differential) (changes since the last full backup) or V(log).
+    type: str
+    choices: [full, differential, log]
+    default: full
+  container_url:
+    description:
+      - The container URL, which is also the name of the server credential, for example
+        C(https://contosobackups.blob.core.windows.net/sql).
+    type: str
+    required: true
+  storage_suffix:
+    description:
+      - Storage endpoint suffix the URL must use. Defaults to the suffix of O(cloud_environment).
+    type: str
+  blob_name_template:
+    description:
+      - Blob name below the container. Placeholders - C({server}) (server name, C(\) replaced by C($)),
+        C({database}), C({type}) (FULL, DIFF, LOG), C({timestamp}) (UTC, C(20261122T031500Z)), C({stripe}) and
+        C({stripes}) (stripe n of N), C({ext}) (C(bak) or C(trn)).
+      - Must contain C({stripe}) when there are several stripes and C({database}) when several databases are backed up.
+    type: str
+    default: "{server}/{database}/{database}_{type}_{timestamp}_{stripe}of{stripes}.{ext}"
+  stripes:
+    description:
+      - Number of blobs (1 to 64). Computed from the database size when omitted; a number too small for the size is
+        refused.
+    type: int
+  max_transfer_size:
+    description:
+      - C(MAXTRANSFERSIZE) in bytes, a multiple of 65536 up to 4194304. Each block of a blob holds one transfer.
+    type: int
+    default: 4194304
+  block_size:
+    description:
+      - C(BLOCKSIZE) in bytes; 65536 keeps restores aligned (error 3284 otherwise).
+    type: int
+    default: 65536
+  compression:
+    description:
+      - V(auto) compresses where the edition allows it (not Express or Web).
+    type: str
+    choices: [auto, 'on', 'off']
+    default: auto
+  checksum:
+    description:
+      - C(WITH CHECKSUM).
+    type: bool
+    default: true
+  copy_only:
+    description:
+      - C(COPY_ONLY) - a backup that does not disturb the differential base or the log chain.
+    type: bool
+    default: false
+  overwrite:
+    description:
+      - Allow replacing existing blobs (C(WITH FORMAT)). Without it an existing blob makes the task fail.
+    type: bool
+    default: false
+  verify:
+    description:
+      - Run C(RESTORE VERIFYONLY) on the new backup.
+    type: bool
+    default: false
+  skip_if_backed_up_within:
+    description:
+      - Skip a database whose last backup of this O(type) finished less than this many minutes ago (from msdb), so a
+        playbook can run often and back up only when due. Skipped databases make no change.
+    type: int
+  allow_unsupported_instance:
+    description:
+      - Run even when the instance is below SQL Server 2022 CU17, on Linux or a failover cluster instance, where
+        Microsoft does not support managed-identity backups. At your own risk. Builds below 2022 CU15 are refused in
+        any case, because the backup can leave the instance unresponsive.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - sqlvm.backup.sql_connection
+  - sqlvm.backup.azure_auth
+attributes:
+  check_mode:
+    description: Reads the server and returns the statements it would run; runs no backup.
+    support: full
+  diff_mode:
+    description: Backups are actions; no diff is returned.
+    support: none
+  idempotent:
+    description: Each run writes new backups, unless O(skip_if_backed_up_within) finds a recent one.
+    support: partial
+  action_group:
+    description: Use C(group/sqlvm.backup.azure) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - sqlvm.backup.azure
+seealso:
+  - module: sqlvm.backup.sql_credential
+  - module: sqlvm.backup.sql_restore
+"""
+
+EXAMPLES = r"""
+- name: Nightly full backup of every user database, verified
+  sqlvm.backup.sql_backup:
+    sql_host: sqlvm1.contoso.internal
+    container_url: https://contosobackups.blob.core.windows.net/sql
+    all_user_databases: true
+    verify: true
+
+- name: Log backups every 15 minutes, only when due
+  sqlvm.backup.sql_backup:
+    sql_host: sqlvm1.contoso.internal
+    container_url: https://contosobackups.blob.core.windows.net/sql
+    all_user_databases: true
+    type: log
+    skip_if_backed_up_within: 14
+
+- name: Copy-only backup of one database in 8 stripes, to a fixed name, replacing the previous one
+  sqlvm.backup.sql_backup:
+    sql_host: sqlvm1.contoso.internal
+    container_url: https://contosobackups.blob.core.windows.net/sql
+    databases: [Sales]
+    copy_only: true
+    stripes: 8
+    blob_name_template: "refresh/{database}_{stripe}of{stripes}.bak"
+    overwrite: true
+"""
+
+RETURN = r"""
+backups:
+  description: One entry per database backed up (in check mode, per database that would be).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    database:
+      description: Database name.
+      type: str
+    type:
+      description: Backup type.
+      type: str
+    urls:
+      description: The blob URLs of the stripe set, in order - pass them to sqlvm.backup.sql_restore.
+      type: list
+      elements: str
+    stripes:
+      description: Number of blobs.
+      type: int
+    estimated_bytes:
+      description: Allocated size the stripe count was computed from.
+      type: int
+    backup_size:
+      description: Bytes backed up (msdb.dbo.backupset).
+      type: int
+      returned: when run
+    compressed_backup_size:
+      description: Bytes written (msdb.dbo.backupset).
+      type: int
+      returned: when run
+    first_lsn:
+      description: First LSN of the backup.
+      type: str
+      returned: when run
+    last_lsn:
+      description: Last LSN of the backup.
+      type: str
+      returned: when run
+    database_backup_lsn:
+      description: LSN of the full backup this backup is based on.
+      type: str
+      returned: when run
+    backup_start_date:
+      description: Start time recorded by SQL Server.
+      type: str
+      returned: when run
+    backup_finish_date:
+      description: Finish time recorded by SQL Server.
+      type: str
+      returned: when run
+    duration_seconds:
+      description: Wall time of the BACKUP statement.
+      type: float
+      returned: when run
+    messages:
+      description: Progress and completion messages of SQL Server.
+      type: list
+      elements: str
+      returned: when run
+    verified:
+      description: RESTORE VERIFYONLY succeeded.
+      type: bool
+      returned: when O(verify=true)
+skipped_databases:
+  description: Databases not backed up, with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{database: tempdb, reason: tempdb cannot be backed up}]
+statements:
+  description: The BACKUP (and RESTORE VERIFYONLY) statements run or, in check mode, that would run.
+  returned: always
+  type: list
+  elements: str
+warnings:
+  description: Support warnings when O(allow_unsupported_instance=true) let an unsupported instance through.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import sql_backup
+from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec, storage_suffix
+
+
+def _run(module):
+    suffix = storage_suffix(module.params, cloud_loader=lambda: module.azure.cloud)
+    sql_backup.validate(module.params, suffix)
+    session = module.sql_connect()
+    session.check_mode = module.check_mode
+    try:
+        result = sql_backup.run(session, module.params, module.check_mode, suffix)
+    finally:
+        session.close()
+    for warning in result["warnings"]:
+        module.warn(warning)
+    module.exit(result.pop("changed"), **result)
+
+
+def main():
+    spec = connection_argument_spec()
+    spec.update(sql_backup.argument_spec())
+    module = SqlvmModule(spec)
+    module.run(_run)
+
+
+if __name__ == "__main__":
+    main()

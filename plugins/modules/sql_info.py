@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sql_info
+short_description: Report a SQL Server instance's readiness for backup to URL with a managed identity
+version_added: 0.1.0
+description:
+  - Reads, and never changes - version and update level, host platform, clustering, server credentials (names and
+    identities, never secrets), Microsoft Entra logins and sysadmin members, trace flags, and the last backup to URL of
+    each database.
+  - Returns RV(managed_identity_backup_supported) (SQL Server 2022 CU17 or later, or 2025; Windows; not a failover
+    cluster instance) and a readiness verdict RV(ready) with the RV(reasons) when not ready.
+author:
+  - sqlvm.backup developers
+options:
+  container_url:
+    description:
+      - When given, readiness also needs a managed-identity credential named exactly by this container URL.
+    type: str
+extends_documentation_fragment:
+  - sqlvm.backup.sql_connection
+  - sqlvm.backup.azure_auth
+  - sqlvm.backup.attributes.info_module
+seealso:
+  - module: sqlvm.backup.sqlvm_info
+"""
+
+EXAMPLES = r"""
+- name: Is the instance ready for managed-identity backups to this container?
+  sqlvm.backup.sql_info:
+    sql_host: sqlvm1.contoso.internal
+    container_url: https://contosobackups.blob.core.windows.net/sql
+  register: info
+
+- name: Stop with the reasons when it is not
+  ansible.builtin.assert:
+    that: info.ready
+    fail_msg: "{{ info.reasons | join('; ') }}"
+"""
+
+RETURN = r"""
+instance:
+  description: Server properties.
+  returned: always
+  type: dict
+  contains:
+    product_version:
+      description: C(SERVERPROPERTY('ProductVersion')), for example C(16.0.4175.1).
+      type: str
+    release:
+      description: SQL Server release, for example C(2022).
+      type: str
+    product_update_level:
+      description: Cumulative update, for example C(CU17).
+      type: str
+    edition:
+      description: Edition.
+      type: str
+    host_platform:
+      description: C(Windows) or C(Linux).
+      type: str
+    is_clustered:
+      description: Whether the instance is a failover cluster instance.
+      type: bool
+    default_data_path:
+      description: Default directory of data files.
+      type: str
+    default_log_path:
+      description: Default directory of log files.
+      type: str
+    server_name:
+      description: C(@@SERVERNAME).
+      type: str
+managed_identity_backup_supported:
+  description: SQL Server 2022 CU17+ or 2025, on Windows, not a failover cluster instance.
+  returned: always
+  type: bool
+credentials:
+  description: Server credentials - name, identity and dates. Secrets are never readable.
+  returned: always
+  type: list
+  elements: dict
+entra_logins:
+  description: Microsoft Entra logins (users, applications, groups) and whether they are enabled.
+  returned: always
+  type: list
+  elements: dict
+sysadmin_members:
+  description: Members of the sysadmin role with their principal type.
+  returned: always
+  type: list
+  elements: dict
+entra_sysadmins:
+  description: Names of the Entra principals in sysadmin.
+  returned: always
+  type: list
+  elements: str
+trace_flags:
+  description: Trace flags that are on, by number, with their status and whether they are global.
+  returned: always
+  type: dict
+last_url_backups:
+  description: Finish time of the last backup to URL per database and type (full, differential, log).
+  returned: always
+  type: dict
+  sample: {Sales: {full: "2026-11-22T01:00:03", log: "2026-11-22T03:15:01"}}
+ready:
+  description: Whether backups to URL with a managed identity can run.
+  returned: always
+  type: bool
+reasons:
+  description: Why the instance is not ready, each with what to do.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info
+from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec
+
+
+def _run(module):
+    session = module.sql_connect()
+    session.check_mode = True  # read-only module: a write would be a bug
+    try:
+        result = sql_info.gather(session, module.params.get("container_url"))
+    finally:
+        session.close()
+    module.exit(False, **result)
+
+
+def main():
+    spec = connection_argument_spec()
+    spec.update(container_url=dict(type="str"))
+    module = SqlvmModule(spec)
+    module.run(_run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sql_restore
+short_description: Restore a SQL Server database from Azure Blob Storage (RESTORE ... FROM URL)
+version_added: 0.1.0
+description:
+  - Runs C(RESTORE DATABASE) or C(RESTORE LOG) C(FROM URL) for a stripe set of blobs, or the read-only forms
+    C(RESTORE HEADERONLY), C(FILELISTONLY) and C(VERIFYONLY).
+  - File locations are computed from C(RESTORE FILELISTONLY) into the instance's default data and log paths (or
+    O(data_path) / O(log_path) / O(file_moves)) and named after the target database, so a backup can be restored under
+    a new name next to the database it came from (no error 1834 / 3156).
+  - An existing database is never overwritten unless O(replace=true). When the existing database was last restored
+    from exactly these URLs, the task reports no change.
+  - Before a restore through a managed-identity credential the instance is checked as in sqlvm.backup.sql_backup.
+author:
+  - sqlvm.backup developers
+options:
+  urls:
+    description:
+      - Every blob URL of the backup's stripe set (RV(sqlvm.backup.sql_backup#module:backups[].urls)). All in one
+        container, whose credential must exist.
+    type: list
+    elements: str
+    required: true
+  database:
+    description:
+      - Name to restore the database as. Required for O(mode=restore).
+    type: str
+  mode:
+    description:
+      - V(restore) restores; V(verify_only), V(header_only) and V(filelist_only) only read the backup and change nothing.
+    type: str
+    choices: [restore, verify_only, header_only, filelist_only]
+    default: restore
+  restore_type:
+    description:
+      - V(database) for full and differential backups, V(log) for log backups (onto a database left RESTORING).
+    type: str
+    choices: [database, log]
+    default: database
+  data_path:
+    description:
+      - Directory for data files. Defaults to the instance's default data path.
+    type: str
+  log_path:
+    description:
+      - Directory for log files. Defaults to the instance's default log path.
+    type: str
+  file_moves:
+    description:
+      - Explicit target paths by logical file name; they take precedence over O(data_path) and O(log_path).
+    type: dict
+  replace:
+    description:
+      - Overwrite an existing database of the same name (C(WITH REPLACE)). Its data is lost.
+    type: bool
+    default: false
+  recovery:
+    description:
+      - V(true) brings the database online (C(RECOVERY)); V(false) leaves it RESTORING for further differential or log
+        restores (C(NORECOVERY)).
+    type: bool
+    default: true
+  stopat:
+    description:
+      - Point in time to stop at (C(STOPAT)), for example C(2026-11-21T23:30:00).
+    type: str
+  checksum:
+    description:
+      - C(WITH CHECKSUM) - fail when the backup has no checksums or they do not match.
+    type: bool
+    default: false
+  storage_suffix:
+    description:
+      - Storage endpoint suffix the URLs must use. Defaults to the suffix of O(cloud_environment).
+    type: str
+  allow_unsupported_instance:
+    description:
+      - As in sqlvm.backup.sql_backup - run on an instance where managed-identity restores are unsupported, at your own
+        risk. Builds below SQL Server 2022 CU15 are refused in any case.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - sqlvm.backup.sql_connection
+  - sqlvm.backup.azure_auth
+  - sqlvm.backup.attributes
+seealso:
+  - module: sqlvm.backup.sql_backup
+"""
+
+EXAMPLES = r"""
+- name: Back up Sales and restore it next to itself as Sales_check
+  block:
+    - name: Back up
+      sqlvm.backup.sql_backup:
+        sql_host: sqlvm1.contoso.internal
+        container_url: https://contosobackups.blob.core.windows.net/sql
+        databases: [Sales]
+      register: backup
+
+    - name: Restore under a new name
+      sqlvm.backup.sql_restore:
+        sql_host: sqlvm1.contoso.internal
+        urls: "{{ backup.backups[0].urls }}"
+        database: Sales_check
+
+- name: What is in this backup?
+  sqlvm.backup.sql_restore:
+    sql_host: sqlvm1.contoso.internal
+    urls: [https://contosobackups.blob.core.windows.net/sql/sqlvm1/Sales/Sales_FULL_20261122T031500Z_1of1.bak]
+    mode: header_only
+  register: header
+"""
+
+RETURN = r"""
+database:
+  description: The database restored.
+  returned: when O(mode=restore)
+  type: str
+files:
+  description: Where each file of the backup goes (C(MOVE)).
+  returned: when O(mode=restore)
+  type: list
+  elements: dict
+  sample: [{logical: Sales, physical: "F:\\data\\Sales_check.mdf"}]
+statements:
+  description: The RESTORE statement run or, in check mode, that would run.
+  returned: when O(mode=restore)
+  type: list
+  elements: str
+headers:
+  description: Rows of C(RESTORE HEADERONLY).
+  returned: when O(mode=header_only)
+  type: list
+  elements: dict
+verified:
+  description: C(RESTORE VERIFYONLY) succeeded.
+  returned: when O(mode=verify_only)
+  type: bool
+messages:
+  description: Progress and completion messages of SQL Server.
+  returned: when a statement ran
+  type: list
+  elements: str
+duration_seconds:
+  description: Wall time of the RESTORE statement.
+  returned: when a restore ran
+  type: float
+warnings:
+  description: Support warnings when O(allow_unsupported_instance=true) let an unsupported instance through.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import sql_restore
+from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec, storage_suffix
+
+
+def _run(module):
+    suffix = storage_suffix(module.params, cloud_loader=lambda: module.azure.cloud)
+    sql_restore.validate(module.params, suffix)
+    session = module.sql_connect()
+    session.check_mode = module.check_mode
+    try:
+        result = sql_restore.run(session, module.params, module.check_mode, suffix)
+    finally:
+        session.close()
+    for warning in result.get("warnings") or ():
+        module.warn(warning)
+    module.exit(result.pop("changed"), before=result.pop("before", None), after=result.pop("after", None), **result)
+
+
+def main():
+    spec = connection_argument_spec()
+    spec.update(sql_restore.argument_spec())
+    module = SqlvmModule(spec)
+    module.run(_run)
+
+
+if __name__ == "__main__":
+    main()

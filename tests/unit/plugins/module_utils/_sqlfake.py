@@ -1,0 +1,70 @@
+"""A pyodbc-shaped connection double: answers SELECTs from a table of (pattern, rows), records every
+statement, and raises pyodbc-style errors for statements matching a failure pattern."""
+import re
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import SqlSession
+
+
+class FakeOdbcError(Exception):
+    pass
+
+
+class _Cursor:
+    def __init__(self, conn):
+        self.conn = conn
+        self.description = None
+        self.messages = []
+        self._rows = []
+
+    def execute(self, sql, *params):
+        self.conn.log.append((sql, params))
+        for pattern, error in self.conn.failures:
+            if re.search(pattern, sql):
+                raise FakeOdbcError("42000", "[42000] [FreeTDS][SQL Server]%s (%d) (SQLExecDirectW)" % (error[1], error[0]))
+        for pattern, rows in self.conn.answers:
+            if re.search(pattern, sql):
+                rows = rows(sql, params) if callable(rows) else rows
+                if rows is None:
+                    break
+                columns = list(rows[0].keys()) if rows else ["x"]
+                self.description = [(c,) for c in columns]
+                self._rows = [tuple(r[c] for c in columns) for r in rows]
+                return
+        self.description = None
+        self._rows = []
+
+    def fetchall(self):
+        return self._rows
+
+    def nextset(self):
+        return False
+
+    def close(self):
+        pass
+
+
+class FakeConnection:
+    def __init__(self, answers=(), failures=()):
+        self.answers = list(answers)
+        self.failures = list(failures)
+        self.log = []
+
+    def cursor(self):
+        return _Cursor(self)
+
+    def writes(self):
+        return [sql for sql, _ in self.log if not re.match(r"^(SELECT|USE|DBCC TRACESTATUS|RESTORE (FILELISTONLY|HEADERONLY))", sql)]
+
+
+def session(answers=(), failures=(), check_mode=False):
+    conn = FakeConnection(answers, failures)
+    return SqlSession(conn, check_mode=check_mode), conn
+
+
+def instance_answers(version="16.0.4175.1", platform="Windows", clustered="0", edition="Developer Edition (64-bit)"):
+    return [
+        (r"SERVERPROPERTY", [dict(ProductVersion=version, ProductUpdateLevel="CU17", ProductLevel="RTM", Edition=edition,
+                                  EngineEdition="3", IsClustered=clustered, InstanceDefaultDataPath="F:\\data\\",
+                                  InstanceDefaultLogPath="G:\\log\\", MachineName="sqlvm1", ServerName="sqlvm1")]),
+        (r"dm_os_host_info", [dict(host_platform=platform)]),
+    ]

@@ -1,0 +1,172 @@
+"""Directory-read decisions (Directory Readers, group, Graph app roles) with Graph replaced."""
+import pytest
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import directory as d
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+
+PID = "11111111-2222-3333-4444-555555555555"
+GID = "22222222-2222-3333-4444-555555555555"
+GRAPH_SP = "33333333-2222-3333-4444-555555555555"
+ROLE_IDS = {"User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
+            "GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6",
+            "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30"}
+READERS = {"@odata.type": "#microsoft.graph.directoryRole", "id": "r1", "displayName": "Directory Readers",
+           "roleTemplateId": d.DIRECTORY_READERS_TEMPLATE_ID}
+OTHER_ROLE = {"@odata.type": "#microsoft.graph.directoryRole", "id": "r2", "displayName": "Reports Reader",
+              "roleTemplateId": "4a5d8f65-41da-4de4-8968-e035b65339cf"}
+GROUP = {"@odata.type": "#microsoft.graph.group", "id": GID, "displayName": "sql-readers"}
+
+
+@pytest.mark.parametrize("transitive, app_roles, can_read, fragment", [
+    ([READERS], None, True, "Directory Readers"),
+    ([GROUP, READERS], None, True, "through group sql-readers"),     # via a role-assignable group
+    ([OTHER_ROLE], None, False, "missing: User.Read.All"),
+    ([], {"User.Read.All": True, "GroupMember.Read.All": True, "Application.Read.All": True}, True, "application roles"),
+    ([], {"User.Read.All": True, "GroupMember.Read.All": False, "Application.Read.All": True}, False,
+     "missing: GroupMember.Read.All"),
+    ([{"@odata.type": "#microsoft.graph.directoryRole", "roleTemplateId": d.DIRECTORY_READERS_TEMPLATE_ID.upper()}],
+     None, True, "Directory Readers"),
+])
+def test_read_verdict(transitive, app_roles, can_read, fragment):
+    ok, reason = d.read_verdict(transitive, app_roles)
+    assert ok is can_read
+    assert fragment in reason
+
+
+def test_granted_app_roles_only_counts_microsoft_graph():
+    assignments = [{"resourceId": GRAPH_SP, "appRoleId": ROLE_IDS["User.Read.All"]},
+                   {"resourceId": "other-api", "appRoleId": ROLE_IDS["GroupMember.Read.All"]}]
+    assert d.granted_app_roles(assignments, GRAPH_SP, ROLE_IDS) == {
+        "User.Read.All": True, "GroupMember.Read.All": False, "Application.Read.All": False}
+
+
+def test_app_role_ids():
+    sp = {"appRoles": [{"value": k, "id": v} for k, v in ROLE_IDS.items()] + [{"value": "Mail.Send", "id": "x"}]}
+    assert d.app_role_ids(sp) == ROLE_IDS
+
+
+@pytest.mark.parametrize("desired, fragment", [
+    ({}, "exactly one way"),
+    ({"principal_id": PID, "vm_name": "vm1", "resource_group": "rg"}, "exactly one way"),
+    ({"principal_id": "abc"}, "not a GUID"),
+    ({"vm_name": "vm1"}, "need resource_group"),
+    ({"principal_id": PID, "method": "group"}, "needs group_id"),
+    ({"principal_id": PID, "method": "group", "group_id": "sql-readers"}, "needs group_id"),
+    ({"principal_id": PID, "group_id": GID}, "only used with method=group"),
+    ({"principal_id": PID, "method": "magic"}, "method must be"),
+])
+def test_validate_desired_rejects(desired, fragment):
+    with pytest.raises(InvalidInputError, match=fragment):
+        d.validate_desired(dict(desired))
+
+
+class FakeGraph:
+    def __init__(self, transitive=(), assignments=(), group=None, group_roles=(), members=(), sp=True):
+        self.data = {
+            "/servicePrincipals/%s/transitiveMemberOf" % PID: list(transitive),
+            "/servicePrincipals/%s/appRoleAssignments" % PID: list(assignments),
+            "/servicePrincipals?$filter=appId eq '%s'" % d.MICROSOFT_GRAPH_APP_ID: [
+                {"id": GRAPH_SP, "appRoles": [{"value": k, "id": v} for k, v in ROLE_IDS.items()]}],
+            "/roleManagement/directory/roleAssignments?$filter=principalId eq '%s'" % GID: list(group_roles),
+            "/roleManagement/directory/roleAssignments?$filter=principalId eq '%s'" % PID: [
+                {"id": "ra1", "roleDefinitionId": d.DIRECTORY_READERS_TEMPLATE_ID}],
+            "/groups/%s/members?$select=id" % GID: list(members),
+        }
+        self.group = group
+        self.sp = sp
+        self.writes = []
+
+    def list_all(self, client, path, params=None):
+        return self.data[path + "".join("?%s=%s" % item for item in (params or {}).items())]
+
+    def get(self, client, path, params=None, missing_ok=False):
+        if path.startswith("/groups/"):
+            return self.group
+        return {"id": PID} if self.sp else None
+
+    def post(self, client, path, body):
+        self.writes.append(("POST", path, body))
+        return {}
+
+    def delete(self, client, path):
+        self.writes.append(("DELETE", path, None))
+
+
+class Cloud:
+    graph_endpoint = "https://graph.example/"
+
+
+class Session:
+    subscription_id = "00000000-1111-2222-3333-444444444444"
+    graph = object()
+    cloud = Cloud()
+
+
+@pytest.fixture
+def graph(monkeypatch):
+    def install(**kwargs):
+        fake = FakeGraph(**kwargs)
+        monkeypatch.setattr(d, "_graph", lambda: fake)
+        return fake
+    return install
+
+
+def test_directory_role_present_transitively_is_a_no_op(graph):
+    fake = graph(transitive=[GROUP, READERS])
+    changed, before, after, _r = d.ensure_present(Session(), {"principal_id": PID}, check_mode=False)
+    assert changed is False and fake.writes == [] and before == after
+
+
+def test_directory_role_assigned_when_missing(graph):
+    fake = graph(transitive=[OTHER_ROLE])
+    changed, before, after, _r = d.ensure_present(Session(), {"principal_id": PID}, check_mode=False)
+    assert changed is True and before["can_read_directory"] is False and after["can_read_directory"] is True
+    assert fake.writes == [("POST", "/roleManagement/directory/roleAssignments", {
+        "principalId": PID, "roleDefinitionId": d.DIRECTORY_READERS_TEMPLATE_ID, "directoryScopeId": "/"})]
+
+
+def test_check_mode_writes_nothing(graph):
+    fake = graph()
+    changed, *_rest = d.ensure_present(Session(), {"principal_id": PID, "method": "graph_app_roles"}, check_mode=True)
+    assert changed is True and fake.writes == []
+
+
+def test_app_roles_grants_only_the_missing_ones(graph):
+    fake = graph(assignments=[{"id": "x", "resourceId": GRAPH_SP, "appRoleId": ROLE_IDS["User.Read.All"]}])
+    changed, _b, _a, result = d.ensure_present(Session(), {"principal_id": PID, "method": "graph_app_roles"}, False)
+    assert changed is True
+    assert sorted(w[2]["appRoleId"] for w in fake.writes) == sorted(
+        [ROLE_IDS["GroupMember.Read.All"], ROLE_IDS["Application.Read.All"]])
+
+
+def test_group_membership_added(graph):
+    fake = graph(group={"id": GID, "displayName": "sql-readers", "isAssignableToRole": True},
+                 group_roles=[{"roleDefinitionId": d.DIRECTORY_READERS_TEMPLATE_ID}])
+    changed, *_rest = d.ensure_present(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
+    assert changed is True
+    assert fake.writes == [("POST", "/groups/%s/members/$ref" % GID,
+                            {"@odata.id": "https://graph.example/v1.0/directoryObjects/%s" % PID})]
+
+
+@pytest.mark.parametrize("group, roles, fragment", [
+    (None, [], "not found"),
+    ({"id": GID, "displayName": "g", "isAssignableToRole": False}, [], "not role-assignable"),
+    ({"id": GID, "displayName": "g", "isAssignableToRole": True}, [], "does not hold Directory Readers"),
+])
+def test_group_prerequisites_fail_without_writes(graph, group, roles, fragment):
+    fake = graph(group=group, group_roles=roles)
+    with pytest.raises(PrerequisiteError, match=fragment):
+        d.ensure_present(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
+    assert fake.writes == []
+
+
+def test_absent_removes_the_direct_role_assignment(graph):
+    fake = graph(transitive=[READERS])
+    changed, *_rest = d.ensure_absent(Session(), {"principal_id": PID}, False)
+    assert changed is True and fake.writes == [("DELETE", "/roleManagement/directory/roleAssignments/ra1", None)]
+
+
+def test_absent_group_only_when_direct_member(graph):
+    fake = graph(transitive=[GROUP, READERS], members=[{"id": "someone-else"}])
+    changed, *_rest = d.ensure_absent(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
+    assert changed is False and fake.writes == []

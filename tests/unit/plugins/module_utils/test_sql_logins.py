@@ -1,0 +1,128 @@
+"""sql_logins: plans, idempotency, check mode, refusals before any statement."""
+import pytest
+
+from _sqlfake import session
+from ansible_collections.sqlvm.backup.plugins.module_utils import sql_logins
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+
+OID = "11111111-2222-3333-4444-555555555555"
+
+
+def params(**kw):
+    base = dict(name="ops@contoso.com", state="present", login_type="entra", object_id=None, sql_login_password=None,
+                update_password="on_create", enabled=True, server_roles=None, server_roles_exclusive=False,
+                databases=None)
+    base.update(kw)
+    return base
+
+
+def login_rows(kind="E", disabled=False, roles=()):
+    return [
+        (r"FROM sys.server_principals WHERE name = \?", [dict(name="ops@contoso.com", type=kind, is_disabled=disabled,
+                                                              sid=b"\x11" * 16)]),
+        (r"FROM sys.server_role_members", [dict(name=r) for r in roles] or None),
+    ]
+
+
+def test_new_entra_login_with_object_id_and_sysadmin():
+    s, conn = session([(r"sys.server_principals WHERE name", [])])
+    result = sql_logins.ensure(s, params(object_id=OID, server_roles=["sysadmin"]), check_mode=False)
+    assert result["changed"]
+    assert conn.writes() == [
+        "CREATE LOGIN [ops@contoso.com] FROM EXTERNAL PROVIDER WITH OBJECT_ID = N'%s'" % OID,
+        "ALTER SERVER ROLE [sysadmin] ADD MEMBER [ops@contoso.com]",
+        "DBCC FLUSHAUTHCACHE",
+        "DBCC FREESYSTEMCACHE('TokenAndPermUserStore') WITH NO_INFOMSGS",
+    ]
+    assert result["after"]["server_roles"] == ["sysadmin"] and result["before"] == {}
+
+
+def test_check_mode_predicts_and_writes_nothing():
+    s, conn = session([(r"sys.server_principals WHERE name", [])], check_mode=True)
+    result = sql_logins.ensure(s, params(server_roles=["sysadmin"]), check_mode=True)
+    assert result["changed"] and conn.writes() == []
+    assert result["statements"][0].startswith("CREATE LOGIN")
+
+
+def test_second_run_changes_nothing():
+    s, conn = session(login_rows(roles=["sysadmin"]))
+    result = sql_logins.ensure(s, params(server_roles=["sysadmin"]), check_mode=False)
+    assert not result["changed"] and conn.writes() == []
+
+
+def test_exclusive_roles_drop_others_and_flush():
+    s, conn = session(login_rows(roles=["sysadmin", "dbcreator"]))
+    result = sql_logins.ensure(s, params(server_roles=["dbcreator"], server_roles_exclusive=True), check_mode=False)
+    assert "ALTER SERVER ROLE [sysadmin] DROP MEMBER [ops@contoso.com]" in conn.writes()
+    assert conn.writes()[-1].startswith("DBCC FREESYSTEMCACHE")
+    assert result["after"]["server_roles"] == ["dbcreator"]
+
+
+def test_additive_roles_keep_others():
+    s, conn = session(login_rows(roles=["sysadmin"]))
+    result = sql_logins.ensure(s, params(server_roles=["dbcreator"]), check_mode=False)
+    assert result["after"]["server_roles"] == ["dbcreator", "sysadmin"]
+    assert not any("DROP MEMBER" in w for w in conn.writes())
+
+
+def test_disable_then_flush_caches():
+    s, conn = session(login_rows())
+    sql_logins.ensure(s, params(enabled=False), check_mode=False)
+    assert conn.writes() == ["ALTER LOGIN [ops@contoso.com] DISABLE", "DBCC FLUSHAUTHCACHE",
+                             "DBCC FREESYSTEMCACHE('TokenAndPermUserStore') WITH NO_INFOMSGS"]
+
+
+def test_disabling_a_group_login_is_refused_before_trying():
+    s, conn = session(login_rows(kind="X"))
+    with pytest.raises(PrerequisiteError, match="not supported for groups"):
+        sql_logins.ensure(s, params(enabled=False), check_mode=False)
+    assert conn.writes() == []
+
+
+def test_database_user_with_roles():
+    answers = login_rows() + [
+        (r"FROM sys.databases WHERE name", [dict(name="app", state_desc="ONLINE", database_id=5)]),
+        (r"FROM sys.database_principals WHERE name", []),
+    ]
+    s, conn = session(answers)
+    sql_logins.ensure(s, params(databases=[dict(name="app", user=None, roles=["db_backupoperator"],
+                                                roles_exclusive=False, state="present")]), check_mode=False)
+    assert conn.writes() == ["CREATE USER [ops@contoso.com] FROM LOGIN [ops@contoso.com]",
+                             "ALTER ROLE [db_backupoperator] ADD MEMBER [ops@contoso.com]"]
+    uses = [sql for sql, _ in conn.log if sql.startswith("USE")]
+    assert uses[-1] == "USE [master]"
+
+
+def test_absent_drops_login():
+    s, conn = session(login_rows())
+    assert sql_logins.ensure(s, params(state="absent"), check_mode=False)["changed"]
+    assert conn.writes() == ["DROP LOGIN [ops@contoso.com]"]
+    s, conn = session([(r"sys.server_principals WHERE name", [])])
+    assert not sql_logins.ensure(s, params(state="absent"), check_mode=False)["changed"]
+
+
+def test_sql_login_password_never_shown():
+    s, conn = session([(r"sys.server_principals WHERE name", [])])
+    result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="S3cret!'x"), check_mode=False)
+    assert "S3cret" not in repr(result)
+    assert conn.writes()[0] == "CREATE LOGIN [svc] WITH PASSWORD = N'S3cret!''x'"
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(name="a" * 129), "128"),
+    (dict(name=""), "empty"),
+    (dict(object_id="not-a-guid"), "GUID"),
+    (dict(object_id="11111111-2222-3333-4444-55555555555G"), "GUID"),
+    (dict(sql_login_password="x"), "SQL logins only"),
+    (dict(login_type="sql"), "needs sql_login_password"),
+    (dict(login_type="sql", sql_login_password="p", object_id=OID), "Entra logins only"),
+    (dict(server_roles=["public"]), "public"),
+    (dict(name="CONTOSO\\ops"), "Windows"),
+    (dict(name=" ops"), "spaces"),
+    (dict(databases=[dict(name="x]" * 70, user=None, roles=None, roles_exclusive=False, state="present")]), "128"),
+])
+def test_bad_input_fails_before_any_statement(kw, match):
+    s, conn = session([])
+    with pytest.raises(InvalidInputError, match=match):
+        sql_logins.ensure(s, params(**kw), check_mode=False)
+    assert conn.log == []
