@@ -414,8 +414,9 @@ class ArmService:
     def _subscription_body(self, s):
         return {"id": "/subscriptions/" + s["id"], "authorizationSource": "RoleBased", "managedByTenants": [],
                 "subscriptionId": s["id"], "tenantId": self.world.tenant_id, "displayName": s["name"],
-                "state": "Enabled", "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
-                                                              "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}
+                "state": "Enabled", "subscriptionPolicies": {
+                    "locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
+                    "spendingLimit": "Off"}}
 
     def get_subscription(self, request, sub):
         self._authorize(request, "Microsoft.Resources/subscriptions/read", "/subscriptions/" + sub)
@@ -830,8 +831,8 @@ class ArmService:
                     "primaryLocation": account["location"], "statusOfPrimary": "available",
                     "creationTime": "2025-01-15T10:00:00.0000000Z", "allowBlobPublicAccess": False,
                     "allowSharedKeyAccess": True, "minimumTlsVersion": "TLS1_2", "supportsHttpsTrafficOnly": True,
-                    "accessTier": "Hot", "networkAcls": {"bypass": "AzureServices", "virtualNetworkRules": [],
-                                                        "ipRules": [], "defaultAction": "Allow"},
+                    "accessTier": "Hot", "networkAcls": {
+                        "bypass": "AzureServices", "virtualNetworkRules": [], "ipRules": [], "defaultAction": "Allow"},
                     "encryption": {"services": {"blob": {"keyType": "Account", "enabled": True},
                                                 "file": {"keyType": "Account", "enabled": True}},
                                    "keySource": "Microsoft.Storage", "requireInfrastructureEncryption": False}}}

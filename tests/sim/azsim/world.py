@@ -295,9 +295,9 @@ class World:
                 uami = self._uami_ref(entra, vm["subscription"], vm["resource_group"])
                 client_id = uami["client_id"]
             props["serverConfigurationsManagementSettings"]["azureAdAuthenticationSettings"] = {"clientId": client_id}
-        self.sqlvm_resources[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
-                                     "resource_group": vm["resource_group"], "location": vm["location"],
-                                     "properties": props, "tags": {}, "vm": vm}
+        self.sqlvm_resources[rid.lower()] = {
+            "id": rid, "name": spec["name"], "subscription": vm["subscription"], "resource_group": vm["resource_group"],
+            "location": vm["location"], "properties": props, "tags": {}, "vm": vm}
         vm["sql_vm_id"] = rid
 
     def _load_directory(self, directory):
