@@ -56,4 +56,3 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"resource_group": "rg-sql"}, "vm_name"),
         ({"vm_name": "sqlvm-ready"}, "resource_group"),
     ])
-
