@@ -102,6 +102,11 @@ def test_preflight_refuses_before_any_write(sqlworld, ansible):
         assert outcome.failed and needle in outcome["msg"], (vm, outcome.get("msg"))
         assert outcome["error"]["kind"] == "prerequisite"
     assert sqlworld.writes() == []
+    # The documented override lets CU16 through with a warning - never below CU15.
+    override = ansible([task("sql_backup", dict(sqlworld.connection(vm=vm), container_url=CONTAINER, databases=["app"],
+                                                allow_unsupported_instance=True)) for vm in ("cu16", "cu14")])
+    assert override[0]["changed"] and any("CU17" in w for w in override[0]["warnings"])
+    assert override[1].failed and "unresponsive" in override[1]["msg"]
 
 
 def test_documented_storage_errors_are_translated(sqlworld, ansible):
