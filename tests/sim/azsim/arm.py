@@ -203,7 +203,7 @@ class ArmService:
             raise ArmError(arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' "
                                      "header is missing.", {"WWW-Authenticate": www % "The authentication failed "
                                                             "because of missing 'Authorization' header."}))
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise ArmError(arm_error(401, "AuthenticationFailedInvalidHeader", "Authentication failed. The "
                                      "'Authorization' header is provided in an invalid format."))

@@ -336,7 +336,7 @@ class World:
             return self.automation_id
         if GUID_RE.match(ref):
             return ref.lower()
-        kind, _, name = ref.partition(":")
+        kind, _sep, name = ref.partition(":")
         lname = name.lower()
         if kind == "vm":
             vm = self.vm_by_name.get(lname)
@@ -359,7 +359,7 @@ class World:
             return ref
         if ref == "subscription":
             return sub_prefix(self.default_subscription)
-        kind, _, name = ref.partition(":")
+        kind, _sep, name = ref.partition(":")
         if kind == "rg":
             for (sub, rg), value in self.resource_groups.items():
                 if rg == name.lower():
@@ -367,7 +367,7 @@ class World:
         if kind == "storage" and name in self.storage:
             return self.storage[name]["id"]
         if kind == "container":
-            account, _, container = name.partition("/")
+            account, _sep, container = name.partition("/")
             if account in self.storage:
                 return self.storage[account]["id"] + "/blobServices/default/containers/" + container
         raise ValueError("scenario: unknown scope %r" % ref)
@@ -669,7 +669,7 @@ class World:
                 if wids:
                     claims["wids"] = wids
             claims.update(extra or {})
-            token, _ = self.signer.mint(claims, audience)
+            token, _claims = self.signer.mint(claims, audience)
             return token
 
     def _token_roles(self, object_id, audience):

@@ -1,6 +1,4 @@
 """Microsoft Graph v1.0 shapes, filters, paging, writes and errors (plain HTTP, as the product calls Graph)."""
-import pytest
-
 from simclients import Graph, credential, readonly_credential
 
 DIRECTORY_READERS = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
