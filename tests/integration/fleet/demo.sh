@@ -6,8 +6,9 @@ ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=false ANSIBLE_LOCALHOST_WARNING=false
+export ANSIBLE_PIPELINING=true ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=false ANSIBLE_LOCALHOST_WARNING=false
 DEMO_VM="${DEMO_VM:-sqlvm-fresh}"
+SCENARIO="${DEMO_SCENARIO:-$ROOT/tests/integration/fleet/scenario.yml}"
 DEMO_DB="${DEMO_DB:-app}"
 STATE="$(mktemp -d "${TMPDIR:-/tmp}/sqlvm-demo.XXXXXX")"
 stop_world() { tests/sim/simctl stop --state-dir "$STATE" >/dev/null 2>&1 || true; rm -rf "$STATE"; }
@@ -15,10 +16,10 @@ trap stop_world EXIT
 
 step() { printf '\n=== %s\n' "$*"; }
 step "Starting the test world (simulated Azure tenant + SQL Server VMs on 127.0.0.1)"
-tests/sim/simctl start --state-dir "$STATE"
+tests/sim/simctl start --state-dir "$STATE" --scenario "$SCENARIO"
 set -a; . "$STATE/env.sh"; set +a
 export XDG_CACHE_HOME="$STATE/cache"
-play() { ansible-playbook -i "$SIM_INVENTORY" -e @playbooks/inventories/world.yml "$@"; }
+play() { ansible-playbook -i "$SIM_INVENTORY" -e @playbooks/inventories/world.yml -f 10 "$@"; }
 
 step "Converging every SQL VM to backup-ready (playbooks/backup_ready.yml)"
 play playbooks/backup_ready.yml

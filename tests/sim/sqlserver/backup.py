@@ -163,6 +163,7 @@ def _open_devices(ctx, spec, verb):
                                      "not supported.).")
         account, container, blob = parsed
         identity = str(cred["identity"]).lower()
+        store = None
         if identity == "managed identity":
             principal = backend.primary_identity(ctx.inst.vm_key)
             if principal is None:

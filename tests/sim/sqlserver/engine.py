@@ -437,8 +437,8 @@ class Parser:
                 alias = None
                 if self.opt_kw("AS"):
                     alias = self.alias()
-                elif self.tok.kind in ("ident", "str") or (self.tok.kind == "word" and
-                                                          self.tok.value.upper() not in RESERVED):
+                elif self.tok.kind in ("ident", "str") or (
+                        self.tok.kind == "word" and self.tok.value.upper() not in RESERVED):
                     alias = self.alias()
                 items.append(("expr", e, alias))
             if not self.opt_op(","):
@@ -604,9 +604,9 @@ class Parser:
                 other = self.expr()
             self.kw("END")
             return ("case", base, whens, other)
-        if t.kind == "ident" or (t.kind == "word" and (t.value.upper() not in RESERVED or
-                                                      t.value.upper() in ("CURRENT_USER", "SYSTEM_USER",
-                                                                          "SESSION_USER", "COALESCE", "NULLIF"))):
+        name_like = t.kind == "word" and (t.value.upper() not in RESERVED or t.value.upper() in (
+            "CURRENT_USER", "SYSTEM_USER", "SESSION_USER", "COALESCE", "NULLIF"))
+        if t.kind == "ident" or name_like:
             if self.peek().kind == "op" and self.peek().value == "(" and t.kind == "word":
                 fname = self.next().value.upper()
                 self.next()
@@ -713,7 +713,8 @@ def compare(a, b):
             raise E.SqlError(245, 16, 1, f"Conversion failed when converting the nvarchar value '{a}' to data "
                                          "type int.")
     elif isinstance(b, str) and isinstance(a, (int, float)):
-        return -compare(b, a)
+        text_side, number_side = b, a
+        return -compare(text_side, number_side)
     elif isinstance(a, (bytes, bytearray)) and isinstance(b, (bytes, bytearray)):
         a, b = bytes(a), bytes(b)
     return (a > b) - (a < b)

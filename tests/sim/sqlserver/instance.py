@@ -312,7 +312,7 @@ class Instance:
         for kind, new, old in res.envchanges:
             out += tds.tok_envchange(kind, new, old)
         for cols, rows in res.sets:
-            types = [t for _, t in cols]
+            types = [col_type for _name, col_type in cols]
             out += tds.tok_colmetadata(cols)
             for r in rows:
                 out += tds.tok_row(types, r)
@@ -720,7 +720,7 @@ class Context:
                                              f"database '{db.name}', schema 'dbo'.")
             t = db.tables[names[1]]
             cols = [(c, C.parse_type_name(*_split_typename(tn))) for c, tn in t["columns"]]
-            rows = [dict(zip([c.lower() for c, _ in t["columns"]], r)) for r in t["rows"]]
+            rows = [dict(zip([c.lower() for c, _type in t["columns"]], r)) for r in t["rows"]]
             return cols, rows
         raise E.invalid_object(".".join(parts))
 
@@ -761,7 +761,7 @@ class Context:
                 if e[0] == "lit" and isinstance(e[1], int):
                     key_e = exprs[e[1] - 1]
                 elif e[0] == "col" and len(e[1]) == 1:
-                    for (n, _), ex in zip(out_cols, exprs):
+                    for (n, _type), ex in zip(out_cols, exprs):
                         if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
                             key_e = ex
 
@@ -800,7 +800,7 @@ class Context:
                 else:
                     t = infer_type(r[i] for r in rows)
             cols.append((n, t))
-        rows = [[_coerce(v, t) for v, (_, t) in zip(r, cols)] for r in rows]
+        rows = [[_coerce(v, t) for v, (_name, t) in zip(r, cols)] for r in rows]
         res.sets.append((cols, rows))
         res.rowcount = len(rows)
 
@@ -821,7 +821,7 @@ class Context:
             cols, rows = self.resolve_source(src["parts"])
             alias = src["alias"]
             colmeta[alias] = cols
-            names = [c.lower() for c, _ in cols]
+            names = [c.lower() for c, _type in cols]
             prefixed = []
             for r in rows:
                 d = {f"{alias}.{k}": v for k, v in r.items()}
@@ -900,6 +900,15 @@ class Context:
         self._need("ALTER ANY LOGIN")
         if name.lower() in self.cat.logins:
             raise E.login_exists(name)
+        ltype, sid, principal = self._resolve_entra(name, object_id)
+        if self.cat.login_by_sid(sid) is not None:
+            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
+                                           "exists.")
+        self.cat.add_login(name, ltype, sid, object_id=principal["object_id"])
+
+    def _resolve_entra(self, name, object_id=None):
+        """Resolve an Entra name (or OBJECT_ID) through Graph with the server's primary managed identity:
+        (type E|X, SID, principal). Users and groups: SID from the object id; applications: the app id."""
         backend = self.inst.backend
         identity = backend.primary_identity(self.inst.vm_key)
         if identity is None:
@@ -935,11 +944,7 @@ class Context:
             ltype, sid_src = "E", p.get("app_id") or p["object_id"]
         else:
             ltype, sid_src = "E", p["object_id"]
-        sid = C.guid_sid(sid_src)
-        if self.cat.login_by_sid(sid) is not None:
-            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
-                                           "exists.")
-        self.cat.add_login(name, ltype, sid, object_id=p["object_id"])
+        return ltype, C.guid_sid(sid_src), p
 
     def _login(self, name, verb):
         login = self.cat.logins.get(name.lower())
@@ -964,7 +969,7 @@ class Context:
             self._need("ALTER ANY LOGIN")
         if "PASSWORD" in opts:
             if login.type != "S":
-                raise E.SqlError(15080, 16, 1, f"Cannot use parameter PASSWORD for a Windows login.")
+                raise E.SqlError(15080, 16, 1, "Cannot use parameter PASSWORD for a Windows login.")
             login.password = opts["PASSWORD"]
         if "DEFAULT_DATABASE" in opts:
             login.default_database = opts["DEFAULT_DATABASE"]
@@ -1010,8 +1015,13 @@ class Context:
         if external:
             login = self.cat.logins.get(name.lower())
             if login is None or login.type not in ("E", "X"):
-                raise E.SqlError(33130, 16, 1, f"Principal '{name}' could not be found or this principal type is "
-                                               "not supported.")
+                # no login: the user is resolved in Entra like CREATE LOGIN … FROM EXTERNAL PROVIDER
+                ltype, sid, _principal = self._resolve_entra(name)
+                if any(u.get("sid") == sid for u in db.users.values()):
+                    raise E.SqlError(15063, 16, 1, "The login already has an account under a different user name.")
+                db.users[name.lower()] = {"name": name, "principal_id": _next_uid(db), "type": ltype, "sid": sid,
+                                          "login": None}
+                return
             login_name = login.name
         if login_name is not None:
             login = self.cat.logins.get(login_name.lower())

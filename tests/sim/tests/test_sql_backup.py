@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import azurite, blob_world, bworld  # noqa: E402,F401
+from sqlserver.fixtures import azurite, blob_world, bworld  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import SA_PASSWORD, connect, tsql_cli  # noqa: E402
 
 pyodbc = pytest.importorskip("pyodbc")
@@ -94,7 +94,7 @@ def test_round_trip_of_10000_rows_under_another_name(bworld):
     assert len(before) == 10000
     # real block blobs in Azurite, several blocks of MAXTRANSFERSIZE
     blob = az.create_container("backupacct", "backups").get_blob_client("rt/AdventureWorks_full.bak")
-    committed, _ = blob.get_block_list("committed")
+    committed, _uncommitted = blob.get_block_list("committed")
     assert blob.get_blob_properties().blob_type == "BlockBlob" and len(committed) > 1
     cur.execute(f"RESTORE DATABASE [AW_copy] FROM URL = '{url}' WITH "
                 "MOVE 'AdventureWorks' TO 'F:\\data\\AW_copy.mdf', MOVE 'AdventureWorks_log' TO 'G:\\log\\AW_copy.ldf'")

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import sql_world, world  # noqa: E402,F401
+from sqlserver.fixtures import sql_world, world  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import ALICE, APP, DBAS, SA_PASSWORD, connect  # noqa: E402
 
 pyodbc = pytest.importorskip("pyodbc")
@@ -133,3 +133,16 @@ def test_select_subset(world):
                             "ON f.database_id = d.database_id WHERE d.name = @@SERVERNAME OR d.name = 'appdb' "
                             "ORDER BY f.file_id")) == [("appdb", "ROWS"), ("appdb", "LOG")]
     assert rows(cur.execute("SELECT IS_SRVROLEMEMBER('sysadmin'), DB_NAME(), SUSER_SNAME()")) == [(1, "master", "sa")]
+
+
+def test_create_user_from_external_provider_resolves_through_the_directory(world):
+    backend, handle = world
+    cur = sa(handle)
+    cur.execute("USE appdb")
+    cur.execute(f"CREATE USER [{ALICE[1]}] FROM EXTERNAL PROVIDER")
+    assert rows(cur.execute("SELECT name, type, sid FROM sys.database_principals WHERE name = ?", ALICE[1])) == [
+        (ALICE[1], "E", uuid.UUID(ALICE[2]).bytes_le)]
+    other = sa(handle, "vm-noprimary")
+    other.execute("USE appdb")
+    with pytest.raises(pyodbc.Error, match=r"Server identity is not configured.*\(33134\)"):
+        other.execute(f"CREATE USER [{ALICE[1]}] FROM EXTERNAL PROVIDER")

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import sql_world, world  # noqa: E402,F401
+from sqlserver.fixtures import sql_world, world  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import (ALICE, APP, BOB, CAROL, DBAS, SA_PASSWORD, connect, mint_sql_token,  # noqa: E402
                                tsql_cli)
 
@@ -161,7 +161,7 @@ def test_attention_cancels_a_delayed_statement(world):
 def test_pytds_as_an_independent_client(world):
     pytds = pytest.importorskip("pytds")
     backend, handle = world
-    with pytds.connect(server="127.0.0.1", port=handle.ports["vm-ready"], user="sa", password=SA_PASSWORD,
+    with pytds.connect(dsn="127.0.0.1", port=handle.ports["vm-ready"], user="sa", password=SA_PASSWORD,
                        database="master", autocommit=True, login_timeout=10) as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT name, database_id FROM sys.databases WHERE name = %s", ("appdb",))

@@ -69,9 +69,9 @@ def _inject_tds(sim, **spec):
 def test_faults_error_delay_drop_through_the_admin_api(sim):
     conn = _sa(sim, "sqlvm-ready")
     cur = conn.cursor()
-    _inject_tds(sim, vm="sqlvm-ready", pattern="sys\\.credentials", action="error", number=701,
-                     state=123, message="There is insufficient system memory in resource pool 'default' to run "
-                                        "this query.")
+    memory = "There is insufficient system memory in resource pool 'default' to run this query."
+    _inject_tds(sim, vm="sqlvm-ready", pattern="sys\\.credentials", action="error", number=701, state=123,
+                message=memory)
     with pytest.raises(pyodbc.Error, match=r"insufficient system memory.*\(701\)"):
         cur.execute("SELECT name FROM sys.credentials")
     assert cur.execute("SELECT COUNT(*) FROM sys.credentials").fetchone()[0] == 0   # the fault was used once
