@@ -47,6 +47,9 @@ def test_backup_then_restore_under_new_name_brings_every_row_back(sqlworld, ansi
              register="backup"),
         task("sql_restore", dict(conn, urls="{{ backup.backups[0].urls }}", database="app_copy")),
         task("sql_restore", dict(conn, urls="{{ backup.backups[0].urls }}", database="app_copy")),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"], copy_only=True,
+                                blob_name_template="other/{database}.bak"), register="other"),
+        task("sql_restore", dict(conn, urls="{{ other.backups[0].urls }}", database="app_copy")),
     ])
     backup = result[1]
     assert not backup.failed, backup["msg"] if backup.failed else ""
@@ -57,7 +60,11 @@ def test_backup_then_restore_under_new_name_brings_every_row_back(sqlworld, ansi
     restore = result[2]
     assert restore["changed"] and [f["physical"] for f in restore["files"]][0].endswith("app_copy.mdf")
     assert _rows(sqlworld, "app_copy") == _rows(sqlworld, "app") and len(_rows(sqlworld, "app")) == 500
-    assert result[3].failed and "replace: true" in result[3]["msg"]  # never overwrites without being asked
+    # Same backup again: msdb.dbo.restorehistory shows it is already there - no change.
+    assert not result[3]["changed"] and not result[3].failed and not result[3]["statements"]
+    # Another backup onto the existing database: never overwritten without being asked.
+    assert result[5].failed and "replace: true" in result[5]["msg"]
+    assert not [w for w in sqlworld.writes() if w["text"].startswith("RESTORE") and "other/" in str(w)]
 
 
 def test_check_mode_backup_returns_statements_and_runs_nothing(sqlworld, ansible):
@@ -95,6 +102,11 @@ def test_preflight_refuses_before_any_write(sqlworld, ansible):
         assert outcome.failed and needle in outcome["msg"], (vm, outcome.get("msg"))
         assert outcome["error"]["kind"] == "prerequisite"
     assert sqlworld.writes() == []
+    # The documented override lets CU16 through with a warning - never below CU15.
+    override = ansible([task("sql_backup", dict(sqlworld.connection(vm=vm), container_url=CONTAINER, databases=["app"],
+                                                allow_unsupported_instance=True)) for vm in ("cu16", "cu14")])
+    assert override[0]["changed"] and any("CU17" in w for w in override[0]["warnings"])
+    assert override[1].failed and "unresponsive" in override[1]["msg"]
 
 
 def test_documented_storage_errors_are_translated(sqlworld, ansible):
