@@ -22,7 +22,11 @@ STEPS = (
 )
 STEP_NAMES = tuple(step for step, _check, _fix in STEPS)
 
-PASS, FAIL, INELIGIBLE, UNKNOWN, SKIPPED = "pass", "fail", "ineligible", "unknown", "skipped"
+PASS = "pass"
+FAIL = "fail"
+INELIGIBLE = "ineligible"
+UNKNOWN = "unknown"
+SKIPPED = "skipped"
 
 
 def _as_dict(value):

@@ -46,8 +46,8 @@ def test_compliance_job_template_in_check_mode_reports_and_writes_nothing(world,
     assert (rc, status) == (0, "successful"), stdout[-6000:]
     assert world.admin.writes() == []
     summary = json.loads((report_dir / "readiness.json").read_text())
-    assert {vm: info["verdict"] for vm, info in summary["vms"].items()} == {"sqlvm-nostorage": "not_ready",
-                                                                          "sqlvm-fci": "ineligible"}
+    verdicts = {vm: info["verdict"] for vm, info in summary["vms"].items()}
+    assert verdicts == {"sqlvm-nostorage": "not_ready", "sqlvm-fci": "ineligible"}
     assert summary["vms"]["sqlvm-nostorage"]["failing_steps"] == ["storage_role", "logins", "credential"]
     assert (report_dir / "readiness.xml").read_text().startswith("<?xml")
 

@@ -49,8 +49,8 @@ def test_fresh_world_converges_eligible_vms_leaves_the_others_second_run_and_com
     assert second.writes == []
 
     report = tmp_path / "report"
-    compliance = fleet.play("compliance.yml", check=True, extra_vars={"compliance_report_dir": str(report),
-                                                                     "compliance_fail_when_not_ready": False})
+    compliance = fleet.play("compliance.yml", check=True,
+                            extra_vars={"compliance_report_dir": str(report), "compliance_fail_when_not_ready": False})
     assert compliance.rc == 0, compliance
     assert compliance.writes == []
     summary = json.loads((report / "readiness.json").read_text())

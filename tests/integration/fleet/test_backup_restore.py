@@ -10,14 +10,14 @@ def test_backup_then_restore_round_trips_every_row(fleet, tmp_path):
     manifests = tmp_path / "manifests"
     assert fleet.play("backup_ready.yml", limit=VM).rc == 0
 
-    backup = fleet.play("backup.yml", limit=VM, extra_vars={"backup_databases": ["app"],
-                                                              "backup_manifest_dir": str(manifests)})
+    backup = fleet.play("backup.yml", limit=VM,
+                        extra_vars={"backup_databases": ["app"], "backup_manifest_dir": str(manifests)})
     assert backup.rc == 0, backup
     urls = json.loads((manifests / (VM + ".json")).read_text())["app"]
     assert urls and all(url.startswith(fleet.hostvars()[VM]["container_url"] + "/") for url in urls)
 
-    restore = fleet.play("restore.yml", limit=VM, extra_vars={"restore_source_database": "app",
-                                                                "restore_manifest_dir": str(manifests)})
+    restore_vars = {"restore_source_database": "app", "restore_manifest_dir": str(manifests)}
+    restore = fleet.play("restore.yml", limit=VM, extra_vars=restore_vars)
     assert restore.rc == 0, restore
     original = query(fleet, VM, "SELECT * FROM [app].dbo.orders ORDER BY 1")
     restored = query(fleet, VM, "SELECT * FROM [app_restored].dbo.orders ORDER BY 1")
@@ -25,7 +25,6 @@ def test_backup_then_restore_round_trips_every_row(fleet, tmp_path):
     assert restored == original
 
     # Never over an existing database unless asked: the same restore again refuses.
-    again = fleet.play("restore.yml", limit=VM, extra_vars={"restore_source_database": "app",
-                                                              "restore_manifest_dir": str(manifests)})
+    again = fleet.play("restore.yml", limit=VM, extra_vars=restore_vars)
     assert again.rc != 0
     assert query(fleet, VM, "SELECT COUNT(*) FROM [app_restored].dbo.orders") == [(250,)]
