@@ -19,7 +19,7 @@ unit:
 
 # Exit status 5 means "no tests collected": allowed only while a suite is still empty.
 sim-tests:
-	$(PY) -m pytest -q -n $(JOBS) tests/sim/tests || [ $$? -eq 5 ]
+	$(PY) -m pytest -q -n $(JOBS) tests/sim/tests
 
 integration:
 	$(PY) -m pytest -q -n $(JOBS) tests/integration

@@ -17,6 +17,7 @@ for extra in (ROOT, ROOT / "tests" / "lib", ROOT / "tests" / "integration" / "sq
     sys.path.insert(0, str(extra))
 
 import _sqlworld as W  # noqa: E402
+from tests.sim.sqlserver.service import start_sql_service, stop_sql_service  # noqa: E402
 from playbook_runner import AnsibleRunner  # noqa: E402
 
 BUDGET = 0.35
@@ -24,14 +25,14 @@ BUDGET = 0.35
 
 def main(repeats=7):
     backend = W._scenario()
-    handle = W.start_sql_service(backend)
+    handle = start_sql_service(backend)
     world = W.SqlWorld(backend, handle)
     runner = AnsibleRunner(tempfile.mkdtemp(prefix="bench-sql-"))
     failures = 0
     try:
         print("%-14s %-8s %9s %9s %12s %8s" % ("module", "driver", "median_s", "max_s", "statements", "writes"))
         # Floor: what any Python module task costs on this controller right now (load varies).
-        floor = runner([{"ansible.builtin.ping": {}} for _ in range(repeats)])
+        floor = runner([{"ansible.builtin.ping": {}} for _run in range(repeats)])
         print("%-14s %-8s %9.3f %9.3f %12s %8s" % ("(ping floor)", "-", statistics.median(
             [t.seconds for t in floor.tasks[1:]]), max(t.seconds for t in floor.tasks[1:]), "-", "-"))
         for driver in ("freetds", "msodbc"):
@@ -53,7 +54,7 @@ def main(repeats=7):
             ]
             for module, options in cases:
                 world.clear_log()
-                result = runner([W.task(module, options) for _ in range(repeats)])
+                result = runner([W.task(module, options) for _run in range(repeats)])
                 assert all(not t.failed and not t.get("changed") for t in result.tasks), result
                 times = [t.seconds for t in result.tasks[1:]]  # the first pays the cold page cache
                 statements = len(world.statements()) / float(repeats)
@@ -62,7 +63,7 @@ def main(repeats=7):
                 failures += median > BUDGET or writes > 0
                 print("%-14s %-8s %9.3f %9.3f %12.1f %8d" % (module, driver, median, max(times), statements, writes))
     finally:
-        W.stop_sql_service(handle)
+        stop_sql_service(handle)
     print("budget %.2f s per no-op task: %s" % (BUDGET, "met" if not failures else "NOT met"))
     return 1 if failures else 0
 

@@ -8,6 +8,7 @@ the world's request log gives requests per task. Prints medians against the budg
 """
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -45,19 +46,30 @@ def run_case(case, runs, world, workdir, pipelining=True):
         prepared = runner(case["setup"], extra_vars=extra_vars)
         if prepared.rc != 0:
             return dict(error="setup failed: %s" % prepared.output[-300:])
+    cpu_before = _children_cpu()
     warm = runner([case["task"]], extra_vars=extra_vars)  # fills caches (cloud metadata), as on a controller
+    cpu_one = _children_cpu() - cpu_before
     if warm.rc != 0:
         return dict(error="task failed: %s" % warm.output[-300:])
     if world is not None and case.get("world"):
         world.admin.clear_log()
+    cpu_before = _children_cpu()
     result = runner([case["task"]] * runs, extra_vars=extra_vars)
+    cpu_many = _children_cpu() - cpu_before
     if result.rc != 0 or len(result.tasks) != runs:
         return dict(error="timed run failed: %s" % result.output[-300:])
-    row = dict(median=statistics.median(task.seconds for task in result.tasks),
+    # CPU seconds of ansible-playbook and everything it ran, per extra task: robust against other load.
+    cpu = (cpu_many - cpu_one) / (runs - 1) if runs > 1 else None
+    row = dict(median=statistics.median(task.seconds for task in result.tasks), cpu=cpu,
                changed=any(task.get("changed") for task in result.tasks), requests=None)
     if world is not None and case.get("world"):
         row["requests"] = len(world.http_requests()) / runs
     return row
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def verdict(value, budget):
@@ -84,28 +96,30 @@ def main(argv=None):
     failures = 0
     try:
         print("ansible-playbook, connection local, pipelining %s; median of %d runs per case; 'floor+' is the "
-              "median minus the ping floor" % ("off" if args.no_pipelining else "on", args.runs))
+              "median minus the ping floor;\n'cpu s' is CPU seconds per task of ansible-playbook and all it runs (least "
+              "sensitive to other load)" % ("off" if args.no_pipelining else "on", args.runs))
         print("load average at start: %.2f %.2f %.2f on %d CPUs (other work on the machine inflates every figure)"
               % (os.getloadavg() + (os.cpu_count(),)))
-        header = ("case", "kind", "median s", "floor+", "budget s", "", "http/task", "budget", "")
-        print("%-44s %-5s %9s %7s %9s %6s %9s %7s %6s" % header)
+        header = ("case", "kind", "median s", "floor+", "cpu s", "budget s", "", "http/task", "budget", "")
+        print("%-48s %-5s %9s %7s %6s %9s %5s %9s %7s %5s" % header)
         floor = None
         for index, case in enumerate(cases):
             time_budget, request_budget = BUDGETS.get(case["kind"], (None, None))
             if case.get("world") and world is None:
-                print("%-44s %-5s %9s" % (case["name"], case["kind"], "skipped"))
+                print("%-48s %-5s %9s" % (case["name"], case["kind"], "skipped"))
                 continue
             row = run_case(case, args.runs, world, workdir / ("case-%02d" % index), not args.no_pipelining)
             if "error" in row:
                 failures += 1
-                print("%-44s %-5s ERROR %s" % (case["name"], case["kind"], row["error"].replace("\n", " ")[:200]))
+                print("%-48s %-5s ERROR %s" % (case["name"], case["kind"], row["error"].replace("\n", " ")[:200]))
                 continue
             requests = "%.1f" % row["requests"] if row["requests"] is not None else "-"
             if case["kind"] == "floor" and floor is None:
                 floor = row["median"]
             above = "%+.3f" % (row["median"] - floor) if floor is not None and case["kind"] != "floor" else "-"
-            print("%-44s %-5s %9.3f %7s %9s %6s %9s %7s %6s%s" % (
-                case["name"], case["kind"], row["median"], above, time_budget if time_budget else "-",
+            cpu = "%.3f" % row["cpu"] if row["cpu"] is not None else "-"
+            print("%-48s %-5s %9.3f %7s %6s %9s %5s %9s %7s %5s%s" % (
+                case["name"], case["kind"], row["median"], above, cpu, time_budget if time_budget else "-",
                 verdict(row["median"], time_budget), requests,
                 request_budget if request_budget else "-", verdict(row["requests"], request_budget),
                 "  (changed: not a no-op!)" if row["changed"] else ""))

@@ -238,11 +238,13 @@ def discovery_cache_transport(cache_dir=None, now=None):
 
     session = requests.Session()
     session.mount("https://", DiscoveryCachingAdapter())
-    return RequestsTransport(session=session, session_owner=True)
+    return RequestsTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
 
 
-def _authority_kwargs(cloud):
-    kwargs = {"authority": cloud.authority_host, "transport": discovery_cache_transport()}
+def _authority_kwargs(cloud, settings):
+    # Sign-in is bounded like everything else: few retries, no longer than the task's timeout.
+    kwargs = {"authority": cloud.authority_host, "transport": discovery_cache_transport(),
+              "retry_total": 3, "timeout": settings.timeout}
     if not cloud.is_known:
         # A private cloud's authority is not in Microsoft's instance discovery list; without this
         # msal refuses it (azure-identity docs, disable_instance_discovery).
@@ -258,17 +260,17 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
             if settings.secret:
                 from azure.identity import ClientSecretCredential
                 return ClientSecretCredential(settings.tenant, settings.client_id, settings.secret,
-                                              **_authority_kwargs(cloud))
+                                              **_authority_kwargs(cloud, settings))
             from azure.identity import CertificateCredential
             return CertificateCredential(settings.tenant, settings.client_id,
                                          certificate_path=settings.client_certificate_path,
                                          password=settings.client_certificate_password,
-                                         **_authority_kwargs(cloud))
+                                         **_authority_kwargs(cloud, settings))
         if settings.has_user_password():
             from azure.identity import UsernamePasswordCredential
             return UsernamePasswordCredential(settings.client_id or AZURE_CLI_CLIENT_ID, settings.ad_user,
                                               settings.password, tenant_id=settings.tenant or "organizations",
-                                              **_authority_kwargs(cloud))
+                                              **_authority_kwargs(cloud, settings))
         missing = [_env_hint(name) for name in ("client_id", "tenant") if not getattr(settings, name)]
         if not (settings.secret or settings.client_certificate_path):
             missing.append(_env_hint("secret") + " or " + _env_hint("client_certificate_path"))
@@ -285,7 +287,7 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
         from azure.identity import WorkloadIdentityCredential
         return WorkloadIdentityCredential(tenant_id=settings.tenant, client_id=settings.client_id,
                                           token_file_path=settings.federated_token_file,
-                                          **_authority_kwargs(cloud))
+                                          **_authority_kwargs(cloud, settings))
     if source == "msi":
         from azure.identity import ManagedIdentityCredential
         if settings.client_id:

@@ -72,12 +72,14 @@ class SqlvmModule(AnsibleModule):
     # SQL Server -----------------------------------------------------------------------------
 
     def sql_connect(self, **overrides):
-        """A pyodbc connection: sql_connection.connect(params, token_provider). The token provider
-        is called only when the connection authenticates with an Entra access token."""
+        """A SQL session: sql_connection.connect(params, token_provider, check_mode). The token
+        provider is called only when the connection authenticates with an Entra access token; the
+        session knows the task's check mode so it can refuse writes."""
         from ansible_collections.sqlvm.backup.plugins.module_utils import sql_connection
         params = dict(self.params)
         params.update(overrides)
-        return sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope))
+        return sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
+                                      check_mode=self.check_mode)
 
     # Results --------------------------------------------------------------------------------
 

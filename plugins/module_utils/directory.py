@@ -19,7 +19,11 @@ or all three of User.Read.All, GroupMember.Read.All and Application.Read.All.
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+    AzureApiError,
+    InvalidInputError,
+    PrerequisiteError,
+)
 from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
     COMPUTE_API_VERSION,
     MSI_API_VERSION,
@@ -150,7 +154,15 @@ def resolve_principal(session, desired):
 
 
 def transitive_member_of(session, principal_id):
-    return _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
+    try:
+        return _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
+    except AzureApiError as err:
+        if err.status == 404:
+            raise PrerequisiteError(
+                "no service principal with object id %s in this tenant" % principal_id,
+                fix="give the managed identity's principal (object) id, not its client id; a new identity "
+                    "can take a minute to appear in Microsoft Entra ID") from None
+        raise
 
 
 def _require_service_principal(session, principal_id):
@@ -296,4 +308,10 @@ def ensure_absent(session, desired, check_mode):
         after["reason"] = "removed: %s" % "; ".join(changes)
         if method == "graph_app_roles":
             after["app_roles"] = {name: False for name in READ_APP_ROLES}
+            after["can_read_directory"] = holds_directory_readers(state["_transitive"])
+        elif method == "directory_role" and not state["groups"]:
+            after["directory_roles"] = [r for r in before["directory_roles"] if r != "Directory Readers"]
+            after["can_read_directory"] = False
+        elif state["groups"]:
+            after["reason"] += " (it may still read the directory through another group)"
     return bool(changes), before, after, {"changes": changes}

@@ -198,10 +198,16 @@ def error_from_exception(operation, resource, exc):
                              % (exc.seconds, detail))
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
         # Raised by the credential, before any request reached ARM or Graph.
-        return AuthenticationError(
-            "Signing in to Azure failed during %s: %s" % (operation, _first_line(exc.message)),
-            fix="check client_id, tenant, the secret or certificate, auth_source and cloud_environment "
-                "(the authority must belong to the same cloud as the endpoints).")
+        text = _first_line(exc.message)
+        if "ManagedIdentityCredential" in text:
+            fix = ("give the machine running the task a managed identity (or pass client_id of a user-assigned "
+                   "one), or choose another auth_source.")
+        elif "AzureCliCredential" in text:
+            fix = "run `az login` as the user that runs the task, or choose another auth_source."
+        else:
+            fix = ("check client_id, tenant, the secret or certificate, auth_source and cloud_environment "
+                   "(the authority must belong to the same cloud as the endpoints).")
+        return AuthenticationError("Signing in to Azure failed during %s: %s" % (operation, text), fix=fix)
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
         return AzureApiError(operation, resource, None, "Timeout",
                              "no answer within the task's timeout (%s)" % _first_line(str(exc)))

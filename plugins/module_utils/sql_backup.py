@@ -239,9 +239,13 @@ def plan(session, params, suffix, now=None):
     compression = params["compression"] == "on" or (params["compression"] == "auto" and supports_compression(instance))
     selected, skipped = select_databases(session.query(tsql.list_databases()), params)
     timestamp = now.strftime("%Y%m%dT%H%M%SZ")
+    server_now = now
+    if params.get("skip_if_backed_up_within") is not None and selected:
+        rows = session.query(tsql.server_time())
+        server_now = rows[0]["now"] if rows and hasattr(rows[0].get("now"), "year") else now
     jobs = []
     for database in selected:
-        recent = _recent_backup(session, database, params["type"], params.get("skip_if_backed_up_within"), now)
+        recent = _recent_backup(session, database, params["type"], params.get("skip_if_backed_up_within"), server_now)
         if recent is not None:
             skipped.append(dict(database=database, reason="a %s backup finished at %s, within %d minutes"
                                 % (params["type"], _value(dict(v=recent), "v"), params["skip_if_backed_up_within"])))

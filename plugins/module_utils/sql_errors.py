@@ -86,10 +86,22 @@ _KNOWN = {
     33130: ("principal not found in Microsoft Entra ID, or the server's identity cannot read the directory",
             "check the display name (or give object_id), and give the primary identity Directory Readers "
             "(sqlvm.backup.entra_directory_reader)"),
+    33134: ("the server cannot look the principal up in Microsoft Entra ID: the SQL VM has no primary managed identity, "
+            "or that identity cannot read the directory",
+            "set the primary identity (sqlvm.backup.sqlvm_identity) and give it Directory Readers "
+            "(sqlvm.backup.entra_directory_reader)"),
+    33129: ("ENABLE / DISABLE is not supported for the login of a Microsoft Entra group",
+            "drop the group's login (state: absent) or disable the members' own logins"),
+    2571: ("the connecting login may not run this DBCC command (it needs sysadmin)",
+           "connect with a login in the sysadmin role"),
+    3110: ("the connecting login may not restore this database (it needs CREATE ANY DATABASE, or db_owner of an existing "
+           "target)", "connect with a login in sysadmin or dbcreator"),
+    15063: ("the login already has a user in this database under another name",
+            "use that user name (databases[].user) or drop it first"),
     37353: ("the principal is not unique in Microsoft Entra ID", "give object_id to pick the principal"),
 }
 
-_PERMISSION_NUMBERS = frozenset((229, 230, 262, 297, 300, 15247, 15151, 916))
+_PERMISSION_NUMBERS = frozenset((229, 230, 262, 297, 300, 15247, 15151, 916, 2571, 3110))
 
 _OS_ERRORS = {
     5: ("access to the blob was denied (Operating system error 5): the primary managed identity (or the SAS) has no "

@@ -29,7 +29,7 @@ def argument_spec():
         object_id=dict(type="str"),
         sql_login_password=dict(type="str", no_log=True),
         update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
-        enabled=dict(type="bool", default=True),
+        enabled=dict(type="bool"),
         server_roles=dict(type="list", elements="str"),
         server_roles_exclusive=dict(type="bool", default=False),
         databases=dict(type="list", elements="dict", options=dict(
@@ -240,7 +240,7 @@ def ensure(session, params, check_mode):
 
     if params["state"] == "absent" and current is not None:
         # Users first: a login whose users remain would leave orphans in those databases.
-        ordered = [(db_name, stmts) for db_name, stmts in db_plans] + [(None, statements)]
+        ordered = list(db_plans) + [(None, statements)]
     else:
         ordered = [(None, statements)] + db_plans
     all_statements = []

@@ -286,6 +286,13 @@ def current_primary_client_id(sqlvm):
     return settings.get("clientId")
 
 
+def same_client_id(left, right):
+    """Client ids are GUIDs: compare without case; None (Entra auth off) equals only None."""
+    if left is None or right is None:
+        return left is right
+    return left.lower() == right.lower()
+
+
 def describe_primary(client_id):
     if client_id is None:
         return "not set (Entra authentication disabled)"
@@ -448,7 +455,7 @@ def ensure_present(session, desired, check_mode):
     else:
         want_client_id = ""
     have_client_id = current_primary_client_id(sqlvm)
-    primary_changes = have_client_id != want_client_id
+    primary_changes = not same_client_id(have_client_id, want_client_id)
 
     changes = []
     if added:
@@ -470,7 +477,7 @@ def ensure_present(session, desired, check_mode):
             after_identity = updated.get("identity") or predicted
             if primary_rid:
                 want_client_id = (find_user_identity(after_identity, primary_rid) or {}).get("clientId", want_client_id)
-        if primary_changes or have_client_id != want_client_id:
+        if primary_changes or not same_client_id(have_client_id, want_client_id):
             try:
                 after_sqlvm = arm_write(
                     session, "PUT", sqlvm["id"], SQLVM_API_VERSION, sqlvm_put_body(sqlvm, want_client_id),

@@ -342,7 +342,7 @@ def backup(database, urls, backup_type="full", copy_only=False, compression=True
         options.append("DESCRIPTION = ?")
         params.append(description)
     sql = "BACKUP %s %s TO %s WITH %s" % (
-        BACKUP_TYPES[backup_type], quote_name(database, "database name"), ", ".join("URL = ?" for _ in urls),
+        BACKUP_TYPES[backup_type], quote_name(database, "database name"), ", ".join(["URL = ?"] * len(urls)),
         ", ".join(options))
     return _write(sql, *params)
 
@@ -352,7 +352,7 @@ def urls_in_backup_history(urls):
         _check_text(url, "URL")
     return _read(
         "SELECT physical_device_name FROM msdb.dbo.backupmediafamily WHERE physical_device_name IN (%s)"
-        % ", ".join("?" for _ in urls), *urls)
+        % ", ".join(["?"] * len(urls)), *urls)
 
 
 def last_backup_set(database):
@@ -361,6 +361,11 @@ def last_backup_set(database):
         "SELECT TOP (1) backup_set_id, media_set_id, type, first_lsn, last_lsn, database_backup_lsn, "
         "backup_size, compressed_backup_size, backup_start_date, backup_finish_date, is_copy_only "
         "FROM msdb.dbo.backupset WHERE database_name = ? ORDER BY backup_set_id DESC", database)
+
+
+def server_time():
+    """The server's local clock: msdb.dbo.backupset stores local times."""
+    return _read("SELECT GETDATE() AS now")
 
 
 def last_backup_of_type(database, type_code):
@@ -394,7 +399,7 @@ def _from_urls(urls):
         raise InvalidInputError("a restore needs at least one URL.")
     for url in urls:
         _check_text(url, "URL")
-    return ", ".join("URL = ?" for _ in urls), list(urls)
+    return ", ".join(["URL = ?"] * len(urls)), list(urls)
 
 
 def restore_filelistonly(urls):

@@ -240,11 +240,6 @@ statements:
   returned: always
   type: list
   elements: str
-warnings:
-  description: Support warnings when O(allow_unsupported_instance=true) let an unsupported instance through.
-  returned: always
-  type: list
-  elements: str
 """
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import sql_backup
@@ -261,7 +256,7 @@ def _run(module):
         result = sql_backup.run(session, module.params, module.check_mode, suffix)
     finally:
         session.close()
-    for warning in result["warnings"]:
+    for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit(result.pop("changed"), **result)
 

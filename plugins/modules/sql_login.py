@@ -61,8 +61,8 @@ options:
   enabled:
     description:
       - Whether the login may connect. Disabling is not supported for Entra group logins.
+      - When omitted, an existing login keeps its state and a new login is enabled.
     type: bool
-    default: true
   server_roles:
     description:
       - Server roles the login is a member of (for example V(sysadmin)). Omit to leave memberships alone.

@@ -150,11 +150,6 @@ duration_seconds:
   description: Wall time of the RESTORE statement.
   returned: when a restore ran
   type: float
-warnings:
-  description: Support warnings when O(allow_unsupported_instance=true) let an unsupported instance through.
-  returned: always
-  type: list
-  elements: str
 """
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import sql_restore
@@ -171,7 +166,7 @@ def _run(module):
         result = sql_restore.run(session, module.params, module.check_mode, suffix)
     finally:
         session.close()
-    for warning in result.get("warnings") or ():
+    for warning in result.pop("warnings", None) or ():
         module.warn(warning)
     module.exit(result.pop("changed"), before=result.pop("before", None), after=result.pop("after", None), **result)
 

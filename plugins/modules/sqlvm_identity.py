@@ -23,8 +23,9 @@ description:
   - Azure does not show the exact SQL Server build or whether the instance is clustered. The major
     version comes from the SQL VM's image offer; give O(sql_version) and
     O(failover_cluster_instance) (from M(sqlvm.backup.sql_info) or C(SERVERPROPERTY)) to have the
-    cumulative update and the FCI rule checked before any change as well. Azure itself refuses
-    unsupported builds; that refusal is reported with the same explanation.
+    cumulative update and the FCI rule checked before any change as well. Without them, a build
+    older than CU17 is refused by Azure when the primary identity is set (reported with the same
+    explanation), after identities may already have been attached to the VM.
   - Entra authentication cannot be turned off again once enabled (Microsoft documentation), so this
     module has no O(ignore:state=absent).
 author:
@@ -100,14 +101,22 @@ EXAMPLES = r"""
     vm_name: sql01
   register: identity
 
-- name: Use a shared user-assigned identity, checking the build first
+- name: Read the build and FCI status from SQL Server itself
+  sqlvm.backup.sql_info:
+    sql_host: sql01.contoso.internal
+    sql_auth: sql
+    login_user: dba
+    login_password: "{{ vault_sql_password }}"
+  register: sql
+
+- name: Use a shared user-assigned identity, with the build and FCI rules checked before any change
   sqlvm.backup.sqlvm_identity:
     resource_group: rg-sql
     vm_name: sql01
     user_assigned:
       - id-sql-backup
-    sql_version: "{{ sql_facts.product_version }}"
-    failover_cluster_instance: "{{ sql_facts.is_clustered }}"
+    sql_version: "{{ sql.instance.product_version }}"
+    failover_cluster_instance: "{{ sql.instance.is_clustered }}"
 
 - name: Grant the primary identity blob access
   sqlvm.backup.role_assignment:

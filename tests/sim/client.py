@@ -81,6 +81,15 @@ class SimAdmin:
                                                         "container": container,
                                                         "write": "true" if write else "false"})["allowed"]
 
+    def federated_token(self, subject="system:serviceaccount:sqlvm:automation",
+                        audience="api://AzureADTokenExchange", issuer=None, lifetime=3600):
+        """A workload token for AZURE_FEDERATED_TOKEN_FILE (workload identity federation); the
+        automation principal trusts the default subject."""
+        body = {"subject": subject, "audience": audience, "lifetime": lifetime}
+        if issuer:
+            body["issuer"] = issuer
+        return self._call("POST", "/federated-token", body)["token"]
+
     def readiness(self):
         return self._call("GET", "/readiness")
 

@@ -42,7 +42,7 @@ class RunningWorld:
 
 @contextlib.contextmanager
 def running_world(state_dir, scenario=None, generate=None):
-    info = simctl.start(str(state_dir), scenario, generate)
+    info = simctl.start(str(state_dir), scenario, generate, watch_pid=os.getpid())
     try:
         yield RunningWorld(state_dir, info)
     finally:

@@ -5,27 +5,53 @@ def assert_no_writes(writes):
     assert writes == [], "unexpected writes: %s" % [(w["method"], w.get("path") or w["route"]) for w in writes]
 
 
-def four_way(az, module, args, changed_key=None):
-    """check+diff on a fresh world (changed, zero writes), real (changed), check and real again
-    (not changed, zero writes). Returns the real run's result."""
-    first, writes = az.task(module, args, check=True, diff=True)
-    assert not first.failed, first
-    assert first["changed"] is True, first
-    assert first.get("diff"), first
-    assert_no_writes(writes)
+def _mark():
+    """A task that reads the world's request log, so writes can be split between the tasks around it."""
+    return {"name": "mark", "ansible.builtin.uri": {"url": "{{ sim_admin_url }}/requests", "return_content": False},
+            "check_mode": False}
 
-    real, writes = az.task(module, args)
-    assert not real.failed, real
-    assert real["changed"] is True, real
-    assert writes, "a change was reported but nothing was written"
 
-    again, writes = az.run([
-        {"name": "check again", "sqlvm.backup.%s" % module: args, "check_mode": True},
-        {"name": "real again", "sqlvm.backup.%s" % module: args},
-    ])
-    assert [t.status for t in again.tasks] == ["ok", "ok"], again
-    assert [t["changed"] for t in again.tasks] == [False, False], again
-    assert_no_writes(writes)
+def _segments(result, log):
+    """Writes (ARM/Graph) between consecutive mark tasks, and the module tasks in order."""
+    marks, tasks = [], []
+    for task in result.tasks:
+        if task.name == "mark":
+            marks.append(max([e["seq"] for e in task["json"]] or [0]))
+        else:
+            tasks.append(task)
+    writes = []
+    for low, high in zip(marks, marks[1:]):
+        writes.append([e for e in log if low < e["seq"] <= high and e["kind"] == "write"
+                       and e["service"] in ("arm", "graph")])
+    return tasks, writes
+
+
+def four_way(az, module, args):
+    """In one playbook: check+diff on a fresh world (changed, zero writes), real (changed, writes),
+    check and real again (not changed, zero writes). Returns (check task, real task)."""
+    name = "sqlvm.backup.%s" % module
+    az.admin.clear_log()
+    result = az.runner([
+        _mark(),
+        {"name": "check", name: args, "check_mode": True, "diff": True},
+        _mark(),
+        {"name": "real", name: args},
+        _mark(),
+        {"name": "check again", name: args, "check_mode": True},
+        {"name": "real again", name: args},
+        _mark(),
+    ], extra_vars={"sim_admin_url": az.env["SIM_ADMIN_URL"]})
+    tasks, writes = _segments(result, az.admin.requests())
+    assert [t.name for t in tasks] == ["check", "real", "check again", "real again"], result.output[-3000:]
+    first, real, check_again, real_again = tasks
+    assert not first.failed and first["changed"] is True, dict(first)
+    assert first.get("diff"), dict(first)
+    assert_no_writes(writes[0])
+    assert not real.failed and real["changed"] is True, dict(real)
+    assert writes[1], "a change was reported but nothing was written"
+    assert [t.status for t in (check_again, real_again)] == ["ok", "ok"], result
+    assert [check_again["changed"], real_again["changed"]] == [False, False], (dict(check_again), dict(real_again))
+    assert_no_writes(writes[2])
     return first, real
 
 

@@ -1,27 +1,12 @@
-"""Fixtures for the Azure modules' integration tests: one world per xdist worker, reset per test.
+"""Fixtures for the Azure modules' integration tests: the worker's world (reset per test).
 
 `az` runs tasks through the real ansible-playbook with only the world's env.sh (the variables AWX's
 "Microsoft Azure Resource Manager" credential injects) and reports the world's write requests made
 during each run (ARM and Graph; token requests are not counted as writes).
 """
-from pathlib import Path
-
 import pytest
 
 from playbook_runner import AnsibleRunner
-
-ROOT = Path(__file__).resolve().parents[3]
-
-if not (ROOT / "tests" / "sim" / "fixtures.py").exists():  # the world arrives with the sim-azure branch
-    collect_ignore_glob = ["test_*.py"]
-
-
-@pytest.fixture(scope="session")
-def azure_world(tmp_path_factory):
-    from tests.sim.fixtures import running_world
-
-    with running_world(tmp_path_factory.mktemp("azure-world")) as world:
-        yield world
 
 
 class Az:
@@ -83,10 +68,10 @@ class Az:
 
 
 @pytest.fixture
-def az(azure_world, tmp_path, _ansible_cache):
-    azure_world.admin.reset()
-    azure_world.admin.clear_faults()
+def az(world, tmp_path, _ansible_cache):
+    """The shared world of this xdist worker (tests/integration/conftest.py), reset for this test."""
+    world.admin.clear_faults()
     # Only env.sh: AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_SECRET, AZURE_TENANT,
     # AZURE_CLOUD_ENVIRONMENT (AWX names) and the CA bundle variables.
-    runner = AnsibleRunner(tmp_path / "ansible", base_env=dict(azure_world.env), cache_dir=_ansible_cache)
-    return Az(azure_world, runner)
+    runner = AnsibleRunner(tmp_path / "ansible", base_env=dict(world.env), cache_dir=_ansible_cache)
+    return Az(world, runner)

@@ -35,13 +35,6 @@ def test_exclusive_detaches_the_others(az):
     assert [u["name"] for u in identities["user_assigned"]] == ["uami-2025"]
 
 
-def test_already_configured_vm_is_a_no_op(az):
-    task, writes = az.task("sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-uami",
-                                              "user_assigned": ["uami-sqlbackup"]})
-    assert task["changed"] is False, task
-    assert_no_writes(writes)
-
-
 def test_prerequisites_fail_with_zero_writes(az):
     failures(az, "sqlvm_identity", [
         ({"resource_group": RG, "vm_name": "sqlvm-2019"}, "SQL Server 2019"),
@@ -70,9 +63,22 @@ def test_survives_throttling_server_errors_and_connection_resets(az):
     assert 429 in statuses and 500 in statuses
 
 
-def test_awx_environment_alone_authenticates(az):
+def test_awx_environment_alone_authenticates_and_configured_vms_are_no_ops(az):
     names = set(az.env)
     assert {"AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_SECRET", "AZURE_TENANT"} <= names
     assert not names & {"AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"}  # not azure-identity's names
-    task, _writes = az.task("sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-ready"})
-    assert not task.failed and task["changed"] is False, task
+    result, writes = az.run([
+        {"name": "system", "sqlvm.backup.sqlvm_identity": {"resource_group": RG, "vm_name": "sqlvm-ready"}},
+        {"name": "user", "sqlvm.backup.sqlvm_identity": {"resource_group": RG, "vm_name": "sqlvm-uami",
+                                                         "user_assigned": ["uami-sqlbackup"]}},
+    ])
+    assert [(t.status, t["changed"]) for t in result.tasks] == [("ok", False), ("ok", False)], result
+    assert_no_writes(writes)
+
+
+def test_without_facts_azures_refusal_is_explained_and_nothing_changes(az):
+    task, writes = az.task("sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-cu16"})
+    assert task.failed, task
+    assert "CU17" in task["msg"] and "sql_version" in task["msg"], task["msg"]
+    assert all(w["status"] >= 400 for w in writes), writes  # the one refused PUT, nothing applied
+    assert az.state()["vms"]["sqlvm-cu16"]["primary_identity"] is None

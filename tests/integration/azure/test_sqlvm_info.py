@@ -1,6 +1,4 @@
 """sqlvm_info against the world: verdicts agree with the world's own readiness, zero writes."""
-import pytest
-
 from azure_checks import assert_no_writes, failures
 
 VERDICT_CHECK = {  # the world's reason -> the check that must be the (first) one not ready
@@ -33,14 +31,19 @@ def test_every_scenario_vm_gets_the_worlds_verdict(az):
             assert VERDICT_CHECK[want["reason"]] in task["not_ready"], (name, task["not_ready"])
 
 
-@pytest.mark.parametrize("vm, facts, reason", [
-    ("sqlvm-cu16", {"sql_version": "16.0.4165.4"}, "CU17"),
-    ("sqlvm-fci", {"failover_cluster_instance": True}, "failover cluster"),
-])
-def test_facts_from_sql_server_are_checked(az, vm, facts, reason):
-    args = dict(resource_group="rg-sql", vm_name=vm, **facts)
-    task, writes = az.task("sqlvm_info", args)
-    assert task["ready"] is False and reason in task["checks"]["platform"]["reason"]
+def test_facts_from_sql_server_are_checked_and_unregistered_vms_reported(az):
+    result, writes = az.run([
+        {"name": "cu16", "sqlvm.backup.sqlvm_info": {"resource_group": "rg-sql", "vm_name": "sqlvm-cu16",
+                                                     "sql_version": "16.0.4165.4"}},
+        {"name": "fci", "sqlvm.backup.sqlvm_info": {"resource_group": "rg-sql", "vm_name": "sqlvm-fci",
+                                                    "failover_cluster_instance": True}},
+        {"name": "app-vm", "sqlvm.backup.sqlvm_info": {"resource_group": "rg-sql", "vm_name": "app-vm"}},
+    ])
+    cu16, fci, app_vm = result.tasks
+    assert cu16["ready"] is False and "CU17" in cu16["checks"]["platform"]["reason"], dict(cu16)
+    assert fci["ready"] is False and "failover cluster" in fci["checks"]["platform"]["reason"], dict(fci)
+    assert not app_vm.failed and app_vm["ready"] is False, dict(app_vm)
+    assert app_vm["checks"]["sql_vm_resource"]["ready"] is False
     assert_no_writes(writes)
 
 
@@ -53,10 +56,3 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"resource_group": "rg-sql"}, "vm_name"),
         ({"vm_name": "sqlvm-ready"}, "resource_group"),
     ])
-
-
-def test_unregistered_vm_is_reported_not_failed(az):
-    task, writes = az.task("sqlvm_info", {"resource_group": "rg-sql", "vm_name": "app-vm"})
-    assert not task.failed and task["ready"] is False
-    assert task["checks"]["sql_vm_resource"]["ready"] is False
-    assert_no_writes(writes)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from tests.sim.sqlserver.backend import FakeBackend
-from tests.sim.sqlserver.service import reset_sql_service, start_sql_service, stop_sql_service
+from tests.sim.sqlserver.service import reset_sql_service
 
 ROOT = Path(__file__).resolve().parents[3]
 MS_DRIVER = str(ROOT / ".venv/lib/python3.11/site-packages/mssql_python_odbc/libs/linux/debian_ubuntu/x86_64/lib/"
@@ -69,7 +69,15 @@ class SqlWorld:
         self.backend.faults.clear()
 
     def statements(self):
-        return [r for r in self.backend.requests if r.get("service") == "tds" and r.get("method") == "statement"]
+        """Statements the world ran, oldest first, each with `text` (the statement) and `kind` (read|write)."""
+        out = []
+        for entry in self.backend.requests:
+            if entry.get("service") != "tds" or str(entry.get("method", "")).upper() in ("LOGIN", "LOGIN7"):
+                continue
+            if entry.get("method") == "login":  # older log format
+                continue
+            out.append(dict(entry, text=entry.get("path") or entry.get("route") or ""))
+        return out
 
     def writes(self):
         return [r for r in self.statements() if r.get("kind") == "write"]

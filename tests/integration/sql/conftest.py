@@ -1,7 +1,8 @@
 """Fixtures of the SQL modules' integration tests (helpers in _sqlworld.py)."""
 import pytest
 
-from _sqlworld import SqlWorld, _scenario, start_sql_service, stop_sql_service
+from _sqlworld import SqlWorld, _scenario
+from tests.sim.sqlserver.service import start_sql_service, stop_sql_service
 
 
 @pytest.fixture(scope="session")

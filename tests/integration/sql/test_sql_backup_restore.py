@@ -26,7 +26,7 @@ def test_credential_four_ways_and_validation(sqlworld, ansible):
     assert not ansible(play)[0]["changed"] and sqlworld.writes() == []
     validated = ansible([task("sql_credential", dict(options, validate=True))])[0]
     assert validated["validated"] and not validated["changed"]
-    routes = [w["route"] for w in sqlworld.writes()]
+    routes = [w["text"] for w in sqlworld.writes()]
     assert routes[0] == "DBCC TRACEON(4675, -1)" and routes[-1] == "DBCC TRACEOFF(4675, -1)"
 
 
@@ -47,6 +47,9 @@ def test_backup_then_restore_under_new_name_brings_every_row_back(sqlworld, ansi
              register="backup"),
         task("sql_restore", dict(conn, urls="{{ backup.backups[0].urls }}", database="app_copy")),
         task("sql_restore", dict(conn, urls="{{ backup.backups[0].urls }}", database="app_copy")),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"], copy_only=True,
+                                blob_name_template="other/{database}.bak"), register="other"),
+        task("sql_restore", dict(conn, urls="{{ other.backups[0].urls }}", database="app_copy")),
     ])
     backup = result[1]
     assert not backup.failed, backup["msg"] if backup.failed else ""
@@ -57,7 +60,11 @@ def test_backup_then_restore_under_new_name_brings_every_row_back(sqlworld, ansi
     restore = result[2]
     assert restore["changed"] and [f["physical"] for f in restore["files"]][0].endswith("app_copy.mdf")
     assert _rows(sqlworld, "app_copy") == _rows(sqlworld, "app") and len(_rows(sqlworld, "app")) == 500
-    assert result[3].failed and "replace: true" in result[3]["msg"]  # never overwrites without being asked
+    # Same backup again: msdb.dbo.restorehistory shows it is already there - no change.
+    assert not result[3]["changed"] and not result[3].failed and not result[3]["statements"]
+    # Another backup onto the existing database: never overwritten without being asked.
+    assert result[5].failed and "replace: true" in result[5]["msg"]
+    assert not [w for w in sqlworld.writes() if w["text"].startswith("RESTORE") and "other/" in str(w)]
 
 
 def test_check_mode_backup_returns_statements_and_runs_nothing(sqlworld, ansible):
@@ -82,16 +89,24 @@ def test_skip_if_recent_makes_second_run_a_no_op(sqlworld, ansible):
     assert not second["changed"] and sqlworld.writes() == [] and second["skipped_databases"][0]["database"] == "app"
 
 
-@pytest.mark.parametrize("vm,needle", [("cu14", "unresponsive"), ("cu16", "CU17"), ("linux", "Windows only"),
-                                       ("fci", "failover cluster")])
-def test_preflight_refuses_before_any_write(sqlworld, ansible, vm, needle):
-    conn = sqlworld.connection(vm=vm)
-    sqlworld.pyodbc(vm).cursor().execute(
-        "CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER)
+PREFLIGHT = [("cu14", "unresponsive"), ("cu16", "CU17"), ("linux", "Windows only"), ("fci", "failover cluster")]
+
+
+def test_preflight_refuses_before_any_write(sqlworld, ansible):
+    for vm, _needle in PREFLIGHT:
+        sqlworld.pyodbc(vm).cursor().execute("CREATE CREDENTIAL [%s] WITH IDENTITY = 'Managed Identity'" % CONTAINER)
     sqlworld.clear_log()
-    result = ansible([task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app"]))])[0]
-    assert result.failed and needle in result["msg"]
+    result = ansible([task("sql_backup", dict(sqlworld.connection(vm=vm), container_url=CONTAINER, databases=["app"]))
+                      for vm, _needle in PREFLIGHT])
+    for (vm, needle), outcome in zip(PREFLIGHT, result):
+        assert outcome.failed and needle in outcome["msg"], (vm, outcome.get("msg"))
+        assert outcome["error"]["kind"] == "prerequisite"
     assert sqlworld.writes() == []
+    # The documented override lets CU16 through with a warning - never below CU15.
+    override = ansible([task("sql_backup", dict(sqlworld.connection(vm=vm), container_url=CONTAINER, databases=["app"],
+                                                allow_unsupported_instance=True)) for vm in ("cu16", "cu14")])
+    assert override[0]["changed"] and any("CU17" in w for w in override[0]["warnings"])
+    assert override[1].failed and "unresponsive" in override[1]["msg"]
 
 
 def test_documented_storage_errors_are_translated(sqlworld, ansible):
@@ -196,7 +211,7 @@ def test_direct_statements_get_documented_translations(sqlworld):
                 pass
             error = None
         except Exception as exc:  # pyodbc.Error
-            error = sql_errors.translate(exc, statement.split(" ")[0])
+            error = sql_errors.translate(exc, statement.split(" ", maxsplit=1)[0])
         translated.append(error)
         if number is not None:
             assert error is not None and error.number == number, (statement, error)

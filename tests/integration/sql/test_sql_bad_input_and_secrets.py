@@ -48,7 +48,7 @@ BAD = [
 
 def test_bad_inputs_fail_before_any_statement(sqlworld, ansible):
     conn = sqlworld.connection()
-    result = ansible([task(module, dict(conn, **options)) for module, options, _ in BAD])
+    result = ansible([task(module, dict(conn, **options)) for module, options, _needle in BAD])
     assert len(result) == len(BAD) >= 25
     for (module, options, needle), outcome in zip(BAD, result):
         assert outcome.failed, (module, options)
@@ -68,7 +68,7 @@ def test_restoring_onto_an_existing_database_is_refused_before_any_write(sqlworl
     writes_before = len(sqlworld.writes())
     assert result[2].failed and "already exists" in result[2]["msg"] and "replace: true" in result[2]["msg"]
     assert len(sqlworld.writes()) == writes_before
-    assert not [w for w in sqlworld.writes() if w["route"].startswith("RESTORE DATABASE")]
+    assert not [w for w in sqlworld.writes() if w["text"].startswith("RESTORE DATABASE")]
 
 
 def test_secrets_never_in_results_diffs_or_verbose_output(sqlworld, ansible):

@@ -19,7 +19,7 @@ def test_entra_login_four_ways(sqlworld, ansible, driver):
     assert real["changed"] and not real.failed
     assert real["statements"][0] == (
         "CREATE LOGIN [ops@contoso.com] FROM EXTERNAL PROVIDER WITH OBJECT_ID = N'%s'" % OPS_OID)
-    assert any(w["route"].startswith("DBCC FLUSHAUTHCACHE") for w in sqlworld.writes())
+    assert any(w["text"].startswith("DBCC FLUSHAUTHCACHE") for w in sqlworld.writes()), sqlworld.statements()
 
     sqlworld.clear_log()
     again_check = ansible(play, check=True)[0]
@@ -37,7 +37,7 @@ def test_disable_enable_and_group_refusal(sqlworld, ansible):
     ])
     assert result[1]["changed"] and result[1]["login"]["enabled"] is False
     assert result[2].failed and "not supported for groups" in result[2]["msg"]
-    assert not [w for w in sqlworld.writes() if "SQL Backup Operators" in w["route"]]
+    assert not [w for w in sqlworld.writes() if "SQL Backup Operators" in w["text"]]
 
 
 def test_unknown_entra_principal_is_explained(sqlworld, ansible):

@@ -22,12 +22,21 @@ class AdminService:
         r.add("GET", "/blob-access", self.blob_access, "/blob-access")
         r.add("GET", "/readiness", self.readiness, "/readiness")
         r.add("GET", "/env", lambda req: Response(200, self.sim.env), "/env")
+        r.add("POST", "/federated-token", self.federated_token, "/federated-token")
 
     def __call__(self, request):
         handler, params = self.router.match(request)
         if handler is None:
             return Response(404, {"error": "no such admin route %s %s" % (request.method, request.path)})
         return handler(request, **params)
+
+    def federated_token(self, request):
+        """A workload token (as a Kubernetes service account token) signed by the world's issuer."""
+        body = request.json() or {}
+        claims = {"iss": body.get("issuer") or self.world.urls["login"] + "/federation",
+                  "sub": body.get("subject", "system:serviceaccount:sqlvm:automation"),
+                  "aud": body.get("audience", "api://AzureADTokenExchange")}
+        return Response(200, {"token": self.world.signer.mint_raw(claims, int(body.get("lifetime", 3600)))})
 
     def reset(self, request):
         self.sim.reset()

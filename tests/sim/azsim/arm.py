@@ -188,6 +188,11 @@ class ArmService:
             response = handler(request, **params)
         except ArmError as exc:
             response = exc.response
+        if request.principal is not None and self.world.settings.get("throttling"):
+            kind = "delete" if request.method == "DELETE" else request.kind
+            remaining = self.sim.throttle.remaining(request.principal["oid"],
+                                                    getattr(request, "subscription", None) or "tenant", kind)
+            response.headers.setdefault("x-ms-ratelimit-remaining-subscription-%ss" % kind, str(remaining))
         return response
 
     def _authenticate(self, request):
@@ -198,7 +203,7 @@ class ArmService:
             raise ArmError(arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' "
                                      "header is missing.", {"WWW-Authenticate": www % "The authentication failed "
                                                             "because of missing 'Authorization' header."}))
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise ArmError(arm_error(401, "AuthenticationFailedInvalidHeader", "Authentication failed. The "
                                      "'Authorization' header is provided in an invalid format."))
@@ -409,8 +414,9 @@ class ArmService:
     def _subscription_body(self, s):
         return {"id": "/subscriptions/" + s["id"], "authorizationSource": "RoleBased", "managedByTenants": [],
                 "subscriptionId": s["id"], "tenantId": self.world.tenant_id, "displayName": s["name"],
-                "state": "Enabled", "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
-                                                              "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}
+                "state": "Enabled", "subscriptionPolicies": {
+                    "locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
+                    "spendingLimit": "Off"}}
 
     def get_subscription(self, request, sub):
         self._authorize(request, "Microsoft.Resources/subscriptions/read", "/subscriptions/" + sub)
@@ -825,8 +831,8 @@ class ArmService:
                     "primaryLocation": account["location"], "statusOfPrimary": "available",
                     "creationTime": "2025-01-15T10:00:00.0000000Z", "allowBlobPublicAccess": False,
                     "allowSharedKeyAccess": True, "minimumTlsVersion": "TLS1_2", "supportsHttpsTrafficOnly": True,
-                    "accessTier": "Hot", "networkAcls": {"bypass": "AzureServices", "virtualNetworkRules": [],
-                                                        "ipRules": [], "defaultAction": "Allow"},
+                    "accessTier": "Hot", "networkAcls": {
+                        "bypass": "AzureServices", "virtualNetworkRules": [], "ipRules": [], "defaultAction": "Allow"},
                     "encryption": {"services": {"blob": {"keyType": "Account", "enabled": True},
                                                 "file": {"keyType": "Account", "enabled": True}},
                                    "keySource": "Microsoft.Storage", "requireInfrastructureEncryption": False}}}

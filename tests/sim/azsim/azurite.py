@@ -25,6 +25,15 @@ AZURITE_BIN = os.path.join(HERE, "node_modules", ".bin", "azurite-blob")
 X_MS_VERSION = "2021-08-06"
 
 
+def _die_with_parent():
+    """Azurite gets SIGTERM if the world process dies without stopping it (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 class AzuriteError(RuntimeError):
     pass
 
@@ -42,6 +51,12 @@ class Azurite:
         self._output = []
 
     def start(self, timeout=30):
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self):
+        """Starts the process. Call it from a thread that lives as long as the world: the parent-death
+        signal fires when the *thread* that forked the child ends (prctl(2) PR_SET_PDEATHSIG)."""
         if not os.path.exists(AZURITE_BIN):
             raise AzuriteError("Azurite is not installed at %s: run `make deps`" % AZURITE_BIN)
         env = dict(os.environ)
@@ -54,8 +69,8 @@ class Azurite:
                "--oauth", "basic", "--cert", self.cert_path, "--key", self.key_path, "--disableTelemetry",
                "--extentMemoryLimit", "512"]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, cwd=location)
-        found = threading.Event()
+                                        stdin=subprocess.DEVNULL, cwd=location, preexec_fn=_die_with_parent)
+        self._found = threading.Event()
 
         def pump():
             for raw in self.process.stdout:
@@ -63,12 +78,14 @@ class Azurite:
                 if len(self._output) < 200:
                     self._output.append(line)
                 match = re.search(r"successfully listens on (https?)://127\.0\.0\.1:(\d+)", line)
-                if match and not found.is_set():
+                if match and not self._found.is_set():
                     self.port = int(match.group(2))
-                    found.set()
-            found.set()  # the process ended: stop waiting
+                    self._found.set()
+            self._found.set()  # the process ended: stop waiting
         threading.Thread(target=pump, daemon=True, name="azurite-stdout").start()
-        if not found.wait(timeout) or self.port is None:
+
+    def wait_ready(self, timeout=30):
+        if not self._found.wait(timeout) or self.port is None:
             self.stop()
             raise AzuriteError("Azurite did not start: %s" % "\n".join(self._output[-20:]))
         self.url = "https://127.0.0.1:%d" % self.port

@@ -84,14 +84,22 @@ AZURE_ROLE_BY_NAME = {v[0].lower(): k for k, v in AZURE_ROLES.items()}
 
 # Entra built-in directory roles: template id → (displayName, description)
 DIRECTORY_ROLES = {
-    "62e90394-69f5-4237-9190-012177145e10": ("Global Administrator", "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."),
-    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": ("Directory Readers", "Can read basic directory information. Commonly used to grant directory read access to applications and guests."),
-    "e8611ab8-c189-46e8-94e1-60213ab1f814": ("Privileged Role Administrator", "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management."),
-    "f2ef992c-3afb-46b9-b7cf-a126ee74c451": ("Global Reader", "Can read everything that a Global Administrator can, but not update anything."),
-    "9360feb5-f418-4baa-8175-e2a00bac4301": ("Directory Writers", "Can read and write basic directory information. For granting access to applications, not intended for users."),
-    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": ("Application Administrator", "Can create and manage all aspects of app registrations and enterprise apps."),
-    "158c047a-c907-4556-b7ef-446551a6b5f7": ("Cloud Application Administrator", "Can create and manage all aspects of app registrations and enterprise apps except App Proxy."),
-    "fe930be7-5e62-47db-91af-98c3a49a38b1": ("User Administrator", "Can manage all aspects of users and groups, including resetting passwords for limited admins."),
+    "62e90394-69f5-4237-9190-012177145e10": ("Global Administrator",
+                                             "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."),
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": ("Directory Readers",
+                                             "Can read basic directory information. Commonly used to grant directory read access to applications and guests."),
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": ("Privileged Role Administrator",
+                                             "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management."),
+    "f2ef992c-3afb-46b9-b7cf-a126ee74c451": ("Global Reader",
+                                             "Can read everything that a Global Administrator can, but not update anything."),
+    "9360feb5-f418-4baa-8175-e2a00bac4301": ("Directory Writers",
+                                             "Can read and write basic directory information. For granting access to applications, not intended for users."),
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": ("Application Administrator",
+                                             "Can create and manage all aspects of app registrations and enterprise apps."),
+    "158c047a-c907-4556-b7ef-446551a6b5f7": ("Cloud Application Administrator",
+                                             "Can create and manage all aspects of app registrations and enterprise apps except App Proxy."),
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": ("User Administrator",
+                                             "Can manage all aspects of users and groups, including resetting passwords for limited admins."),
 }
 DIRECTORY_ROLE_BY_NAME = {v[0].lower(): k for k, v in DIRECTORY_ROLES.items()}
 DIRECTORY_READERS = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
@@ -100,8 +108,8 @@ DIRECTORY_READ_ROLES = {DIRECTORY_READERS, "62e90394-69f5-4237-9190-012177145e10
                         "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "9360feb5-f418-4baa-8175-e2a00bac4301"}
 # Roles allowed to manage directory role assignments (Graph roleManagement writes).
 ROLE_ADMIN_ROLES = {"62e90394-69f5-4237-9190-012177145e10", "e8611ab8-c189-46e8-94e1-60213ab1f814"}
-APP_ROLE_ADMIN_ROLES = ROLE_ADMIN_ROLES | {"9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-                                          "158c047a-c907-4556-b7ef-446551a6b5f7"}
+APP_ROLE_ADMIN_ROLES = ROLE_ADMIN_ROLES | {
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "158c047a-c907-4556-b7ef-446551a6b5f7"}
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # Microsoft Graph application permissions: value → id

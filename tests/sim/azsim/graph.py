@@ -169,7 +169,7 @@ class GraphService:
 
     def _authenticate(self, request):
         header = request.headers.get("Authorization") or ""
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             _fail(401, "InvalidAuthenticationToken", "Access token is empty.")
         graph = self.world.urls["graph"]
@@ -260,7 +260,7 @@ class GraphService:
             "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None}}
 
     def _user_shape(self, user):
-        first, _, last = user["displayName"].partition(" ")
+        first, _sep, last = user["displayName"].partition(" ")
         return {"businessPhones": [], "displayName": user["displayName"], "givenName": first, "jobTitle": None,
                 "mail": user.get("mail"), "mobilePhone": None, "officeLocation": None, "preferredLanguage": None,
                 "surname": last or None, "userPrincipalName": user["userPrincipalName"], "id": user["id"]}

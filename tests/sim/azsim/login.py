@@ -10,6 +10,7 @@ import uuid
 
 from .httpd import Response, Router
 from .scenario import GUID_RE
+from .tokens import TokenError
 
 
 def _now_stamp():
@@ -127,6 +128,39 @@ class LoginService:
                              "parameter: 'resource'.")
         return self._issue(request, tenant, form, form["resource"], v2=False)
 
+    @property
+    def federation_issuer(self):
+        return self.world.urls["login"] + "/federation"
+
+    def _check_federated_assertion(self, sp, form):
+        """Workload identity federation: the assertion is a JWT from a trusted issuer whose issuer,
+        subject and audience match one of the app's federated identity credentials. The world is the
+        only issuer it can verify (its own key; tokens from SimAdmin.federated_token)."""
+        if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            return aad_error(400, "invalid_request", 90014, "The request body must contain the following "
+                             "parameter: 'client_assertion_type'.")
+        try:
+            claims = self.world.signer.verify_signature(form["client_assertion"])
+        except TokenError:
+            return aad_error(401, "invalid_client", 700027, "Client assertion failed signature validation.")
+        now = time.time()
+        if claims.get("exp", 0) < now or claims.get("nbf", 0) > now + 300:
+            return aad_error(401, "invalid_client", 700024, "Client assertion is not within its valid time range.")
+        records = sp.get("federated_credentials") or []
+        issuer = claims.get("iss")
+        matching = [r for r in records if (r["issuer"] or self.federation_issuer) == issuer]
+        if not matching:
+            return aad_error(401, "invalid_client", 700211, "No matching federated identity record found for "
+                             "presented assertion issuer '%s'. Please check your federated identity credential "
+                             "Subject, Audience and Issuer against the presented assertion." % issuer)
+        audiences = claims.get("aud")
+        audiences = audiences if isinstance(audiences, list) else [audiences]
+        if not any(r["subject"] == claims.get("sub") and set(audiences) & set(r["audiences"]) for r in matching):
+            return aad_error(401, "invalid_client", 70021, "No matching federated identity record found for "
+                             "presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion "
+                             "Audience: '%s'." % (issuer, claims.get("sub"), ",".join(map(str, audiences))))
+        return None
+
     def _issue(self, request, tenant, form, audience, v2):
         w = self.world
         if not self._tenant_ok(tenant) or tenant.lower() in ("common", "organizations") and \
@@ -138,16 +172,17 @@ class LoginService:
             client_id = (form.get("client_id") or "").lower()
             with w.lock:
                 sp = w.objects.get(w.sp_by_app.get(client_id, "")) if GUID_RE.match(client_id) else None
-                if sp is None or sp["servicePrincipalType"] != "Application" or not sp.get("secret"):
+                if sp is None or sp["servicePrincipalType"] != "Application":
                     return aad_error(400, "unauthorized_client", 700016, "Application with identifier '%s' was "
                                      "not found in the directory '%s'. This can happen if the application has not "
                                      "been installed by the administrator of the tenant or consented to by any "
                                      "user in the tenant. You may have sent your authentication request to the "
                                      "wrong tenant." % (form.get("client_id"), w.domain))
                 if form.get("client_assertion"):
-                    return aad_error(401, "invalid_client", 700027, "Client assertion failed signature "
-                                     "validation: no certificate is registered for this application.")
-                if form.get("client_secret") != sp["secret"]:
+                    failure = self._check_federated_assertion(sp, form)
+                    if failure is not None:
+                        return failure
+                elif not sp.get("secret") or form.get("client_secret") != sp["secret"]:
                     return aad_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the "
                                      "secret being sent in the request is the client secret value, not the client "
                                      "secret ID, for a secret added to app '%s'." % sp["appId"])

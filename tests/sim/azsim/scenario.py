@@ -101,6 +101,10 @@ def normalise(raw, source="<scenario>"):
         "directory_roles": _as_list(auto.get("directory_roles", ["Privileged Role Administrator"]),
                                     "automation.directory_roles"),
         "app_roles": _as_list(auto.get("app_roles"), "automation.app_roles"),
+        # Workload identity federation (learn.microsoft.com/entra/workload-id/workload-identity-federation):
+        # an issuer of None means the world's own issuer (SIM_FEDERATION_ISSUER).
+        "federated_credentials": _as_list(auto.get("federated_credentials", [
+            {"subject": "system:serviceaccount:sqlvm:automation"}]), "automation.federated_credentials"),
     }
 
     subs = _as_list(raw.get("subscriptions"), "subscriptions")

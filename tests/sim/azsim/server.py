@@ -63,6 +63,7 @@ class Sim:
         if self.with_azurite:
             self.azurite = Azurite(self.state_dir, self.pki.cert_path, self.pki.key_path, self.pki.bundle_path,
                                    {a["name"]: a["key"] for a in w.storage.values()})
+            self.azurite.launch()  # in the main thread (see Azurite.launch)
             azurite_thread = threading.Thread(target=self._start_azurite, args=(azurite_error,), daemon=True)
             azurite_thread.start()
         self.imds = ImdsService(w, self.identity_header)
@@ -87,7 +88,7 @@ class Sim:
 
     def _start_azurite(self, errors):
         try:
-            self.azurite.start()
+            self.azurite.wait_ready()
             self.azurite.set_token_source(lambda: self.world.mint_token(self.world.automation_id, STORAGE_AUDIENCE))
             self.azurite.sync_containers({a["name"]: list(a["containers"]) for a in self.world.storage.values()})
         except Exception as exc:  # reported by start()
@@ -172,6 +173,7 @@ class Sim:
             "SIM_TENANT_DOMAIN": w.domain,
             "SIM_ARM_AUDIENCE": w.settings["arm_audience"],
             "SIM_STORAGE_SUFFIX": w.storage_suffix,
+            "SIM_FEDERATION_ISSUER": w.urls["login"] + "/federation",
         }
         self.env = env
         _atomic_write(os.path.join(self.state_dir, "inventory.yml"),
@@ -225,13 +227,26 @@ def _atomic_write(path, text):
     os.replace(tmp, path)
 
 
+def _watch(pid, stop):
+    while not stop.wait(1.0):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="azsim.server")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--scenario")
     parser.add_argument("--generate", type=int)
+    parser.add_argument("--watch-pid", type=int, help="stop when this process is gone (test runners)")
     args = parser.parse_args(argv)
     stop = threading.Event()
+    if args.watch_pid:
+        threading.Thread(target=_watch, args=(args.watch_pid, stop), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     started = time.monotonic()

@@ -34,7 +34,9 @@ def _read_pid(state_dir):
         return None
 
 
-def start(state_dir, scenario=None, generate=None, timeout=60):
+def start(state_dir, scenario=None, generate=None, timeout=60, watch_pid=None):
+    """Starts a world; with watch_pid it stops by itself when that process ends (so a crashed test
+    runner leaves nothing behind)."""
     state_dir = os.path.abspath(state_dir)
     os.makedirs(state_dir, exist_ok=True)
     pid = _read_pid(state_dir)
@@ -50,6 +52,8 @@ def start(state_dir, scenario=None, generate=None, timeout=60):
         cmd += ["--scenario", os.path.abspath(scenario)]
     if generate:
         cmd += ["--generate", str(generate)]
+    if watch_pid:
+        cmd += ["--watch-pid", str(watch_pid)]
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with open(os.path.join(state_dir, "sim.log"), "ab") as log:
         process = subprocess.Popen(cmd, cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -75,6 +75,11 @@ def _oid(principal):
     return str(principal or "").lower()
 
 
+def _federated(items):
+    return [{"issuer": item.get("issuer"), "subject": item["subject"],
+             "audiences": list(item.get("audiences") or ["api://AzureADTokenExchange"])} for item in items]
+
+
 def now_iso(ts=None):
     ts = time.time() if ts is None else ts
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%07dZ" % int((ts % 1) * 1e7)
@@ -199,6 +204,7 @@ class World:
         self.graph_sp_id = graph["id"]
         auto = scenario["automation"]
         sp = self._new_sp(auto["object_id"], auto["display_name"], auto["app_id"], secret=auto["secret"])
+        sp["federated_credentials"] = _federated(auto["federated_credentials"])
         self.automation_id = sp["id"]
 
     def _load_rg(self, sub, rg):
@@ -289,9 +295,9 @@ class World:
                 uami = self._uami_ref(entra, vm["subscription"], vm["resource_group"])
                 client_id = uami["client_id"]
             props["serverConfigurationsManagementSettings"]["azureAdAuthenticationSettings"] = {"clientId": client_id}
-        self.sqlvm_resources[rid.lower()] = {"id": rid, "name": spec["name"], "subscription": vm["subscription"],
-                                     "resource_group": vm["resource_group"], "location": vm["location"],
-                                     "properties": props, "tags": {}, "vm": vm}
+        self.sqlvm_resources[rid.lower()] = {
+            "id": rid, "name": spec["name"], "subscription": vm["subscription"], "resource_group": vm["resource_group"],
+            "location": vm["location"], "properties": props, "tags": {}, "vm": vm}
         vm["sql_vm_id"] = rid
 
     def _load_directory(self, directory):
@@ -302,8 +308,10 @@ class World:
                                  "password": user.get("password"), "accountEnabled": True, "created": 0.0}
         for sp in directory["service_principals"]:
             name = sp["display_name"]
-            self._new_sp(sp.get("object_id") or guid_for(self.seed, "sp", name.lower()), name,
-                         sp.get("app_id") or guid_for(self.seed, "app", name.lower()), secret=sp.get("secret"))
+            created = self._new_sp(sp.get("object_id") or guid_for(self.seed, "sp", name.lower()), name,
+                                   sp.get("app_id") or guid_for(self.seed, "app", name.lower()),
+                                   secret=sp.get("secret"))
+            created["federated_credentials"] = _federated(sp.get("federated_credentials") or [])
         groups = []
         for group in directory["groups"]:
             name = group["display_name"]
@@ -328,7 +336,7 @@ class World:
             return self.automation_id
         if GUID_RE.match(ref):
             return ref.lower()
-        kind, _, name = ref.partition(":")
+        kind, _sep, name = ref.partition(":")
         lname = name.lower()
         if kind == "vm":
             vm = self.vm_by_name.get(lname)
@@ -351,7 +359,7 @@ class World:
             return ref
         if ref == "subscription":
             return sub_prefix(self.default_subscription)
-        kind, _, name = ref.partition(":")
+        kind, _sep, name = ref.partition(":")
         if kind == "rg":
             for (sub, rg), value in self.resource_groups.items():
                 if rg == name.lower():
@@ -359,7 +367,7 @@ class World:
         if kind == "storage" and name in self.storage:
             return self.storage[name]["id"]
         if kind == "container":
-            account, _, container = name.partition("/")
+            account, _sep, container = name.partition("/")
             if account in self.storage:
                 return self.storage[account]["id"] + "/blobServices/default/containers/" + container
         raise ValueError("scenario: unknown scope %r" % ref)
@@ -661,7 +669,7 @@ class World:
                 if wids:
                     claims["wids"] = wids
             claims.update(extra or {})
-            token, _ = self.signer.mint(claims, audience)
+            token, _claims = self.signer.mint(claims, audience)
             return token
 
     def _token_roles(self, object_id, audience):

@@ -163,6 +163,7 @@ def _open_devices(ctx, spec, verb):
                                      "not supported.).")
         account, container, blob = parsed
         identity = str(cred["identity"]).lower()
+        store = None
         if identity == "managed identity":
             principal = backend.primary_identity(ctx.inst.vm_key)
             if principal is None:
@@ -232,8 +233,8 @@ def run_backup(ctx, spec):
     if db is None:
         _fail(verb, 911, 16, 11, f"Database '{spec['database']}' does not exist. Make sure that the name is entered "
                                  "correctly.")
-    if not (session.is_sysadmin() or cat.in_db_role(db, session.login, "db_owner")
-            or cat.in_db_role(db, session.login, "db_backupoperator")):
+    if not (session.is_sysadmin() or session.in_db_role(db, "db_owner")
+            or session.in_db_role(db, "db_backupoperator")):
         _fail(verb, 262, 14, 1, f"{verb} permission denied in database '{db.name}'.")
     if db.state != "ONLINE":
         _fail(verb, 927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
@@ -400,8 +401,8 @@ def run_restore(ctx, spec):
     name = spec["database"]
     target = cat.databases.get(name.lower())
     if target is not None:
-        allowed = session.is_sysadmin() or session.has_server_perm("CREATE ANY DATABASE") or cat.in_db_role(
-            target, session.login, "db_owner")
+        allowed = session.is_sysadmin() or session.has_server_perm("CREATE ANY DATABASE") or session.in_db_role(
+            target, "db_owner")
     else:
         allowed = session.has_server_perm("CREATE ANY DATABASE")
     if not allowed:
@@ -437,6 +438,7 @@ def run_restore(ctx, spec):
                 _fail(verb, 4305, 16, 1, "The log in this backup set begins at a later point than STOPAT.")
         _apply(target, snap)
         target.state = "RESTORING" if opts.get("NORECOVERY") else "ONLINE"
+        _record_restore(ctx, head, [o[0] for o in opened], target.name, head["backup_type"], opts)
         _stats(ctx, opts)
         ctx.info(4035, f"Processed 2 pages for database '{target.name}', file '{target.files[1]['name']}' on file 1.")
         ctx.info(3014, f"{verb} successfully processed 2 pages in {max(time.monotonic() - t0, 0.001):.3f} seconds "
@@ -487,6 +489,7 @@ def run_restore(ctx, spec):
         f["physical_name"] = physical
     db.state = "RESTORING" if opts.get("NORECOVERY") else "ONLINE"
     db.last_full_lsn = head["first_lsn"]
+    _record_restore(ctx, head, [o[0] for o in opened], db.name, "D", opts)
     pages = max(1, head["backup_size"] // 8192)
     _stats(ctx, opts)
     ctx.info(4035, f"Processed {pages} pages for database '{db.name}', file '{db.files[0]['name']}' on file 1.")
@@ -494,6 +497,36 @@ def run_restore(ctx, spec):
     elapsed = max(time.monotonic() - t0, 0.001)
     ctx.info(3014, f"RESTORE DATABASE successfully processed {pages + 2} pages in {elapsed:.3f} seconds "
                    f"({(pages + 2) * 8192 / 1048576 / elapsed:.3f} MB/sec).")
+
+
+def _record_restore(ctx, head, urls, dest, restore_type, opts):
+    """msdb: the restored media's backup set (as SQL Server records it) and a restorehistory row."""
+    cat = ctx.cat
+    media_id = len(cat.mediafamilies) + 1
+    set_id = len(cat.backupsets) + 1
+    start = _dt.datetime.fromisoformat(head["start"])
+    cat.backupsets.append({
+        "backup_set_id": set_id, "media_set_id": media_id, "name": head.get("name"),
+        "database_name": head["database_name"], "type": head["backup_type"], "backup_start_date": start,
+        "backup_finish_date": start, "backup_size": head["backup_size"], "compressed_backup_size": head["backup_size"],
+        "is_copy_only": head["copy_only"], "has_backup_checksums": head["checksum"], "first_lsn": head["first_lsn"],
+        "last_lsn": head["last_lsn"], "database_backup_lsn": head["database_backup_lsn"],
+        "server_name": head["server_name"], "machine_name": head["machine_name"], "user_name": head["user_name"],
+        "recovery_model": head["recovery_model"]})
+    for i, url in enumerate(urls):
+        cat.mediafamilies.append({"media_set_id": media_id, "family_sequence_number": i + 1,
+                                  "physical_device_name": url, "device_type": URL_DEVICE_TYPE})
+    stop_at = None
+    if opts.get("STOPAT") is not None:
+        try:
+            stop_at = _dt.datetime.fromisoformat(str(opts["STOPAT"]).replace("T", " "))
+        except ValueError:
+            stop_at = None
+    cat.restorehistory.append({
+        "restore_history_id": len(cat.restorehistory) + 1, "restore_date": _dt.datetime.now().replace(microsecond=0),
+        "destination_database_name": dest, "user_name": ctx.session.login.name, "backup_set_id": set_id,
+        "restore_type": restore_type, "replace": bool(opts.get("REPLACE")), "recovery": not opts.get("NORECOVERY"),
+        "stop_at": stop_at})
 
 
 def _apply(db, snap):

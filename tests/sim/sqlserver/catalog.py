@@ -10,6 +10,7 @@ import uuid
 from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_INTN,
                   T_NVARCHAR)
 
+DEFAULT_SA_PASSWORD = "Sim-Passw0rd!"
 INT = SqlType("int", T_INTN, 4)
 BIGINT = SqlType("bigint", T_INTN, 8)
 SMALLINT = SqlType("smallint", T_INTN, 2)
@@ -38,6 +39,19 @@ def varbinary(n):
 def guid_sid(guid: str) -> bytes:
     """SID of an Entra principal: the GUID's bytes as SQL Server stores uniqueidentifier (seed 004, FACTS)."""
     return uuid.UUID(guid).bytes_le
+
+
+def password_hash(password, salt=None) -> bytes:
+    """SQL Server 2012+ password hash layout: 0x0200, 4-byte salt, SHA-512(UTF-16LE password + salt)."""
+    import os as _os
+    salt = salt if salt is not None else _os.urandom(4)
+    return b"\x02\x00" + salt + hashlib.sha512(password.encode("utf-16-le") + salt).digest()
+
+
+def pwdcompare(password, hashed) -> int:
+    if password is None or not hashed or len(hashed) < 6:
+        return 0
+    return int(password_hash(password, bytes(hashed[2:6])) == bytes(hashed))
 
 
 def sql_login_sid(name: str) -> bytes:
@@ -91,6 +105,7 @@ class Database:
         self.recovery_model = recovery.upper()
         self.created = _dt.datetime.now().replace(microsecond=0)
         self.size_mb = size_mb
+        self.owner_sid = b"\x01"
         self.files = [
             {"file_id": 1, "name": name, "type": 0, "type_desc": "ROWS",
              "physical_name": f"{data_path}\\{name}.mdf", "size_mb": size_mb},
@@ -125,7 +140,8 @@ class Catalog:
     def __init__(self, vm_key: str, vm_name: str, sql: dict):
         self.vm_key = vm_key
         self.machine_name = sql.get("machine_name") or vm_name.upper()[:15]
-        self.instance_name = sql.get("instance_name")
+        inst = sql.get("instance_name", sql.get("instance"))
+        self.instance_name = None if not inst or str(inst).upper() == "MSSQLSERVER" else inst
         self.server_name = self.machine_name + (f"\\{self.instance_name}" if self.instance_name else "")
         self.version = str(sql.get("version", "16.0.4175.1"))
         parts = [int(p) for p in self.version.split(".")]
@@ -146,6 +162,7 @@ class Catalog:
         self.databases = {}
         self.backupsets = []
         self.mediafamilies = []
+        self.restorehistory = []
         self.next_principal_id = 256
         self.next_database_id = 5
         self.next_credential_id = 65536
@@ -153,8 +170,11 @@ class Catalog:
 
     # -- construction -----------------------------------------------------------------------
     def _build(self, sql):
-        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sql.get("sa_password"),
-                            disabled=not sql.get("sa_password"), principal_id=1)
+        # A scenario without `sa_password` (e.g. simctl --generate) gets the documented default;
+        # `sa_password: null` disables sa.
+        sa_password = sql.get("sa_password", DEFAULT_SA_PASSWORD)
+        sa = self.add_login("sa", "S", sql_login_sid("sa"), password=sa_password,
+                            disabled=not sa_password, principal_id=1)
         self.role_members.add((3, sa.principal_id))
         for name in ("master", "tempdb", "model", "msdb"):
             db = Database(name, {"master": 1, "tempdb": 2, "model": 3, "msdb": 4}[name],
@@ -291,6 +311,34 @@ def _v_server_principals(cat, session):
     return cols, rows
 
 
+def _v_sql_logins(cat, session):
+    cols = [("name", SYSNAME), ("principal_id", INT), ("sid", SID), ("type", CHAR1), ("type_desc", nvarchar(60)),
+            ("is_disabled", BIT), ("create_date", DATETIME), ("modify_date", DATETIME),
+            ("default_database_name", SYSNAME), ("is_policy_checked", BIT), ("is_expiration_checked", BIT),
+            ("password_hash", varbinary(256))]
+    sees_all = session.has_server_perm("VIEW ANY DEFINITION")
+    rows = []
+    for login in sorted(cat.logins.values(), key=lambda l: l.principal_id):
+        if login.type != "S" or (not sees_all and login is not session.login):
+            continue
+        if login.password is not None and getattr(login, "_hash_for", None) != login.password:
+            login._hash, login._hash_for = password_hash(login.password), login.password
+        rows.append({"name": login.name, "principal_id": login.principal_id, "sid": login.sid, "type": "S",
+                     "type_desc": "SQL_LOGIN", "is_disabled": login.disabled, "create_date": login.created,
+                     "modify_date": login.modified, "default_database_name": login.default_database,
+                     "is_policy_checked": True, "is_expiration_checked": False,
+                     # password_hash is visible to holders of CONTROL SERVER only
+                     "password_hash": getattr(login, "_hash", None) if session.is_sysadmin() else None})
+    return cols, rows
+
+
+def _v_restorehistory(cat, session):
+    cols = [("restore_history_id", INT), ("restore_date", DATETIME), ("destination_database_name", nvarchar(128)),
+            ("user_name", nvarchar(128)), ("backup_set_id", INT), ("restore_type", CHAR1), ("replace", BIT),
+            ("recovery", BIT), ("stop_at", DATETIME)]
+    return cols, [dict(r) for r in cat.restorehistory]
+
+
 def _v_server_role_members(cat, session):
     cols = [("role_principal_id", INT), ("member_principal_id", INT)]
     sees_all = session.has_server_perm("VIEW ANY DEFINITION")
@@ -311,7 +359,7 @@ def _v_databases(cat, session):
                      "user_access_desc": "MULTI_USER", "is_read_only": False,
                      "state": {"ONLINE": 0, "RESTORING": 1}.get(db.state, 0), "state_desc": db.state,
                      "recovery_model": {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}[db.recovery_model],
-                     "recovery_model_desc": db.recovery_model, "owner_sid": b"\x01"})
+                     "recovery_model_desc": db.recovery_model, "owner_sid": db.owner_sid})
     return cols, rows
 
 
@@ -414,6 +462,8 @@ VIEWS = {
     "sys.tables": _v_tables,
     "msdb.dbo.backupset": _v_backupset,
     "msdb.dbo.backupmediafamily": _v_backupmediafamily,
+    "msdb.dbo.restorehistory": _v_restorehistory,
+    "sys.sql_logins": _v_sql_logins,
 }
 # Views that live in one database, reachable as <db>.sys.<view> too.
 DATABASE_SCOPED = {"sys.database_principals", "sys.database_role_members", "sys.tables"}

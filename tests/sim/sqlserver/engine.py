@@ -31,6 +31,8 @@ class Result:
         self.messages = []   # [(number, class, state, text)]
         self.rowcount = None
         self.error = False
+        self.envchanges = []  # (type, new, old) ENVCHANGE tokens, e.g. USE → database
+        self.line = 1
 
 
 class Statement:
@@ -71,7 +73,8 @@ class Parser:
         if tok.kind == "eof":
             prev = self.toks[self.i - 1] if self.i else tok
             return E.syntax_near(prev.text, False)
-        return E.syntax_near(tok.text, tok.kind == "word" and tok.value.upper() in RESERVED)
+        text = tok.value if tok.kind == "ident" else tok.text   # SQL Server names identifiers unquoted
+        return E.syntax_near(text, tok.kind == "word" and tok.value.upper() in RESERVED)
 
     def is_kw(self, *words, tok=None):
         t = tok or self.tok
@@ -166,6 +169,12 @@ class Parser:
             return parse_backup_restore(self)
         if u in ("BEGIN", "COMMIT", "ROLLBACK"):
             return self.p_tran()
+        if u == "IF":
+            # IF <condition> <statement> — FreeTDS sends "IF @@TRANCOUNT > 0 COMMIT TRAN" on commit
+            self.next()
+            cond = self.expr()
+            fn, kind, verb = self.statement(False)
+            return (lambda ctx: fn(ctx) if ctx.eval(cond, {}) is True else None), kind, verb
         if first and (t.kind == "ident" or (t.kind == "word" and u not in RESERVED)):
             return self.p_exec()  # a batch may start with a bare procedure name
         raise self.fail()
@@ -312,7 +321,15 @@ class Parser:
 
     def p_alter(self):
         self.kw("ALTER")
-        what = self.kw("LOGIN", "SERVER", "ROLE", "CREDENTIAL", "DATABASE")
+        what = self.kw("LOGIN", "SERVER", "ROLE", "CREDENTIAL", "DATABASE", "AUTHORIZATION")
+        if what == "AUTHORIZATION":
+            self.kw("ON")
+            self.kw("DATABASE")
+            self.op("::")
+            db = self.name()
+            self.kw("TO")
+            owner = self.name()
+            return (lambda ctx: ctx.alter_authorization(db, owner)), "write", "ALTER AUTHORIZATION"
         if what == "LOGIN":
             name = self.name()
             if self.opt_kw("ENABLE"):
@@ -420,8 +437,8 @@ class Parser:
                 alias = None
                 if self.opt_kw("AS"):
                     alias = self.alias()
-                elif self.tok.kind in ("ident", "str") or (self.tok.kind == "word" and
-                                                          self.tok.value.upper() not in RESERVED):
+                elif self.tok.kind in ("ident", "str") or (
+                        self.tok.kind == "word" and self.tok.value.upper() not in RESERVED):
                     alias = self.alias()
                 items.append(("expr", e, alias))
             if not self.opt_op(","):
@@ -587,9 +604,9 @@ class Parser:
                 other = self.expr()
             self.kw("END")
             return ("case", base, whens, other)
-        if t.kind == "ident" or (t.kind == "word" and (t.value.upper() not in RESERVED or
-                                                      t.value.upper() in ("CURRENT_USER", "SYSTEM_USER",
-                                                                          "SESSION_USER", "COALESCE", "NULLIF"))):
+        name_like = t.kind == "word" and (t.value.upper() not in RESERVED or t.value.upper() in (
+            "CURRENT_USER", "SYSTEM_USER", "SESSION_USER", "COALESCE", "NULLIF"))
+        if t.kind == "ident" or name_like:
             if self.peek().kind == "op" and self.peek().value == "(" and t.kind == "word":
                 fname = self.next().value.upper()
                 self.next()
@@ -696,7 +713,8 @@ def compare(a, b):
             raise E.SqlError(245, 16, 1, f"Conversion failed when converting the nvarchar value '{a}' to data "
                                          "type int.")
     elif isinstance(b, str) and isinstance(a, (int, float)):
-        return -compare(b, a)
+        text_side, number_side = b, a
+        return -compare(text_side, number_side)
     elif isinstance(a, (bytes, bytearray)) and isinstance(b, (bytes, bytearray)):
         a, b = bytes(a), bytes(b)
     return (a > b) - (a < b)

@@ -31,8 +31,21 @@ class Session:
         self.entra_groups = set()   # group logins this Entra session came through
         self.auth = "sql"
 
+    def all_logins(self):
+        """The session's login and, for Entra sessions, the group logins it came through."""
+        cat = self.instance.catalog
+        return [self.login] + [cat.logins[g] for g in sorted(self.entra_groups) if g in cat.logins]
+
+    def in_db_role(self, db, role):
+        cat = self.instance.catalog
+        return any(cat.in_db_role(db, lg, role) for lg in self.all_logins())
+
+    def db_user(self, db):
+        cat = self.instance.catalog
+        return next((u for u in (cat.db_user_for(db, lg) for lg in self.all_logins()) if u), None)
+
     def is_sysadmin(self):
-        return self.instance.catalog.in_server_role(self.login, "sysadmin")
+        return any(self.instance.catalog.in_server_role(lg, "sysadmin") for lg in self.all_logins())
 
     def has_server_perm(self, perm):
         cat = self.instance.catalog
@@ -117,7 +130,11 @@ class Instance:
             self._fail("<token-identified principal>", 132)
         oid = (claims.get("oid") or "").lower()
         appid = (claims.get("appid") or claims.get("azp") or "").lower()
-        display = claims.get("upn") or claims.get("unique_name") or claims.get("name") or oid
+        display = claims.get("upn") or claims.get("unique_name")
+        if not display:
+            known = (self.backend.entra_get(oid) if oid else None) or (
+                self.backend.entra_get(appid) if appid else None)
+            display = (known or {}).get("upn") or (known or {}).get("display_name") or oid
         cat = self.catalog
         # Direct login first: users by object id, service principals/managed identities by app id (FACTS).
         candidates = []
@@ -179,11 +196,15 @@ class Instance:
         if req == 5:      # TM_BEGIN_XACT
             session.tran_count = 1
             out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
-        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT
+        elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT: XactName, fBeginXact (MS-TDS 2.2.6.9)
             was = session.tran_count
             session.tran_count = 0
             if was:
                 out += _envchange_bytes(9 if req == 7 else 10, b"", b"\x01" + b"\x00" * 7)
+            pos = 2 + 1 + 2 * (body[2] if len(body) > 2 else 0)
+            if len(body) > pos and body[pos] & 0x01:
+                session.tran_count = 1
+                out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
         out += tds.tok_done(tds.TOK_DONE, 0)
         return bytes(out)
 
@@ -251,8 +272,12 @@ class Instance:
             if action == "delay":
                 await asyncio.sleep(float(fault.get("seconds", fault.get("latency", fault.get("delay", 1)))))
             elif action == "drop":
+                # Mid-batch: the statements run, the first part of the answer is sent, then the connection
+                # closes before the final DONE (the client sees a communication link failure).
                 self._record(verb, text, -1, kind=_guess_kind(text), principal=session.login.name, fault="drop")
-                raise ConnectionDropped()
+                results = await asyncio.to_thread(self._execute_sync, session, text, params)
+                partial = b"".join(self._result_tokens(r, tds.TOK_DONE, True) for r in results)
+                raise ConnectionDropped(partial[:max(1, len(partial) // 2)])
             elif action == "error":
                 number = int(fault.get("number", 50000))
                 klass = int(fault.get("class", fault.get("severity", fault.get("level", 16))))
@@ -284,8 +309,10 @@ class Instance:
 
     def _result_tokens(self, res, done_token, more):
         out = bytearray()
+        for kind, new, old in res.envchanges:
+            out += tds.tok_envchange(kind, new, old)
         for cols, rows in res.sets:
-            types = [t for _, t in cols]
+            types = [col_type for _name, col_type in cols]
             out += tds.tok_colmetadata(cols)
             for r in rows:
                 out += tds.tok_row(types, r)
@@ -317,6 +344,12 @@ class Instance:
                 res.line = st.line
                 ctx = Context(self, session, params, res)
                 status = 0
+                if (session.options.get("IMPLICIT_TRANSACTIONS") and not session.tran_count
+                        and st.verb in _IMPLICIT_TRAN_VERBS and not (st.verb == "SELECT" and " FROM " not in
+                                                                     f" {st.text.upper()} ")):
+                    # SET IMPLICIT_TRANSACTIONS ON: these statements open a transaction
+                    # (learn.microsoft.com/sql/t-sql/statements/set-implicit-transactions-transact-sql)
+                    session.tran_count = 1
                 try:
                     st.fn(ctx)
                 except E.SqlError as exc:
@@ -330,6 +363,11 @@ class Instance:
                 if res.error and getattr(res, "abort", False):
                     break
             return results
+
+
+_IMPLICIT_TRAN_VERBS = {"SELECT", "CREATE LOGIN", "ALTER LOGIN", "DROP LOGIN", "CREATE USER", "DROP USER",
+                        "ALTER ROLE", "ALTER SERVER ROLE", "CREATE CREDENTIAL", "ALTER CREDENTIAL",
+                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE"}
 
 
 def _envchange_bytes(kind, new: bytes, old: bytes):
@@ -504,11 +542,12 @@ class Context:
     def _global(self, name):
         cat = self.cat
         if name == "@@VERSION":
-            return (f"Microsoft SQL Server 2022 ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
-                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n\t"
+            year = {15: "2019", 16: "2022", 17: "2025"}.get(cat.version_tuple[0], "2022")
+            return (f"Microsoft SQL Server {year} ({cat.product_level}-{cat.update_level or 'GDR'}) (KB0000000) - "
+                    f"{cat.version} (X64) \n\tJan  1 2025 00:00:00 \n\tCopyright (C) {year} Microsoft Corporation\n\t"
                     f"{cat.edition} on Windows Server 2022 Datacenter 10.0 <X64> (Build 20348: ) (Hypervisor)\n"
                     if cat.host_platform == "Windows" else
-                    f"Microsoft SQL Server 2022 ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
+                    f"Microsoft SQL Server {year} ({cat.product_level}) - {cat.version} (X64) \n\t{cat.edition} on "
                     "Linux (Ubuntu 22.04)")
         if name == "@@SERVERNAME":
             return cat.server_name
@@ -571,7 +610,7 @@ class Context:
                 return lg.name if lg else None
             return s.login.name
         if name in ("USER_NAME", "CURRENT_USER", "SESSION_USER"):
-            u = cat.db_user_for(cat.databases[s.database.lower()], s.login)
+            u = s.db_user(cat.databases[s.database.lower()])
             return u["name"] if u else "guest"
         if name == "SUSER_SID":
             if args:
@@ -593,7 +632,7 @@ class Context:
             db = cat.databases[s.database.lower()]
             role = str(args[0]).lower()
             if role in db.users and db.users[role]["type"] == "R":
-                return int(s.is_sysadmin() and role == "db_owner" or cat.in_db_role(db, s.login, role))
+                return int(s.is_sysadmin() and role == "db_owner" or s.in_db_role(db, role))
             return None
         if name == "HAS_PERMS_BY_NAME":
             perm = str(args[2]).upper() if len(args) > 2 else ""
@@ -614,6 +653,8 @@ class Context:
             return None if args[0] is None else str(args[0])[:args[1]]
         if name == "GETDATE" or name == "SYSDATETIME" or name == "GETUTCDATE":
             return _dt.datetime.now().replace(microsecond=0)
+        if name == "PWDCOMPARE":
+            return C.pwdcompare(args[0], args[1])
         if name == "QUOTENAME":
             return "[" + str(args[0]).replace("]", "]]") + "]"
         if name == "OBJECT_ID":
@@ -657,7 +698,7 @@ class Context:
         if len(names) == 1:
             names = ["dbo", names[0]]
         key = ".".join(names)
-        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily"):
+        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily", "dbo.restorehistory"):
             return self.cat.view("msdb." + key, self.session)
         from .catalog import DATABASE_SCOPED
         if key in C.VIEWS or key in DATABASE_SCOPED:
@@ -674,12 +715,12 @@ class Context:
             if db.state != "ONLINE":
                 raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a "
                                              "restore.")
-            if not (self.session.is_sysadmin() or self.cat.db_user_for(db, self.session.login)):
+            if not (self.session.is_sysadmin() or self.session.db_user(db)):
                 raise E.SqlError(229, 14, 5, f"The SELECT permission was denied on the object '{names[1]}', "
                                              f"database '{db.name}', schema 'dbo'.")
             t = db.tables[names[1]]
             cols = [(c, C.parse_type_name(*_split_typename(tn))) for c, tn in t["columns"]]
-            rows = [dict(zip([c.lower() for c, _ in t["columns"]], r)) for r in t["rows"]]
+            rows = [dict(zip([c.lower() for c, _type in t["columns"]], r)) for r in t["rows"]]
             return cols, rows
         raise E.invalid_object(".".join(parts))
 
@@ -720,7 +761,7 @@ class Context:
                 if e[0] == "lit" and isinstance(e[1], int):
                     key_e = exprs[e[1] - 1]
                 elif e[0] == "col" and len(e[1]) == 1:
-                    for (n, _), ex in zip(out_cols, exprs):
+                    for (n, _type), ex in zip(out_cols, exprs):
                         if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
                             key_e = ex
 
@@ -759,7 +800,7 @@ class Context:
                 else:
                     t = infer_type(r[i] for r in rows)
             cols.append((n, t))
-        rows = [[_coerce(v, t) for v, (_, t) in zip(r, cols)] for r in rows]
+        rows = [[_coerce(v, t) for v, (_name, t) in zip(r, cols)] for r in rows]
         res.sets.append((cols, rows))
         res.rowcount = len(rows)
 
@@ -780,7 +821,7 @@ class Context:
             cols, rows = self.resolve_source(src["parts"])
             alias = src["alias"]
             colmeta[alias] = cols
-            names = [c.lower() for c, _ in cols]
+            names = [c.lower() for c, _type in cols]
             prefixed = []
             for r in rows:
                 d = {f"{alias}.{k}": v for k, v in r.items()}
@@ -813,6 +854,7 @@ class Context:
         db = self.cat.databases.get(name.lower())
         if db is None:
             raise E.db_not_exist(name)
+        self.result.envchanges.append((1, db.name, self.session.database))
         self.session.database = db.name
         self.info(5701, f"Changed database context to '{db.name}'.", state=1)
 
@@ -858,6 +900,15 @@ class Context:
         self._need("ALTER ANY LOGIN")
         if name.lower() in self.cat.logins:
             raise E.login_exists(name)
+        ltype, sid, principal = self._resolve_entra(name, object_id)
+        if self.cat.login_by_sid(sid) is not None:
+            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
+                                           "exists.")
+        self.cat.add_login(name, ltype, sid, object_id=principal["object_id"])
+
+    def _resolve_entra(self, name, object_id=None):
+        """Resolve an Entra name (or OBJECT_ID) through Graph with the server's primary managed identity:
+        (type E|X, SID, principal). Users and groups: SID from the object id; applications: the app id."""
         backend = self.inst.backend
         identity = backend.primary_identity(self.inst.vm_key)
         if identity is None:
@@ -893,11 +944,7 @@ class Context:
             ltype, sid_src = "E", p.get("app_id") or p["object_id"]
         else:
             ltype, sid_src = "E", p["object_id"]
-        sid = C.guid_sid(sid_src)
-        if self.cat.login_by_sid(sid) is not None:
-            raise E.SqlError(15025, 16, 2, f"The server principal '{self.cat.login_by_sid(sid).name}' already "
-                                           "exists.")
-        self.cat.add_login(name, ltype, sid, object_id=p["object_id"])
+        return ltype, C.guid_sid(sid_src), p
 
     def _login(self, name, verb):
         login = self.cat.logins.get(name.lower())
@@ -922,7 +969,7 @@ class Context:
             self._need("ALTER ANY LOGIN")
         if "PASSWORD" in opts:
             if login.type != "S":
-                raise E.SqlError(15080, 16, 1, f"Cannot use parameter PASSWORD for a Windows login.")
+                raise E.SqlError(15080, 16, 1, "Cannot use parameter PASSWORD for a Windows login.")
             login.password = opts["PASSWORD"]
         if "DEFAULT_DATABASE" in opts:
             login.default_database = opts["DEFAULT_DATABASE"]
@@ -956,8 +1003,7 @@ class Context:
     def _need_db(self, db, role="db_owner", alt=("db_accessadmin", "db_securityadmin")):
         if self.session.is_sysadmin():
             return
-        if self.cat.in_db_role(db, self.session.login, role) or any(
-                self.cat.in_db_role(db, self.session.login, r) for r in alt):
+        if self.session.in_db_role(db, role) or any(self.session.in_db_role(db, r) for r in alt):
             return
         raise E.no_permission()
 
@@ -969,8 +1015,13 @@ class Context:
         if external:
             login = self.cat.logins.get(name.lower())
             if login is None or login.type not in ("E", "X"):
-                raise E.SqlError(33130, 16, 1, f"Principal '{name}' could not be found or this principal type is "
-                                               "not supported.")
+                # no login: the user is resolved in Entra like CREATE LOGIN … FROM EXTERNAL PROVIDER
+                ltype, sid, _principal = self._resolve_entra(name)
+                if any(u.get("sid") == sid for u in db.users.values()):
+                    raise E.SqlError(15063, 16, 1, "The login already has an account under a different user name.")
+                db.users[name.lower()] = {"name": name, "principal_id": _next_uid(db), "type": ltype, "sid": sid,
+                                          "login": None}
+                return
             login_name = login.name
         if login_name is not None:
             login = self.cat.logins.get(login_name.lower())
@@ -1004,6 +1055,21 @@ class Context:
             raise E.db_not_exist(name)
         self._need_db(db, "db_owner", ())
         db.recovery_model = model
+
+    def alter_authorization(self, db_name, owner):
+        db = self.cat.databases.get(db_name.lower())
+        if db is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot find the database '{db_name}', because it does not exist or you "
+                                           "do not have permission.")
+        self._need_db(db, "db_owner", ())
+        login = self.cat.logins.get(owner.lower())
+        if login is None:
+            raise E.SqlError(15151, 16, 1, f"Cannot find the principal '{owner}', because it does not exist or you "
+                                           "do not have permission.")
+        if login.type == "X":
+            # seed 004: "The new owner cannot be Azure Active Directory group."
+            raise E.SqlError(33181, 16, 1, "The new owner cannot be Azure Active Directory group.")
+        db.owner_sid = login.sid
 
     def create_database(self, name):
         self._need("CREATE ANY DATABASE")

@@ -17,7 +17,11 @@ log = logging.getLogger("sim.sqlserver.tds")
 
 
 class ConnectionDropped(Exception):
-    pass
+    """Close the connection; `partial` response bytes (a TDS message cut short) go out first."""
+
+    def __init__(self, partial=b""):
+        super().__init__("connection dropped")
+        self.partial = partial
 
 
 class LoginFailed(Exception):
@@ -271,7 +275,10 @@ class _Connection:
                 out = await self.instance.run_transaction_request(self.session, payload)
             else:
                 raise tds.ProtocolError(f"unexpected packet type {ptype}")
-        except ConnectionDropped:
+        except ConnectionDropped as drop:
+            if drop.partial:
+                self.wire.send(tds.split_packets(tds.PKT_RESPONSE, drop.partial, self.packet_size)[:-7])
+                await self.wire.drain()
             self.writer.close()
             return
         except asyncio.CancelledError:

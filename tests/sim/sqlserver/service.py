@@ -80,7 +80,10 @@ def start_sql_service(world, host="127.0.0.1"):
 
     async def _start():
         for key, vm in vms.items():
-            inst = Instance(key, vm.get("name", key), vm.get("sql") or {}, backend)
+            spec = dict(vm.get("sql") or {})
+            if vm.get("os_type") and "host_platform" not in spec:
+                spec["host_platform"] = "Linux" if str(vm["os_type"]).lower() == "linux" else "Windows"
+            inst = Instance(key, vm.get("name", key), spec, backend)
             lst = TdsListener(inst, ssl_ctx)
             await lst.start(host)
             svc.instances[key] = inst
@@ -100,6 +103,11 @@ def stop_sql_service(handle: SqlService):
     async def _stop():
         for lst in handle.listeners.values():
             await lst.stop()
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
     try:
         handle.call(_stop(), timeout=30)
     finally:

@@ -249,7 +249,9 @@ def _read_type_info(r: Reader) -> dict:
         info["len"] = r.u32()
     elif t == T_XML:
         if r.u8():
-            r.b_varchar(); r.b_varchar(); r.take(2 * r.u16())
+            r.b_varchar()
+            r.b_varchar()
+            r.take(2 * r.u16())
     else:
         raise ProtocolError(f"unsupported parameter type 0x{t:02x}")
     return info

@@ -9,7 +9,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from .adapter import AzuriteBlobStore, mint_storage_jwt
@@ -124,10 +123,11 @@ class Azurite:
         exe = ROOT / "tests/sim/node_modules/.bin/azurite-blob"
         self.proc = subprocess.Popen(
             [str(exe), "--blobHost", "127.0.0.1", "--blobPort", "0", "--silent",
-             "--skipApiVersionCheck", "--disableTelemetry", "--disableProductStyleUrl", "--oauth", "basic", "--cert", self.cert, "--key", self.key, "--inMemoryPersistence"],
+             "--skipApiVersionCheck", "--disableTelemetry", "--disableProductStyleUrl", "--oauth", "basic",
+             "--cert", self.cert, "--key", self.key, "--inMemoryPersistence"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
         self.port = None
-        for _ in range(50):
+        for _attempt in range(50):
             line = self.proc.stdout.readline()
             m = re.search(r"listens on https://127\.0\.0\.1:(\d+)", line or "")
             if m:
@@ -179,7 +179,7 @@ def tsql_cli(port, user, password, sql, timeout=30):
     """Run FreeTDS's `tsql` against the port; returns (returncode, stdout+stderr)."""
     env = dict(os.environ, TDSVER="7.4")
     p = subprocess.run(["tsql", "-H", "127.0.0.1", "-p", str(port), "-U", user, "-P", password],
-                       input=sql + "\ngo\nexit\n", capture_output=True, text=True, timeout=timeout, env=env)
+                       input=sql + "\ngo\nexit\n", capture_output=True, text=True, timeout=timeout, env=env, check=False)
     return p.returncode, p.stdout + p.stderr
 
 

@@ -14,7 +14,7 @@ ENV_NAMES = {"AZURE_CLOUD_ENVIRONMENT", "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT",
 
 def _children(pid):
     """Live processes of the world's process group (zombies are dead; reaping them is init's job)."""
-    out = subprocess.run(["ps", "-eo", "pid,pgid,stat,args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eo", "pid,pgid,stat,args"], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines()[1:]
             if line.split()[1] == str(pid) and not line.split()[2].startswith("Z")]
 
@@ -36,15 +36,18 @@ def test_start_status_stop_leaves_nothing_behind(tmp_path):
         assert env["AZURE_CLOUD_ENVIRONMENT"].startswith("https://127.0.0.1:")
         bundle = open(env["REQUESTS_CA_BUNDLE"]).read()
         assert bundle.count("BEGIN CERTIFICATE") > 1 and open(tmp_path / "ca.pem").read() in bundle
-        status = subprocess.run([SIMCTL, "status", "--state-dir", str(tmp_path)], capture_output=True, text=True)
+        status = subprocess.run([SIMCTL, "status", "--state-dir", str(tmp_path)], capture_output=True, text=True,
+                                check=False)
         assert status.returncode == 0 and '"healthy": true' in status.stdout
         assert any("azurite" in line for line in _children(pid))
-        again = subprocess.run([SIMCTL, "start", "--state-dir", str(tmp_path)], capture_output=True, text=True)
+        again = subprocess.run([SIMCTL, "start", "--state-dir", str(tmp_path)], capture_output=True, text=True,
+                               check=False)
         assert again.returncode != 0 and "already running" in again.stderr
     finally:
         subprocess.run([SIMCTL, "stop", "--state-dir", str(tmp_path)], check=True)
     assert _children(pid) == []
-    status = subprocess.run([SIMCTL, "status", "--state-dir", str(tmp_path)], capture_output=True, text=True)
+    status = subprocess.run([SIMCTL, "status", "--state-dir", str(tmp_path)], capture_output=True, text=True,
+                            check=False)
     assert status.returncode == 3 and '"running": false' in status.stdout
 
 

@@ -1,6 +1,4 @@
 """Microsoft Graph v1.0 shapes, filters, paging, writes and errors (plain HTTP, as the product calls Graph)."""
-import pytest
-
 from simclients import Graph, credential, readonly_credential
 
 DIRECTORY_READERS = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
@@ -23,8 +21,8 @@ def test_service_principal_by_id_and_filters(sim):
     assert [s["id"] for s in by_app] == [principal["principal_id"]]
     by_name = graph.get("/servicePrincipals", **{"$filter": "displayName eq 'Microsoft Graph'"}).json()["value"]
     assert by_name[0]["appId"] == "00000003-0000-0000-c000-000000000000"
-    assert {r["value"] for r in by_name[0]["appRoles"]} >= {"User.Read.All", "GroupMember.Read.All",
-                                                             "Application.Read.All"}
+    roles = {r["value"] for r in by_name[0]["appRoles"]}
+    assert roles >= {"User.Read.All", "GroupMember.Read.All", "Application.Read.All"}
     assert graph.get("/servicePrincipals(appId='%s')" % principal["client_id"]).json()["id"] == principal["principal_id"]
 
 

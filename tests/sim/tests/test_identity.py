@@ -117,3 +117,48 @@ def test_vm_without_identity_gets_no_token(sim):
     with patched_env(AZURE_POD_IDENTITY_AUTHORITY_HOST=sim.env["SIM_IMDS_URL"]):
         with pytest.raises(ClientAuthenticationError):
             ManagedIdentityCredential().get_token("https://storage.azure.com/.default")
+
+
+def test_username_password_grant(sim):
+    """AWX's AZURE_AD_USER / AZURE_PASSWORD (ROPC) at the token endpoint. MSAL's user-realm discovery
+    drops the port of the authority (msal/authority.py user_realm_discovery), so MSAL-based clients
+    cannot use this flow against a world on a non-443 port; the grant itself answers as Entra does."""
+    url = "%s/%s/oauth2/v2.0/token" % (sim.env["SIM_LOGIN_URL"], sim.env["AZURE_TENANT"])
+    form = {"grant_type": "password", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "username": "dba1@contoso.onmicrosoft.com", "password": "Dba1-Passw0rd!", "scope": arm_scope(sim)}
+    ok = requests.post(url, data=form, verify=sim.env["REQUESTS_CA_BUNDLE"])
+    assert ok.status_code == 200
+    claims = _claims(ok.json()["access_token"])
+    assert claims["upn"] == "dba1@contoso.onmicrosoft.com" and claims["idtyp"] == "user"
+    bad = requests.post(url, data=dict(form, password="wrong"), verify=sim.env["REQUESTS_CA_BUNDLE"])
+    assert bad.status_code == 400 and bad.json()["error_codes"] == [50126]
+
+
+def test_workload_identity_federation(sim, tmp_path):
+    from azure.identity import WorkloadIdentityCredential
+    token_file = tmp_path / "token"
+    token_file.write_text(sim.admin.federated_token())
+    cred = WorkloadIdentityCredential(tenant_id=sim.env["AZURE_TENANT"], client_id=sim.env["AZURE_CLIENT_ID"],
+                                      token_file_path=str(token_file), authority=sim.env["SIM_LOGIN_URL"],
+                                      disable_instance_discovery=True)
+    assert _claims(cred.get_token(arm_scope(sim)).token)["appid"] == sim.env["AZURE_CLIENT_ID"]
+    token_file.write_text(sim.admin.federated_token(subject="system:serviceaccount:other:sa"))
+    stranger = WorkloadIdentityCredential(tenant_id=sim.env["AZURE_TENANT"], client_id=sim.env["AZURE_CLIENT_ID"],
+                                          token_file_path=str(token_file), authority=sim.env["SIM_LOGIN_URL"],
+                                          disable_instance_discovery=True)
+    with pytest.raises(ClientAuthenticationError) as info:
+        stranger.get_token(arm_scope(sim))
+    assert "AADSTS70021" in str(info.value)
+
+
+def test_instance_discovery_and_token_requests_count_as_reads(sim):
+    verify = sim.env["REQUESTS_CA_BUNDLE"]
+    body = requests.get(sim.env["SIM_LOGIN_URL"] + "/common/discovery/instance",
+                        params={"api-version": "1.1", "authorization_endpoint": "x"}, verify=verify).json()
+    assert body["tenant_discovery_endpoint"].startswith(sim.env["SIM_LOGIN_URL"] + "/")
+    credential(sim).get_token(arm_scope(sim))
+    with patched_env(**managed_identity_env(sim, "sqlvm-ready")):
+        ManagedIdentityCredential().get_token("https://storage.azure.com/.default")
+    # Getting tokens writes nothing: check-mode tests count writes from this log.
+    assert sim.admin.writes() == []
+    assert {e["service"] for e in sim.admin.requests()} == {"login", "imds"}

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import azurite, blob_world, bworld  # noqa: E402,F401
+from sqlserver.fixtures import azurite, blob_world, bworld  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import SA_PASSWORD, connect, tsql_cli  # noqa: E402
 
 pyodbc = pytest.importorskip("pyodbc")
@@ -94,7 +94,7 @@ def test_round_trip_of_10000_rows_under_another_name(bworld):
     assert len(before) == 10000
     # real block blobs in Azurite, several blocks of MAXTRANSFERSIZE
     blob = az.create_container("backupacct", "backups").get_blob_client("rt/AdventureWorks_full.bak")
-    committed, _ = blob.get_block_list("committed")
+    committed, _uncommitted = blob.get_block_list("committed")
     assert blob.get_blob_properties().blob_type == "BlockBlob" and len(committed) > 1
     cur.execute(f"RESTORE DATABASE [AW_copy] FROM URL = '{url}' WITH "
                 "MOVE 'AdventureWorks' TO 'F:\\data\\AW_copy.mdf', MOVE 'AdventureWorks_log' TO 'G:\\log\\AW_copy.ldf'")
@@ -109,7 +109,10 @@ def test_round_trip_of_10000_rows_under_another_name(bworld):
     hist = [tuple(r) for r in cur.execute(
         "SELECT s.database_name, s.type, s.has_backup_checksums, m.physical_device_name, m.device_type "
         "FROM msdb.dbo.backupset s JOIN msdb.dbo.backupmediafamily m ON m.media_set_id = s.media_set_id")]
-    assert hist == [("AdventureWorks", "D", True, url, 9)]
+    # the backup, then the backup set SQL Server records for the media a RESTORE read
+    assert hist == [("AdventureWorks", "D", True, url, 9)] * 2
+    assert [tuple(r) for r in cur.execute("SELECT destination_database_name, restore_type, backup_set_id "
+                                          "FROM msdb.dbo.restorehistory")] == [("AW_copy", "D", 2)]
 
 
 def test_backup_progress_messages(bworld):
@@ -197,7 +200,7 @@ def test_headeronly_filelistonly_and_log_chain(bworld):
         (1, "one"), (2, "two")]
     types = [r[0] for r in cur.execute("SELECT type FROM msdb.dbo.backupset WHERE database_name = 'appdb' "
                                        "ORDER BY backup_set_id")]
-    assert types == ["D", "I", "L"]
+    assert types == ["D", "I", "L"] * 2   # three backups, then the three sets the restores read
 
 
 def test_backup_needs_permission_and_no_transaction(bworld):
@@ -213,3 +216,20 @@ def test_backup_needs_permission_and_no_transaction(bworld):
         c = conn.cursor()
         c.execute("SELECT name FROM sys.databases")
         c.execute(f"BACKUP DATABASE appdb TO URL = '{CONTAINER}/tran.bak'")
+
+
+def test_shared_access_signature_credential(bworld):
+    """A SAS credential (FACTS: identity 'SHARED ACCESS SIGNATURE', secret without '?') works without any
+    managed identity; naming it WITH CREDENTIAL is Msg 3225."""
+    import datetime as dt
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    backend, handle, az = bworld
+    sas = generate_container_sas("backupacct", "backups", account_key=az.key_b64,
+                                 permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
+                                 expiry=dt.datetime.utcnow() + dt.timedelta(hours=1))
+    cur = sa(handle, "vm-noprimary")
+    cur.execute(f"CREATE CREDENTIAL [{CONTAINER}] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '{sas}'")
+    cur.execute(f"BACKUP DATABASE appdb TO URL = '{CONTAINER}/sas.bak' WITH FORMAT")
+    assert cur.execute(f"RESTORE HEADERONLY FROM URL = '{CONTAINER}/sas.bak'").fetchone().DatabaseName == "appdb"
+    with pytest.raises(pyodbc.Error, match=r"\(3225\)"):
+        cur.execute(f"BACKUP DATABASE appdb TO URL = '{CONTAINER}/sas2.bak' WITH CREDENTIAL = '{CONTAINER}'")

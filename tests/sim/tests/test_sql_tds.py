@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlserver.fixtures import sql_world, world  # noqa: E402,F401
+from sqlserver.fixtures import sql_world, world  # noqa: E402,F401 pylint: disable=unused-import
 from sqlserver.testing import (ALICE, APP, BOB, CAROL, DBAS, SA_PASSWORD, connect, mint_sql_token,  # noqa: E402
                                tsql_cli)
 
@@ -161,7 +161,7 @@ def test_attention_cancels_a_delayed_statement(world):
 def test_pytds_as_an_independent_client(world):
     pytds = pytest.importorskip("pytds")
     backend, handle = world
-    with pytds.connect(server="127.0.0.1", port=handle.ports["vm-ready"], user="sa", password=SA_PASSWORD,
+    with pytds.connect(dsn="127.0.0.1", port=handle.ports["vm-ready"], user="sa", password=SA_PASSWORD,
                        database="master", autocommit=True, login_timeout=10) as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT name, database_id FROM sys.databases WHERE name = %s", ("appdb",))
@@ -180,3 +180,36 @@ def test_tsql_cli_as_an_independent_client(world):
     assert "appdb" in out, out
     rc, out = tsql_cli(handle.ports["vm-ready"], "sa", SA_PASSWORD, "DBCC TRACEON(4675, -1)")
     assert "Msg 2528" in out or "DBCC execution completed" in out, out
+
+
+def test_group_login_gives_its_members_the_group_database_roles(world):
+    backend, handle = world
+    port = handle.ports["vm-ready"]
+    cur = _as_sa(handle)
+    cur.execute(f"CREATE LOGIN [{DBAS[1]}] FROM EXTERNAL PROVIDER")
+    cur.execute("USE appdb")
+    cur.execute(f"CREATE USER [{DBAS[1]}] FROM LOGIN [{DBAS[1]}]")
+    bob = connect("msodbc18", port, token=mint_sql_token(backend, BOB[2])).cursor()
+    with pytest.raises(pyodbc.Error, match=r"BACKUP DATABASE permission denied.*\(262\)"):
+        bob.execute("BACKUP DATABASE appdb TO URL = 'https://backupacct.blob.core.windows.net/backups/g.bak'")
+    cur.execute(f"ALTER ROLE db_backupoperator ADD MEMBER [{DBAS[1]}]")
+    # now the permission check passes and the next link of the chain answers (no credential: OS error 50)
+    with pytest.raises(pyodbc.Error, match=r"Operating system error 50.*\(3201\)"):
+        bob.execute("BACKUP DATABASE appdb TO URL = 'https://backupacct.blob.core.windows.net/backups/g.bak'")
+    assert bob.execute("SELECT SUSER_SNAME(), IS_SRVROLEMEMBER('sysadmin')").fetchone()[0] == BOB[1]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_connection_dropped_mid_batch(world, driver):
+    backend, handle = world
+    backend.faults.append({"vm": "vm-ready", "pattern": "dropme", "action": "drop"})
+    cur = connect(driver, handle.ports["vm-ready"], "sa", SA_PASSWORD).cursor()
+    with pytest.raises(pyodbc.Error):
+        cur.execute("CREATE LOGIN [dropme] WITH PASSWORD = 'Drop-Passw0rd!'; SELECT name FROM sys.databases")
+        while cur.nextset():
+            pass
+    backend.faults.clear()
+    # the batch ran on the server before the connection broke
+    again = _as_sa(handle)
+    assert again.execute("SELECT COUNT(*) FROM sys.server_principals WHERE name = 'dropme'").fetchone()[0] == 1
+    assert [e["fault"] for e in backend.requests if e.get("fault")] == ["drop"]

@@ -18,7 +18,7 @@ def test_read_bucket_empties_and_answers_429(sim):
     session = arm_session(sim)
     url = _vm_url(sim)
     statuses = []
-    for _ in range(700):
+    for _attempt in range(700):
         response = session.get(url)
         statuses.append(response.status_code)
         if response.status_code == 429:
@@ -38,7 +38,7 @@ def test_injected_status_body_and_count(sim):
     sim.admin.inject(method="GET", path="*/virtualMachines/sqlvm-ready", status=503, count=2,
                      body={"error": {"code": "ServiceUnavailable", "message": "try later"}})
     session = arm_session(sim)
-    assert [session.get(_vm_url(sim)).status_code for _ in range(3)] == [503, 503, 200]
+    assert [session.get(_vm_url(sim)).status_code for _attempt in range(3)] == [503, 503, 200]
     assert sim.admin.faults() == []
 
 

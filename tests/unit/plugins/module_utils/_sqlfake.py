@@ -53,7 +53,7 @@ class FakeConnection:
         return _Cursor(self)
 
     def writes(self):
-        return [sql for sql, _ in self.log if not re.match(r"^(SELECT|USE|DBCC TRACESTATUS|RESTORE (FILELISTONLY|HEADERONLY))", sql)]
+        return [sql for sql, _params in self.log if not re.match(r"^(SELECT|USE|DBCC TRACESTATUS|RESTORE (FILELISTONLY|HEADERONLY))", sql)]
 
 
 def session(answers=(), failures=(), check_mode=False):

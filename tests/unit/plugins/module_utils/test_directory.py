@@ -162,8 +162,9 @@ def test_group_prerequisites_fail_without_writes(graph, group, roles, fragment):
 
 def test_absent_removes_the_direct_role_assignment(graph):
     fake = graph(transitive=[READERS])
-    changed, *_rest = d.ensure_absent(Session(), {"principal_id": PID}, False)
+    changed, before, after, _result = d.ensure_absent(Session(), {"principal_id": PID}, False)
     assert changed is True and fake.writes == [("DELETE", "/roleManagement/directory/roleAssignments/ra1", None)]
+    assert before["can_read_directory"] is True and after["can_read_directory"] is False
 
 
 def test_absent_group_only_when_direct_member(graph):

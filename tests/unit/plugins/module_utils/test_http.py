@@ -185,3 +185,17 @@ def test_lro_longer_than_the_deadline_says_it_may_still_finish():
                           operation="update SQL VM", resource=VM)
     assert caught.value.code == "Timeout" and "may still complete" in caught.value.msg
     assert sum(transport.sleeps) <= 100
+
+
+def test_managed_identity_failure_says_to_assign_an_identity():
+    from azure.identity import CredentialUnavailableError
+
+    class NoIdentity(StaticCredential):
+        def get_token(self, *scopes, **kwargs):
+            raise CredentialUnavailableError("ManagedIdentityCredential authentication unavailable. No identity "
+                                             "has been assigned to this resource.")
+
+    arm, _transport = client([OK], credential=NoIdentity())
+    with pytest.raises(AuthenticationError) as caught:
+        get(arm)
+    assert "managed identity" in caught.value.fix

@@ -174,3 +174,14 @@ def test_verdict_table():
                         ("16.0.4145.4", False), ("15.0.4430.1", False)]:
         inst = dict(base, product_version=version, version_tuple=list(sql_info.parse_version(version)))
         assert sql_info.managed_identity_verdict(inst)[0] is ok, version
+
+
+def test_skip_if_backed_up_within_uses_the_servers_clock():
+    local_now = datetime.datetime(2026, 11, 22, 9, 0, 0)  # the server runs 6 hours ahead of UTC
+    answers = [(r"GETDATE", [dict(now=local_now)]),
+               (r"ORDER BY backup_finish_date DESC", [dict(backup_finish_date=local_now - datetime.timedelta(minutes=30))])]
+    s, conn = session(answers + world())
+    result = sb.run(s, params(skip_if_backed_up_within=60), False, "core.windows.net")
+    assert not result["changed"] and conn.writes() == [] and "within 60 minutes" in result["skipped_databases"][0]["reason"]
+    s, conn = session(answers + world())
+    assert sb.run(s, params(skip_if_backed_up_within=10), True, "core.windows.net")["changed"]

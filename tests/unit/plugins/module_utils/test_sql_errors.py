@@ -39,6 +39,11 @@ CASES = [
      "grant"),
     (262, "BACKUP DATABASE permission denied in database 'db1'.", "db_backupoperator"),
     (15247, "User does not have permission to perform this action.", "securityadmin"),
+    (33134, "Server identity is not configured. Please follow the steps in \"Assign an Azure AD identity to your server "
+            "and add Directory Reader permission to your identity\".", "entra_directory_reader"),
+    (33129, "Cannot use the DISABLE option with a Windows group or an Azure AD group.", "drop the group"),
+    (2571, "User 'ops' does not have permission to run DBCC TRACEON.", "sysadmin"),
+    (3110, "User does not have permission to RESTORE database 'app_copy'.", "dbcreator"),
 ]
 
 

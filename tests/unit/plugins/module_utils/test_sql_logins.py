@@ -10,7 +10,7 @@ OID = "11111111-2222-3333-4444-555555555555"
 
 def params(**kw):
     base = dict(name="ops@contoso.com", state="present", login_type="entra", object_id=None, sql_login_password=None,
-                update_password="on_create", enabled=True, server_roles=None, server_roles_exclusive=False,
+                update_password="on_create", enabled=None, server_roles=None, server_roles_exclusive=False,
                 databases=None)
     base.update(kw)
     return base
@@ -89,7 +89,7 @@ def test_database_user_with_roles():
                                                 roles_exclusive=False, state="present")]), check_mode=False)
     assert conn.writes() == ["CREATE USER [ops@contoso.com] FROM LOGIN [ops@contoso.com]",
                              "ALTER ROLE [db_backupoperator] ADD MEMBER [ops@contoso.com]"]
-    uses = [sql for sql, _ in conn.log if sql.startswith("USE")]
+    uses = [sql for sql, _params in conn.log if sql.startswith("USE")]
     assert uses[-1] == "USE [master]"
 
 
@@ -126,3 +126,12 @@ def test_bad_input_fails_before_any_statement(kw, match):
     with pytest.raises(InvalidInputError, match=match):
         sql_logins.ensure(s, params(**kw), check_mode=False)
     assert conn.log == []
+
+
+def test_omitted_enabled_leaves_a_disabled_login_alone():
+    s, conn = session(login_rows(disabled=True))
+    result = sql_logins.ensure(s, params(), check_mode=False)
+    assert not result["changed"] and conn.writes() == []
+    s, conn = session(login_rows(disabled=True))
+    assert sql_logins.ensure(s, params(enabled=True), check_mode=False)["changed"]
+    assert conn.writes()[0] == "ALTER LOGIN [ops@contoso.com] ENABLE"

@@ -193,3 +193,108 @@ def test_validate_desired_rejects(desired, fragment):
     full.update(desired)
     with pytest.raises(InvalidInputError, match=fragment):
         sqlvm.validate_desired(full)
+
+
+@pytest.mark.parametrize("left, right, same", [
+    (None, None, True), (None, "", False), ("", "", True), ("ABC", "abc", True), ("a", "b", False), ("", None, False),
+])
+def test_same_client_id(left, right, same):
+    assert sqlvm.same_client_id(left, right) is same
+
+
+class FakeArm:
+    """ARM for ensure_present: a SQL VM and its VM; records every call."""
+
+    def __init__(self, sqlvm_resource, vm, uais=None, put_error=None):
+        self.sqlvm, self.vm, self.uais = sqlvm_resource, vm, uais or {}
+        self.put_error = put_error
+        self.calls = []
+
+    def get(self, session, path, api_version, params=None):
+        self.calls.append(("GET", path))
+        if "sqlVirtualMachines" in path:
+            return self.sqlvm
+        if "userAssignedIdentities" in path:
+            return self.uais.get(path.lower())
+        return self.vm
+
+    def write(self, session, method, path, api_version, body, operation, long_running=True):
+        self.calls.append((method, path))
+        if method == "PUT" and self.put_error:
+            raise self.put_error
+        if method == "PATCH":
+            identity = dict(body["identity"], principalId="p-new", tenantId="t")
+            return {"identity": identity}
+        return body
+
+
+class Session:
+    subscription_id = SUB
+
+
+@pytest.fixture
+def arm(monkeypatch):
+    def install(*args, **kwargs):
+        fake = FakeArm(*args, **kwargs)
+        monkeypatch.setattr(sqlvm, "arm_get", fake.get)
+        monkeypatch.setattr(sqlvm, "arm_write", fake.write)
+        return fake
+    return install
+
+
+def _vm(identity=None):
+    return {"id": "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1" % SUB,
+            "name": "vm1", "identity": identity}
+
+
+def test_no_op_reads_the_sql_vm_and_the_vm_only(arm):
+    fake = arm(_sqlvm(client_id=""), _vm(SYS))
+    changed, before, after, result = sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
+                                                                      "system_assigned": True}, False)
+    assert changed is False and before == after
+    assert [c[0] for c in fake.calls] == ["GET", "GET"]
+    assert result["principal_id"] == "p-sys"
+
+
+def test_fresh_vm_gets_identity_then_primary(arm):
+    fake = arm(_sqlvm(), _vm(None))
+    changed, before, after, result = sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
+                                                                      "system_assigned": True}, False)
+    assert changed is True
+    assert [c[0] for c in fake.calls] == ["GET", "GET", "PATCH", "PUT"]
+    assert after["entra_authentication"]["primary_client_id"] == ""
+    assert result["principal_id"] == "p-new"
+
+
+def test_check_mode_predicts_without_writing(arm):
+    fake = arm(_sqlvm(), _vm(None))
+    changed, before, after, _result = sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
+                                                                       "system_assigned": True}, True)
+    assert changed is True and before["entra_authentication"]["enabled"] is False
+    assert after["entra_authentication"]["enabled"] is True
+    assert [c[0] for c in fake.calls] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize("facts, fragment", [
+    ({"sql_version": "16.0.4165.4"}, "CU17"),
+    ({"failover_cluster_instance": True}, "failover cluster"),
+])
+def test_prerequisites_stop_before_any_write(arm, facts, fragment):
+    fake = arm(_sqlvm(), _vm(None))
+    desired = dict(resource_group="rg", vm_name="vm1", system_assigned=True, **facts)
+    with pytest.raises(sqlvm.PrerequisiteError, match=fragment):
+        sqlvm.ensure_present(Session(), desired, False)
+    assert all(c[0] == "GET" for c in fake.calls)
+
+
+def test_missing_sql_vm_resource_says_register(arm):
+    arm(None, _vm(None))
+    with pytest.raises(sqlvm.PrerequisiteError, match="SQL IaaS Agent"):
+        sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)
+
+
+def test_azure_refusal_of_old_build_is_explained(arm):
+    refusal = sqlvm.AzureApiError("put", "x", 400, "BadRequest", "SQL Server version 16.0.4165.4 is not supported")
+    arm(_sqlvm(), _vm(SYS), put_error=refusal)
+    with pytest.raises(sqlvm.PrerequisiteError, match="sql_version"):
+        sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)

@@ -1,0 +1,84 @@
+import json
+import sys
+import types
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.sqlvm.backup.plugins.module_utils import base
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+
+SUB = "11111111-2222-3333-4444-555555555555"
+
+
+def make_module(monkeypatch, args=None, check=False, diff=False, spec=None):
+    payload = dict(args or {})
+    payload.update(_ansible_check_mode=check, _ansible_diff=diff)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": payload})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    return base.SqlvmModule(spec or {"name": {"type": "str"}})
+
+
+def finish(capsys, call):
+    with pytest.raises(SystemExit) as exited:
+        call()
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_auth_options_are_added_and_check_mode_supported(monkeypatch):
+    module = make_module(monkeypatch, {"name": "x", "subscription_id": SUB}, check=True)
+    assert module.check_mode is True
+    assert module.params["auth_source"] == "auto" and module.params["timeout"] == 300
+    assert set(base.AUTH_ARGUMENT_SPEC) <= set(module.argument_spec)
+
+
+def test_exit_adds_diff_only_with_diff(monkeypatch, capsys):
+    plain = make_module(monkeypatch, {})
+    _code, result = finish(capsys, lambda: plain.exit(True, before={"a": 1}, after={"a": 2}, extra="y"))
+    assert result["changed"] is True and "diff" not in result and result["extra"] == "y"
+    with_diff = make_module(monkeypatch, {}, diff=True)
+    _code, result = finish(capsys, lambda: with_diff.exit(False, before={"a": 1}, after={"a": 1}))
+    assert result["diff"] == {"before": {"a": 1}, "after": {"a": 1}} and result["changed"] is False
+
+
+def test_run_turns_domain_errors_into_fail_json(monkeypatch, capsys):
+    module = make_module(monkeypatch, {})
+
+    def broken(_module):
+        raise InvalidInputError("name is wrong.", fix="use another name.", option="name")
+
+    code, result = finish(capsys, lambda: module.run(broken))
+    assert code == 1 and result["failed"] is True
+    assert result["msg"] == "name is wrong. Fix: use another name."
+    assert result["error"]["kind"] == "invalid_input" and result["error"]["option"] == "name"
+
+
+def test_run_returns_a_dict_result(monkeypatch, capsys):
+    module = make_module(monkeypatch, {})
+    code, result = finish(capsys, lambda: module.run(lambda m: {"changed": False, "value": 3}))
+    assert code == 0 and result["value"] == 3
+
+
+def test_secrets_from_environment_are_masked(monkeypatch, capsys):
+    monkeypatch.setenv("AZURE_SECRET", "env-Secret-123")
+    module = make_module(monkeypatch, {})
+    assert module.auth_settings.secret == "env-Secret-123"
+    _code, result = finish(capsys, lambda: module.exit(False, leaked="prefix env-Secret-123"))
+    assert "env-Secret-123" not in json.dumps(result)
+
+
+def test_sql_connect_passes_params_check_mode_and_a_lazy_token(monkeypatch):
+    calls = []
+    fake = types.ModuleType("sql_connection")
+    fake.connect = lambda params, token_provider=None, check_mode=False: calls.append((params, token_provider,
+                                                                                       check_mode)) or "session"
+    name = "ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection"
+    monkeypatch.setitem(sys.modules, name, fake)
+    import ansible_collections.sqlvm.backup.plugins.module_utils as package
+    monkeypatch.setattr(package, "sql_connection", fake, raising=False)
+    module = make_module(monkeypatch, {"name": "db1"}, check=True)
+    assert module.sql_connect(name="db2") == "session"
+    params, token_provider, check_mode = calls[0]
+    assert params["name"] == "db2" and check_mode is True and callable(token_provider)
+    assert module._azure is None  # no Azure session until a token is really needed
