@@ -40,6 +40,7 @@ demo: deps
 # Median wall time and HTTP requests per no-op task of each module (cases in bench/cases/*.yml).
 bench:
 	$(PY) bench/run.py
+	$(PY) bench/bench_sql.py
 	$(PY) bench/fleet.py
 
 clean:
