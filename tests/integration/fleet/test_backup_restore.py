@@ -8,7 +8,12 @@ VM = "sqlvm-nostorage"  # its last missing piece (the storage role) is granted b
 
 def test_backup_then_restore_round_trips_every_row(fleet, tmp_path):
     manifests = tmp_path / "manifests"
-    assert fleet.play("backup_ready.yml", limit=VM).rc == 0
+    # Converge with the end-to-end probe on (given as a string, as on a command line).
+    converge = fleet.play("backup_ready.yml", "-e", "backup_ready_probe=true", limit=VM)
+    assert converge.rc == 0, converge
+    probe_backup = converge.tasks(host=VM, action="sql_backup")[0]["result"]
+    assert probe_backup["changed"] and "backup-ready-probe/" in probe_backup["backups"][0]["urls"][0]
+    assert converge.tasks(host=VM, action="sql_restore")[0]["result"]["verified"] is True
 
     backup = fleet.play("backup.yml", limit=VM,
                         extra_vars={"backup_databases": ["app"], "backup_manifest_dir": str(manifests)})
