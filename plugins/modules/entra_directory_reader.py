@@ -153,6 +153,7 @@ def _run(module):
 def main():
     SqlvmModule(
         argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
         mutually_exclusive=[("principal_id", "vm_name", "user_assigned_identity")],
         required_one_of=[("principal_id", "vm_name", "user_assigned_identity")],
         required_if=[("method", "group", ("group_id",))],

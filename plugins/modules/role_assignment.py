@@ -166,6 +166,7 @@ def _run(module):
 def main():
     SqlvmModule(
         argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
         mutually_exclusive=[("scope", "storage_account")],
         required_one_of=[("scope", "storage_account")],
         required_by={"storage_account": ("resource_group",), "container": ("storage_account",)},

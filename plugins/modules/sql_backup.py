@@ -264,7 +264,7 @@ def _run(module):
 def main():
     spec = connection_argument_spec()
     spec.update(sql_backup.argument_spec())
-    module = SqlvmModule(spec)
+    module = SqlvmModule(spec, supports_check_mode=True)
     module.run(_run)
 
 

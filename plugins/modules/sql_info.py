@@ -144,7 +144,7 @@ def _run(module):
 def main():
     spec = connection_argument_spec()
     spec.update(container_url=dict(type="str"), storage_suffix=dict(type="str"))
-    module = SqlvmModule(spec)
+    module = SqlvmModule(spec, supports_check_mode=True)
     module.run(_run)
 
 

@@ -211,7 +211,7 @@ def _run(module):
 
 
 def main():
-    SqlvmModule(argument_spec=ARGUMENT_SPEC).run(_run)
+    SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(_run)
 
 
 if __name__ == "__main__":
