@@ -251,7 +251,6 @@ def _run(module):
     suffix = storage_suffix(module.params, cloud_loader=lambda: module.azure.cloud)
     sql_backup.validate(module.params, suffix)
     session = module.sql_connect()
-    session.check_mode = module.check_mode
     try:
         result = sql_backup.run(session, module.params, module.check_mode, suffix)
     finally:

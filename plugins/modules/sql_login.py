@@ -188,7 +188,6 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import
 def _run(module):
     sql_logins.validate(module.params)
     session = module.sql_connect()
-    session.check_mode = module.check_mode
     try:
         result = sql_logins.ensure(session, module.params, module.check_mode)
     finally:

@@ -161,7 +161,6 @@ def _run(module):
     suffix = storage_suffix(module.params, cloud_loader=lambda: module.azure.cloud)
     sql_restore.validate(module.params, suffix)
     session = module.sql_connect()
-    session.check_mode = module.check_mode
     try:
         result = sql_restore.run(session, module.params, module.check_mode, suffix)
     finally:
