@@ -297,7 +297,61 @@ def connect(params, token_provider=None, check_mode=False):
             raise InvalidInputError("sql_auth: entra needs the Azure credential chain (auth_source and friends).")
         token = token_provider()
         token = getattr(token, "token", token)
-    return open_session(settings, access_token=token, check_mode=check_mode)
+    try:
+        return open_session(settings, access_token=token, check_mode=check_mode)
+    except SqlvmBackupError as error:
+        if token and getattr(error, "number", None) == 18456:
+            raise entra_login_failed(error, token_claims(token), settings) from None
+        raise
+
+
+def token_claims(token):
+    """The claims of a JWT access token, read without verifying it (only to name the principal in errors).
+
+    Entra access tokens carry tid, oid, appid (the client of an application token) and, for users, upn
+    (learn.microsoft.com/entra/identity-platform/access-token-claims-reference). Anything else: {}.
+    """
+    import base64
+    import json
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
+    except (IndexError, ValueError, UnicodeDecodeError, AttributeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def describe_principal(claims):
+    """'application (client) id …, object id …' or 'user …, object id …' from token claims."""
+    parts = []
+    user = claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username")
+    if user:
+        parts.append("user %s" % user)
+    elif claims.get("appid") or claims.get("azp"):
+        parts.append("application (client) id %s" % (claims.get("appid") or claims.get("azp")))
+    if claims.get("oid"):
+        parts.append("object id %s" % claims["oid"])
+    if claims.get("tid"):
+        parts.append("tenant %s" % claims["tid"])
+    return ", ".join(parts) or "an unreadable access token"
+
+
+def entra_login_failed(error, claims, settings):
+    """18456 for an access token. SQL Server names a token login by what it resolved, often only as
+    '<token-identified principal>': say which principal the token is for and how to give it a login."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlServerError
+    server_said = sql_errors.server_text(error.message.split(". Cause:")[0]).rstrip(".")
+    is_user = bool(claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username"))
+    message = ("%s. The Microsoft Entra access token is for %s; SQL Server has no enabled login for it (a login FROM "
+               "EXTERNAL PROVIDER matches a user by object id and an application by application (client) id, directly "
+               "or through a group login), the login is disabled, or the token is not for this server's tenant."
+               % (server_said, describe_principal(claims)))
+    fix = ("create its login once, as an existing sysadmin (e.g. over SQL authentication): sqlvm.backup.sql_login with "
+           "name: <%s>%s and server_roles: [sysadmin], or enable it; or connect as another principal (client_id / "
+           "AZURE_CLIENT_ID) or with sql_auth: sql."
+           % ("the user's UPN" if is_user else "the application's display name",
+              ", object_id: %s" % claims["oid"] if is_user and claims.get("oid") else ""))
+    return SqlServerError(18456, message, error.statement_kind, fix=fix[0].upper() + fix[1:])
 
 
 def storage_suffix(params, environ=None, cloud_loader=None):

@@ -37,9 +37,8 @@ def _flag(value):
 
 
 def read_instance(session):
-    """SERVERPROPERTY values and host platform, as plain Python values."""
+    """SERVERPROPERTY values, host platform and the connected login, as plain Python values (one statement)."""
     props = session.query(tsql.server_properties())[0]
-    rows = session.query(tsql.host_platform())
     version = props.get("ProductVersion") or ""
     parsed = parse_version(version)
     return dict(
@@ -55,7 +54,8 @@ def read_instance(session):
         default_log_path=props.get("InstanceDefaultLogPath"),
         machine_name=props.get("MachineName"),
         server_name=props.get("ServerName"),
-        host_platform=(rows[0].get("host_platform") if rows else None),
+        host_platform=props.get("host_platform"),
+        login_name=props.get("login_name"),
     )
 
 

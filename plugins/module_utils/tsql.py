@@ -109,10 +109,16 @@ _SERVER_PROPERTIES = (
 
 
 def server_properties():
-    # sql_variant columns break FreeTDS: every property is cast to nvarchar(128) (FACTS.md).
+    """SERVERPROPERTY values, the connected login (SUSER_SNAME) and the host platform in one round trip.
+
+    sql_variant columns break FreeTDS: every property is cast to nvarchar(128) (FACTS.md).
+    sys.dm_os_host_info has one row and is readable by public (learn.microsoft.com/sql/relational-databases/
+    system-dynamic-management-views/sys-dm-os-host-info-transact-sql, Permissions).
+    """
     columns = ",\n       ".join(
         "CAST(SERVERPROPERTY('%s') AS nvarchar(128)) AS %s" % (p, p) for p in _SERVER_PROPERTIES)
-    return _read("SELECT " + columns)
+    return _read("SELECT " + columns + ",\n       SUSER_SNAME() AS login_name, h.host_platform"
+                 "\nFROM sys.dm_os_host_info AS h")
 
 
 def host_platform():

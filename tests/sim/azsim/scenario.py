@@ -26,7 +26,10 @@ DEFAULT_SETTINGS = {
     "arm_page_size": 100,
     "graph_page_size": 100,
     "storage_suffix": "core.sim.test",
-    "sql_suffix": "database.sim.test",
+    # The SQL resource of this cloud: metadata suffixes.sqlServerHostname, and the token audience the world's
+    # SQL Servers accept ("https://<suffix>/"). Azure's own value (AzureCloud metadata ".database.windows.net";
+    # SQL Server on an Azure VM validates Entra tokens issued for https://database.windows.net/).
+    "sql_suffix": "database.windows.net",
     "arm_audience": "https://management.sim.test/",
     "cloud_name": "AzureSimCloud",
 }

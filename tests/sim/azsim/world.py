@@ -739,6 +739,12 @@ class World:
             obj = self.objects.get(key) or self.objects.get(self.sp_by_app.get(key, ""))
             return self.principal_view(obj) if obj else None
 
+    def sql_audiences(self):
+        """Token audiences the world's SQL Servers accept: the SQL resource of this cloud (settings sql_suffix,
+        published as suffixes.sqlServerHostname), with and without the trailing slash."""
+        audience = "https://%s/" % self.sql_suffix.strip(".")
+        return (audience, audience.rstrip("/"))
+
     def primary_identity(self, vm_key):
         """sql_vm_primary_identity as a principal dict (object_id, app_id, display_name, kind =
         'servicePrincipal') plus identity_kind ('system'|'user'), client_id, principal_id, resource_id."""

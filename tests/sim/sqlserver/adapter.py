@@ -102,6 +102,10 @@ class WorldAdapter:
     def verify_token(self, token, audience):
         return self._m("verify_token")(token, audience)
 
+    def sql_audiences(self):
+        fn = getattr(self.world, "sql_audiences", None)
+        return tuple(fn()) if fn else None
+
     def primary_identity(self, vm_key):
         return self._m("sql_primary_identity", "primary_identity")(vm_key)
 

@@ -33,6 +33,10 @@ class WorldBackend(Protocol):
     def verify_token(self, token: str, audience: str) -> Optional[dict]:
         """Claims of a valid token minted by the world for `audience`, else None."""
 
+    def sql_audiences(self) -> Optional[tuple]:
+        """Token audiences the SQL Servers accept (the cloud's SQL resource); optional, None means
+        instance.SQL_AUDIENCES (https://database.windows.net/, Azure's public cloud)."""
+
     def primary_identity(self, vm_key: str) -> Optional[dict]:
         """The SQL VM resource's primary managed identity (a principal with object_id and app_id) or None."""
 

@@ -13,8 +13,9 @@ from . import tds
 from .engine import Parser, Result, compare, infer_type, like_to_regex
 from .server import ConnectionDropped, LoginFailed
 
-SQL_AUDIENCES = ("https://database.windows.net/", "https://database.windows.net",
-                 "https://database.windows.net//.default")
+# The audience SQL Server on an Azure VM accepts in Azure's public cloud (tokens for the scope
+# https://database.windows.net/.default); a backend may name its cloud's own (WorldBackend.sql_audiences).
+SQL_AUDIENCES = ("https://database.windows.net/", "https://database.windows.net")
 _spids = itertools.count(51)
 
 
@@ -28,6 +29,7 @@ class Session:
         self.next_handle = 1
         self.options = {}
         self.tran_count = 0
+        self.token_claims = None
         self.entra_groups = set()   # group logins this Entra session came through
         self.auth = "sql"
 
@@ -101,7 +103,10 @@ class Instance:
                                        "The login failed.", klass=11)
         session.database = cat.databases[session.database.lower()].name
         self.sessions.add(session)
-        self._record("LOGIN", "LOGIN7", 0, principal=session.login.name)
+        # Token logins: which audience and which Entra object the server accepted (tests read it from the log).
+        token = {"audience": session.token_claims.get("aud"), "object_id": session.token_claims.get("oid"),
+                 "app_id": session.token_claims.get("appid")} if session.token_claims else {}
+        self._record("LOGIN", "LOGIN7", 0, principal=session.login.name, **token)
         return session
 
     def _fail(self, user, state):
@@ -122,7 +127,8 @@ class Instance:
     def _login_token(self, fed, database):
         token = fed.get("token") or ""
         claims = None
-        for aud in SQL_AUDIENCES:
+        audiences = getattr(self.backend, "sql_audiences", lambda: None)() or SQL_AUDIENCES
+        for aud in audiences:
             claims = self.backend.verify_token(token, aud)
             if claims:
                 break
@@ -164,6 +170,7 @@ class Instance:
         session = Session(self, login, database)
         session.entra_groups = {g.name.lower() for g in groups}
         session.auth = "token"
+        session.token_claims = claims
         return session
 
     def logout(self, session):

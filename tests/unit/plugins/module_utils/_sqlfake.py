@@ -65,6 +65,6 @@ def instance_answers(version="16.0.4175.1", platform="Windows", clustered="0", e
     return [
         (r"SERVERPROPERTY", [dict(ProductVersion=version, ProductUpdateLevel="CU17", ProductLevel="RTM", Edition=edition,
                                   EngineEdition="3", IsClustered=clustered, InstanceDefaultDataPath="F:\\data\\",
-                                  InstanceDefaultLogPath="G:\\log\\", MachineName="sqlvm1", ServerName="sqlvm1")]),
-        (r"dm_os_host_info", [dict(host_platform=platform)]),
+                                  InstanceDefaultLogPath="G:\\log\\", MachineName="sqlvm1", ServerName="sqlvm1",
+                                  login_name="sa", host_platform=platform)]),
     ]

@@ -95,3 +95,61 @@ def test_freetds_password_is_braced_without_doubling():
     assert s._with_password().endswith("PWD={a;{b}c};")
     with pytest.raises(InvalidInputError, match="FreeTDS"):
         sc.SqlConnectionSettings("h", user="sa", password="a};b", driver=FREETDS)
+
+
+def _jwt(claims):
+    import base64
+    import json
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return "eyJhbGciOiJSUzI1NiJ9." + body + ".c2ln"
+
+
+def _refusing(error):
+    def open_session(*_args, **_kwargs):
+        raise error
+    return open_session
+
+
+def test_token_claims_are_read_without_verification_and_garbage_gives_nothing():
+    assert sc.token_claims(_jwt({"appid": "a", "oid": "o"})) == {"appid": "a", "oid": "o"}
+    for garbage in ("", "not-a-jwt", "a.%%%.c", "a.bnVsbA.c"):   # bnVsbA = "null"
+        assert sc.token_claims(garbage) == {}
+
+
+def test_login_failed_with_a_token_names_the_application_and_the_fix(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    token = _jwt({"appid": "b58ef4dd-0000-0000-0000-000000000001", "oid": "6457ae18-0000-0000-0000-000000000002",
+                  "tid": "ca55f30b-0000-0000-0000-000000000003", "idtyp": "app"})
+
+    def refuse(settings, access_token=None, check_mode=False):
+        assert access_token == token
+        raise sql_errors.translate("[28000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Login failed for user "
+                                   "'<token-identified principal>'. (18456) (SQLDriverConnect)", "login to h:1433")
+    monkeypatch.setattr(sc, "open_session", refuse)
+    with pytest.raises(sc.SqlvmBackupError) as info:
+        sc.connect(dict(sql_host="h", sql_auth="entra", odbc_driver="ODBC Driver 18 for SQL Server"),
+                   token_provider=lambda: token)
+    error = info.value
+    assert error.number == 18456 and error.statement_kind == "login to h:1433"
+    assert "application (client) id b58ef4dd-0000-0000-0000-000000000001" in error.msg
+    assert "object id 6457ae18-0000-0000-0000-000000000002" in error.msg and "ca55f30b" in error.msg
+    assert "sqlvm.backup.sql_login" in error.msg and "application's display name" in error.msg
+    assert token not in error.msg
+
+
+def test_login_failed_with_a_user_token_suggests_the_object_id(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    token = _jwt({"upn": "dba1@contoso.com", "oid": "11111111-2222-3333-4444-555555555555", "idtyp": "user"})
+    monkeypatch.setattr(sc, "open_session", _refusing(sql_errors.translate("Login failed for user 'x'. (18456)", "login")))
+    with pytest.raises(sc.SqlvmBackupError) as info:
+        sc.connect(dict(sql_host="h", sql_auth="entra"), token_provider=lambda: token)
+    assert "user dba1@contoso.com" in info.value.msg
+    assert "object_id: 11111111-2222-3333-4444-555555555555" in info.value.msg
+
+
+def test_login_failed_with_sql_auth_is_left_as_sql_server_said(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    monkeypatch.setattr(sc, "open_session", _refusing(sql_errors.translate("Login failed for user 'sa'. (18456)", "login")))
+    with pytest.raises(sc.SqlvmBackupError) as info:
+        sc.connect(dict(sql_host="h", login_user="sa", login_password="pw"))
+    assert "'sa'" in info.value.msg and "access token" not in info.value.msg
