@@ -18,7 +18,7 @@ import time
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import preflight, read_instance, supports_compression
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row, supports_compression
 
 MAX_STRIPES = 64
 MAX_BLOCKS_PER_BLOB = 50000
@@ -186,8 +186,9 @@ def allocated_bytes(files, backup_type):
     return total
 
 
-def _credential_identity(session, container_url):
-    rows = [r for r in session.query(tsql.credential_by_name(container_url)) if r["name"] == container_url]
+def credential_identity(rows, container_url):
+    """credential_identity of the credential named exactly container_url (rows of tsql.credential_by_name)."""
+    rows = [r for r in rows if r["name"] == container_url]
     if not rows:
         raise PrerequisiteError(
             "no credential named %s exists on the instance, so BACKUP TO URL would fail with Operating system error 50. "
@@ -228,20 +229,26 @@ def plan(session, params, suffix, now=None):
     validate(params, suffix)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     container_url = params["container_url"]
-    identity = _credential_identity(session, container_url)
-    if identity == tsql.MANAGED_IDENTITY:
-        instance, warnings = preflight(session, params.get("allow_unsupported_instance"))
-    else:
-        instance, warnings = read_instance(session), []
+    skip_within = params.get("skip_if_backed_up_within")
+    # One round trip for what every run reads: the credential, the instance, the databases (and the server's clock).
+    reads = [tsql.credential_by_name(container_url), tsql.server_properties(), tsql.list_databases()]
+    if skip_within is not None:
+        reads.append(tsql.server_time())
+    sets = session.query_all(tsql.batch(*reads))
+    sets += [[]] * (len(reads) - len(sets))
+    identity = credential_identity(sets[0], container_url)
+    instance = instance_from_row(sets[1][0])
+    warnings = check_instance(instance, params.get("allow_unsupported_instance")) \
+        if identity == tsql.MANAGED_IDENTITY else []
     if params["compression"] == "on" and not supports_compression(instance):
         raise PrerequisiteError("compression: on, but %s has no backup compression; use compression: auto or off."
                                 % instance.get("edition"))
     compression = params["compression"] == "on" or (params["compression"] == "auto" and supports_compression(instance))
-    selected, skipped = select_databases(session.query(tsql.list_databases()), params)
+    selected, skipped = select_databases(sets[2], params)
     timestamp = now.strftime("%Y%m%dT%H%M%SZ")
     server_now = now
-    if params.get("skip_if_backed_up_within") is not None and selected:
-        rows = session.query(tsql.server_time())
+    if skip_within is not None and selected:
+        rows = sets[3]
         server_now = rows[0]["now"] if rows and hasattr(rows[0].get("now"), "year") else now
     jobs = []
     for database in selected:

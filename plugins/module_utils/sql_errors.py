@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlServerError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlServerError, SqlvmBackupError
 
 _NUMBER_RE = re.compile(r"\((\d{1,6})\)\s*(?:\(SQL\w+\)\s*)?$")
 _ANY_NUMBER_RE = re.compile(r"\((\d{3,6})\)")
@@ -207,3 +207,80 @@ def translate(exc_or_message, statement_kind=None):
 
 def is_permission_error(number):
     return number in _PERMISSION_NUMBERS
+
+
+# --------------------------------------------------------------------------- connecting (failure paths only)
+
+def connect_error(exc, settings):
+    """A failed pyodbc.connect as a domain error: driver missing, TLS, unreachable, or the server's refusal."""
+    raw = str(exc.args[-1] if exc.args else exc)
+    if "Can't open lib" in raw or "Data source name not found" in raw:
+        return SqlvmBackupError(
+            "The ODBC driver %r is not installed or cannot be loaded." % settings.driver,
+            fix="install Microsoft ODBC Driver 18 for SQL Server (msodbcsql18) or FreeTDS (tdsodbc), or give odbc_driver "
+                "as the path to the driver library.")
+    error = translate(exc, "login to %s:%s" % (settings.host, settings.port))
+    # No number, or FreeTDS's client-side (db-lib 20xxx) numbers: the failure is on the way to the server.
+    if error.number is None or 20000 <= error.number < 21000:
+        lowered = raw.lower()
+        text = server_text(raw)
+        if "ssl" in lowered or "certificate" in lowered or "tls" in lowered or "encrypt" in lowered:
+            return SqlvmBackupError(
+                "TLS with %s:%s failed: %s" % (settings.host, settings.port, text),
+                fix="install the server's CA certificate on this host, set host_name_in_certificate to the name in the "
+                    "certificate, or - only for test servers - trust_server_certificate: true.")
+        if ("timeout" in lowered or "unable to connect" in lowered or "server is not found" in lowered
+                or "tcp provider" in lowered or "unavailable" in lowered):
+            return SqlvmBackupError(
+                "Could not reach SQL Server at %s:%s within %s s: %s"
+                % (settings.host, settings.port, settings.login_timeout, text),
+                fix="check the host, port, NSG / firewall rules and that SQL Server listens on TCP.")
+    return error
+
+
+def token_claims(token):
+    """The claims of a JWT access token, read without verifying it (only to name the principal in errors).
+
+    Entra access tokens carry tid, oid, appid (the client of an application token) and, for users, upn
+    (learn.microsoft.com/entra/identity-platform/access-token-claims-reference). Anything else: {}.
+    """
+    import base64
+    import json
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
+    except (IndexError, ValueError, UnicodeDecodeError, AttributeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def describe_principal(claims):
+    """'application (client) id …, object id …' or 'user …, object id …' from token claims."""
+    parts = []
+    user = claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username")
+    if user:
+        parts.append("user %s" % user)
+    elif claims.get("appid") or claims.get("azp"):
+        parts.append("application (client) id %s" % (claims.get("appid") or claims.get("azp")))
+    if claims.get("oid"):
+        parts.append("object id %s" % claims["oid"])
+    if claims.get("tid"):
+        parts.append("tenant %s" % claims["tid"])
+    return ", ".join(parts) or "an unreadable access token"
+
+
+def entra_login_failed(error, claims, settings):
+    """18456 for an access token. SQL Server names a token login by what it resolved, often only as
+    '<token-identified principal>': say which principal the token is for and how to give it a login."""
+    server_said = server_text(error.message.split(". Cause:")[0]).rstrip(".")
+    is_user = bool(claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username"))
+    message = ("%s. The Microsoft Entra access token is for %s; SQL Server has no enabled login for it (a login FROM "
+               "EXTERNAL PROVIDER matches a user by object id and an application by application (client) id, directly "
+               "or through a group login), the login is disabled, or the token is not for this server's tenant."
+               % (server_said, describe_principal(claims)))
+    fix = ("create its login once, as an existing sysadmin (e.g. over SQL authentication): sqlvm.backup.sql_login with "
+           "name: <%s>%s and server_roles: [sysadmin], or enable it; or connect as another principal (client_id / "
+           "AZURE_CLIENT_ID) or with sql_auth: sql."
+           % ("the user's UPN" if is_user else "the application's display name",
+              ", object_id: %s" % claims["oid"] if is_user and claims.get("oid") else ""))
+    return SqlServerError(18456, message, error.statement_kind, fix=fix[0].upper() + fix[1:])

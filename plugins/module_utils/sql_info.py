@@ -38,7 +38,10 @@ def _flag(value):
 
 def read_instance(session):
     """SERVERPROPERTY values, host platform and the connected login, as plain Python values (one statement)."""
-    props = session.query(tsql.server_properties())[0]
+    return instance_from_row(session.query(tsql.server_properties())[0])
+
+
+def instance_from_row(props):
     version = props.get("ProductVersion") or ""
     parsed = parse_version(version)
     return dict(
@@ -83,7 +86,12 @@ def managed_identity_verdict(instance):
 def preflight(session, allow_unsupported=False):
     """Refuse (PrerequisiteError) before any BACKUP/RESTORE through a managed-identity credential."""
     instance = read_instance(session)
-    supported, hard, soft = managed_identity_verdict(instance)
+    return instance, check_instance(instance, allow_unsupported)
+
+
+def check_instance(instance, allow_unsupported=False):
+    """preflight for an instance already read (instance_from_row): the overridable reasons, or PrerequisiteError."""
+    _supported, hard, soft = managed_identity_verdict(instance)
     if hard:
         raise PrerequisiteError("Refusing to run: " + " ".join(hard), instance=instance)
     if soft and not allow_unsupported:
@@ -91,7 +99,7 @@ def preflight(session, allow_unsupported=False):
             "Refusing to run BACKUP/RESTORE with a managed-identity credential: %s (Backup and restore to URL using "
             "managed identities, Limitations). To run anyway, at your own risk, set "
             "allow_unsupported_instance: true." % " ".join(soft), instance=instance)
-    return instance, soft
+    return soft
 
 
 def supports_compression(instance):
@@ -100,9 +108,9 @@ def supports_compression(instance):
     return not (edition.startswith("express") or edition.startswith("web"))
 
 
-def _trace_flags(session):
+def _trace_flags(rows):
     flags = {}
-    for row in session.query(tsql.all_trace_flags()):
+    for row in rows:
         values = list(row.values())
         try:
             flag = int(row.get("TraceFlag", values[0]))
@@ -117,20 +125,24 @@ _BACKUP_TYPE_NAMES = {"D": "full", "I": "differential", "L": "log"}
 
 
 def gather(session, container_url=None):
-    instance = read_instance(session)
+    # One round trip: every read of the report in one batch, DBCC last (it may answer no result set).
+    sets = session.query_all(tsql.batch(tsql.server_properties(), tsql.all_credentials(), tsql.entra_logins(),
+                                        tsql.sysadmin_members(), tsql.last_url_backups(), tsql.all_trace_flags()))
+    sets += [[]] * (6 - len(sets))
+    instance = instance_from_row(sets[0][0])
     supported, hard, soft = managed_identity_verdict(instance)
     credentials = [
         dict(name=row["name"], identity=row.get("credential_identity"),
              managed_identity=(row.get("credential_identity") == tsql.MANAGED_IDENTITY),
              create_date=_iso(row.get("create_date")), modify_date=_iso(row.get("modify_date")))
-        for row in session.query(tsql.all_credentials())
+        for row in sets[1]
     ]
     entra = [dict(name=r["name"], type="entra_group" if (r.get("type") or "").strip() == "X" else "entra",
-                  enabled=not bool(r.get("is_disabled"))) for r in session.query(tsql.entra_logins())]
-    sysadmins = [dict(name=r["name"], type=(r.get("type") or "").strip()) for r in session.query(tsql.sysadmin_members())]
-    flags = _trace_flags(session)
+                  enabled=not bool(r.get("is_disabled"))) for r in sets[2]]
+    sysadmins = [dict(name=r["name"], type=(r.get("type") or "").strip()) for r in sets[3]]
+    flags = _trace_flags(sets[5])
     last = {}
-    for row in session.query(tsql.last_url_backups()):  # newest first: keep the first per database and type
+    for row in sets[4]:  # newest first: keep the first per database and type
         kind = _BACKUP_TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
         last.setdefault(row["database_name"], {}).setdefault(kind, _iso(row.get("backup_finish_date")))
 

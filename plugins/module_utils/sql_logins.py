@@ -85,13 +85,15 @@ def sid_to_guid(sid):
 
 
 def read_login(session, name):
-    rows = session.query(tsql.login_by_name(name))
+    # One round trip: the login and its server roles.
+    sets = session.query_all(tsql.batch(tsql.login_by_name(name), tsql.login_server_roles(name)))
+    rows = sets[0] if sets else []
     if not rows:
         return None
     row = rows[0]
     kind = TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
     state = dict(name=row["name"], type=kind, enabled=not bool(row.get("is_disabled")),
-                 server_roles=sorted(r["name"] for r in session.query(tsql.login_server_roles(name))))
+                 server_roles=sorted(r["name"] for r in (sets[1] if len(sets) > 1 else [])))
     if kind in ("entra", "entra_group"):
         state["sid_guid"] = sid_to_guid(row.get("sid"))
     return state

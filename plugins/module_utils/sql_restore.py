@@ -18,7 +18,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_backup import MAX_STRIPES
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import preflight, read_instance
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row
 
 
 def argument_spec():
@@ -138,8 +138,8 @@ def compute_moves(files, database, instance, params):
     return moves
 
 
-def _credential_identity(session, container):
-    rows = [r for r in session.query(tsql.credential_by_name(container)) if r["name"] == container]
+def _credential_identity(rows, container):
+    rows = [r for r in rows if r["name"] == container]
     if not rows:
         raise PrerequisiteError(
             "no credential named %s exists on the instance, so RESTORE FROM URL would fail with Operating system error "
@@ -160,11 +160,11 @@ def _plain(rows):
 def run(session, params, check_mode, suffix):
     container = validate(params, suffix)
     urls = params["urls"]
-    identity = _credential_identity(session, container)
-    if identity == tsql.MANAGED_IDENTITY:
-        instance, warnings = preflight(session, params.get("allow_unsupported_instance"))
-    else:
-        instance, warnings = read_instance(session), []
+    sets = session.query_all(tsql.batch(tsql.credential_by_name(container), tsql.server_properties()))
+    identity = _credential_identity(sets[0], container)
+    instance = instance_from_row(sets[1][0])
+    warnings = check_instance(instance, params.get("allow_unsupported_instance")) \
+        if identity == tsql.MANAGED_IDENTITY else []
     mode = params.get("mode") or "restore"
     if mode == "header_only":
         return dict(changed=False, headers=_plain(session.query(tsql.restore_headeronly(urls))), warnings=warnings)

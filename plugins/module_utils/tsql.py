@@ -76,6 +76,20 @@ def check_guid(value, what="object_id"):
     return value.lower()
 
 
+def batch(*statements):
+    """Several statements sent as one batch (one round trip); each read answers its own result set, in order.
+
+    The parts keep their parameters in order; the batch is a write if any part is. Put statements that may
+    answer no result set (DBCC) last, so the result sets of the others keep their positions.
+    """
+    params = []
+    for statement in statements:
+        params.extend(statement.params)
+    kind = "write" if any(statement.kind == "write" for statement in statements) else "read"
+    return Statement(";\n".join(statement.sql for statement in statements), tuple(params), kind,
+                     any(statement.secret for statement in statements))
+
+
 def render(statement):
     """Readable T-SQL for check mode and results: parameters shown as literals.
 

@@ -15,29 +15,38 @@ class _Cursor:
         self.description = None
         self.messages = []
         self._rows = []
+        self._sets = []
 
     def execute(self, sql, *params):
+        """A batch (statements joined by ';\n', as tsql.batch builds it) answers one result set per part."""
         self.conn.log.append((sql, params))
         for pattern, error in self.conn.failures:
             if re.search(pattern, sql):
                 raise FakeOdbcError("42000", "[42000] [FreeTDS][SQL Server]%s (%d) (SQLExecDirectW)" % (error[1], error[0]))
+        self._sets = [self._answer(part, params) for part in sql.split(";\n")]
+        self._next()
+
+    def _answer(self, sql, params):
         for pattern, rows in self.conn.answers:
             if re.search(pattern, sql):
                 rows = rows(sql, params) if callable(rows) else rows
                 if rows is None:
                     break
                 columns = list(rows[0].keys()) if rows else ["x"]
-                self.description = [(c,) for c in columns]
-                self._rows = [tuple(r[c] for c in columns) for r in rows]
-                return
-        self.description = None
-        self._rows = []
+                return [(c,) for c in columns], [tuple(r[c] for c in columns) for r in rows]
+        return None, []
+
+    def _next(self):
+        self.description, self._rows = self._sets.pop(0) if self._sets else (None, [])
 
     def fetchall(self):
         return self._rows
 
     def nextset(self):
-        return False
+        if not self._sets:
+            return False
+        self._next()
+        return True
 
     def close(self):
         pass

@@ -4,6 +4,7 @@ import struct
 import pytest
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import sql_connection as sc
+from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors as sql_errors_mod
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.sqlvm.backup.plugins.module_utils.tsql import backup, server_properties
 
@@ -111,9 +112,9 @@ def _refusing(error):
 
 
 def test_token_claims_are_read_without_verification_and_garbage_gives_nothing():
-    assert sc.token_claims(_jwt({"appid": "a", "oid": "o"})) == {"appid": "a", "oid": "o"}
+    assert sql_errors_mod.token_claims(_jwt({"appid": "a", "oid": "o"})) == {"appid": "a", "oid": "o"}
     for garbage in ("", "not-a-jwt", "a.%%%.c", "a.bnVsbA.c"):   # bnVsbA = "null"
-        assert sc.token_claims(garbage) == {}
+        assert sql_errors_mod.token_claims(garbage) == {}
 
 
 def test_login_failed_with_a_token_names_the_application_and_the_fix(monkeypatch):
