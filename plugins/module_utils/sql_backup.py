@@ -20,7 +20,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.errors import Invalid
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row, supports_compression
 
-MAX_STRIPES = 64
+MAX_STRIPES = tsql.MAX_URLS
 MAX_BLOCKS_PER_BLOB = 50000
 MAX_TRANSFER_SIZE = 4 * 1024 * 1024
 TRANSFER_UNIT = 64 * 1024

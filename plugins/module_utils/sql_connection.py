@@ -311,18 +311,19 @@ def connect(params, token_provider=None, check_mode=False):
         raise
 
 
-def storage_suffix(params, environ=None, cloud_loader=None):
-    """Blob endpoint suffix: option storage_suffix, else the cloud's (by name), else ``cloud_loader()``."""
+def storage_suffix(params, environ=None):
+    """Blob endpoint suffix: option storage_suffix, else the cloud's (cloud_environment / AZURE_CLOUD_ENVIRONMENT).
+
+    A cloud given by URL is resolved by cloud.resolve_cloud, whose metadata document is cached on disk: a SQL
+    task with SQL authentication builds no Azure session (and imports no HTTP stack) to validate a URL.
+    """
     if params.get("storage_suffix"):
         return params["storage_suffix"].strip(".").lower()
     environ = os.environ if environ is None else environ
     name = params.get("cloud_environment") or environ.get("AZURE_CLOUD_ENVIRONMENT") or "AzureCloud"
-    try:
-        from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import cloud_by_name
-        cloud = cloud_by_name(name)
-    except ImportError:  # pragma: no cover - cloud.py ships with the collection
-        cloud = None
-    if cloud is None and "://" in name and cloud_loader is not None:
-        cloud = cloud_loader()
+    from ansible_collections.sqlvm.backup.plugins.module_utils import cloud as clouds
+    cloud = clouds.cloud_by_name(name)
+    if cloud is None and "://" in name:
+        cloud = clouds.resolve_cloud(name)
     suffix = getattr(cloud, "storage_suffix", None) or "core.windows.net"
     return suffix.strip(".").lower()

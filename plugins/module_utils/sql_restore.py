@@ -16,7 +16,6 @@ import time
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_backup import MAX_STRIPES
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row
 
@@ -58,8 +57,8 @@ def validate(params, suffix):
     urls = params.get("urls") or []
     if not urls:
         raise InvalidInputError("urls is empty; give every blob URL of the backup's stripe set.")
-    if len(urls) > MAX_STRIPES:
-        raise InvalidInputError("urls has %d entries; a backup has at most %d stripes." % (len(urls), MAX_STRIPES))
+    if len(urls) > tsql.MAX_URLS:
+        raise InvalidInputError("urls has %d entries; a backup has at most %d stripes." % (len(urls), tsql.MAX_URLS))
     if len(set(urls)) != len(urls):
         raise InvalidInputError("urls lists a blob twice.")
     containers = {container_of(u, suffix) for u in urls}

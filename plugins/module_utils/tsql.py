@@ -28,6 +28,9 @@ GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # secret: the text holds a secret (a password or SAS in DDL that takes no variables); it is never shown.
 Statement = namedtuple("Statement", ["sql", "params", "kind", "secret"], defaults=(False,))
 
+# BACKUP TO URL / RESTORE FROM URL take at most 64 URLs (stripes) - Msg 3205 beyond (FACTS.md).
+MAX_URLS = 64
+
 # Trace flag 4675: CREATE CREDENTIAL checks the managed identity (seed 002, "Error messages").
 TF_VALIDATE_MI_CREDENTIAL = 4675
 

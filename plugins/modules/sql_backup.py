@@ -248,7 +248,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import
 
 
 def _run(module):
-    suffix = storage_suffix(module.params, cloud_loader=lambda: module.azure.cloud)
+    suffix = storage_suffix(module.params)
     sql_backup.validate(module.params, suffix)
     session = module.sql_connect()
     try:

@@ -154,3 +154,17 @@ def test_login_failed_with_sql_auth_is_left_as_sql_server_said(monkeypatch):
     with pytest.raises(sc.SqlvmBackupError) as info:
         sc.connect(dict(sql_host="h", login_user="sa", login_password="pw"))
     assert "'sa'" in info.value.msg and "access token" not in info.value.msg
+
+
+def test_storage_suffix_of_a_cloud_given_by_url_comes_from_its_metadata(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils import cloud as clouds
+
+    class SimCloud:
+        storage_suffix = ".core.sim.test"
+    seen = []
+    monkeypatch.setattr(clouds, "resolve_cloud", lambda name: seen.append(name) or SimCloud())
+    assert sc.storage_suffix({}, environ={"AZURE_CLOUD_ENVIRONMENT": "https://127.0.0.1:1/"}) == "core.sim.test"
+    assert seen == ["https://127.0.0.1:1/"]
+    assert sc.storage_suffix({"cloud_environment": "AzureUSGovernment"}, environ={}) == "core.usgovcloudapi.net"
+    assert sc.storage_suffix({"storage_suffix": "Core.Example."}, environ={}) == "core.example"
+    assert seen == ["https://127.0.0.1:1/"]
