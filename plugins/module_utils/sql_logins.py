@@ -115,8 +115,20 @@ def _read_database(session, db, login_name):
     return dict(name=rows[0]["name"], roles=sorted(r["name"] for r in session.query(tsql.database_user_roles(user_name))))
 
 
-def plan_login(params, current):
-    """(statements, after, cache_flush_needed) to get from current (dict or None) to params."""
+GROUP_DISABLE_FIX = ("Remove the group's login (state: absent) or disable the individual members instead.")
+
+
+def _refuse_group_disable(name, how):
+    raise PrerequisiteError("login %r is a Microsoft Entra group (%s); ALTER LOGIN ... DISABLE is not supported for "
+                            "groups (Microsoft Entra server principals, limitations). %s" % (name, how, GROUP_DISABLE_FIX))
+
+
+def plan_login(params, current, principal_kind=None):
+    """(statements, after, cache_flush_needed) to get from current (dict or None) to params.
+
+    ``principal_kind`` is what Microsoft Entra ID says the name / object_id is ('group', 'user',
+    'servicePrincipal', or None when unknown); it matters only for a login that does not exist yet.
+    """
     name = params["name"]
     statements = []
     flush = False
@@ -124,6 +136,8 @@ def plan_login(params, current):
         return ([tsql.drop_login(name)] if current else []), None, False
 
     wanted_kind = params.get("login_type") or "entra"
+    if current is None and wanted_kind == "entra" and params.get("enabled") is False and principal_kind == "group":
+        _refuse_group_disable(name, "per Microsoft Entra ID; nothing was created")
     if current is None:
         if wanted_kind == "entra":
             statements.append(tsql.create_entra_login(name, params.get("object_id")))
@@ -147,9 +161,7 @@ def plan_login(params, current):
         have_roles = set(current["server_roles"])
 
     if params.get("enabled") is False and after.get("type") == "entra_group":
-        raise PrerequisiteError("login %r is a Microsoft Entra group; ALTER LOGIN ... DISABLE is not supported for groups "
-                                "(Microsoft Entra server principals, limitations). Remove the group's login "
-                                "(state: absent) or disable the individual members instead." % name)
+        _refuse_group_disable(name, "its login exists with type X")
     if params.get("enabled") is not None and after.get("enabled") != params["enabled"]:
         statements.append(tsql.alter_login_enabled(name, params["enabled"]))
         after["enabled"] = params["enabled"]
@@ -203,28 +215,59 @@ def plan_user(db, login_name, current_user):
 
 
 def _check_password(session, params, current):
-    """True when a SQL login's password must be set (update_password: always and it differs)."""
+    """'differs', 'same' or 'unknown' for a SQL login with update_password: always (None otherwise).
+
+    PWDCOMPARE(clear, password_hash) needs the hash, which sys.sql_logins shows only to CONTROL SERVER
+    (sysadmin); for other logins it is NULL and PWDCOMPARE answers NULL. Some servers have no sys.sql_logins or
+    PWDCOMPARE at all (Msg 208 / 195 / 4121). Then the password cannot be compared: 'unknown'.
+    """
     if current is None or params.get("login_type") != "sql" or params.get("update_password") != "always":
-        return False
+        return None
     try:
         rows = session.query(tsql.sql_login_password_matches(params["name"], params["sql_login_password"]))
     except SqlServerError as exc:
-        if exc.number in (208, 195, 4121):  # no sys.sql_logins / PWDCOMPARE here: cannot compare, so set it
-            return True
+        if exc.number in (208, 195, 4121):
+            return "unknown"
         raise
-    return not (rows and list(rows[0].values())[0] == 1)
+    value = list(rows[0].values())[0] if rows else None
+    if value is None:
+        return "unknown"
+    return "same" if value == 1 else "differs"
 
 
-def ensure(session, params, check_mode):
-    """Returns dict(changed, before, after, statements)."""
+def needs_principal_kind(params, current):
+    """Whether plan_login needs Entra ID's word on the principal's kind: a new Entra login created disabled.
+
+    Only Entra ID knows whether a name is a group before the login exists (SQL Server resolves it at CREATE
+    LOGIN). An existing login's type (E / X) is read from sys.server_principals.
+    """
+    return (current is None and params.get("state", "present") == "present" and params.get("enabled") is False
+            and (params.get("login_type") or "entra") == "entra")
+
+
+def ensure(session, params, check_mode, principal_kind=None):
+    """Returns dict(changed, before, after, statements).
+
+    ``principal_kind(name, object_id)`` -> 'group' | 'user' | 'servicePrincipal' | None asks Microsoft Entra ID;
+    it is called only when needs_principal_kind() (a new Entra login created disabled).
+    """
     validate(params)
     name = params["name"]
     current = read_login(session, name)
-    statements, after, flush = plan_login(params, current)
+    kind = None
+    if principal_kind is not None and needs_principal_kind(params, current):
+        kind = principal_kind(name, params.get("object_id"))
+    statements, after, flush = plan_login(params, current, kind)
     password_changed = False
-    if params["state"] == "present" and _check_password(session, params, current):
+    warnings = []
+    comparison = _check_password(session, params, current) if params["state"] == "present" else None
+    if comparison in ("differs", "unknown"):
         statements.append(tsql.alter_login_password(name, params["sql_login_password"]))
         password_changed = True
+    if comparison == "unknown":
+        warnings.append("update_password: always could not compare the password of %s (PWDCOMPARE needs the password "
+                        "hash, which only CONTROL SERVER / sysadmin can read): the password is set on every run, so this "
+                        "task always reports changed. Connect as sysadmin, or use update_password: on_create." % name)
 
     db_plans = []
     before_dbs, after_dbs = {}, {}
@@ -257,13 +300,19 @@ def ensure(session, params, check_mode):
         all_statements.extend(tsql.flush_auth_caches())
     if changed and not check_mode:
         for statement in all_statements:
+            if current is None and statement == tsql.alter_login_enabled(name, False) and params.get("login_type") != "sql":
+                # Entra ID could not tell up front: SQL Server knows once CREATE LOGIN has resolved the name.
+                created = read_login(session, name)
+                if created and created["type"] == "entra_group":
+                    _refuse_group_disable(name, "SQL Server created it with type X; the login now exists, enabled, "
+                                                "and the DISABLE was not sent")
             session.execute(statement)
 
     before = _public_state(current, before_dbs)
     after_state = _public_state(after, after_dbs) if params["state"] == "present" else {}
     if password_changed:
         after_state["password_changed"] = True
-    return dict(changed=changed, before=before, after=after_state,
+    return dict(changed=changed, before=before, after=after_state, warnings=warnings,
                 statements=[tsql.render(s) for s in all_statements if s.kind == "write" or s.sql.startswith("USE ")])
 
 
@@ -274,3 +323,18 @@ def _public_state(login, dbs):
     if dbs:
         state["databases"] = {k: v for k, v in dbs.items() if v is not None}
     return state
+
+
+def entra_principal_kind(graph_client, name, object_id=None):
+    """'group' when Microsoft Entra ID holds a group with this object id (or, without one, this display name),
+    else None. Microsoft Graph v1.0: GET /groups/{id} (group-get), GET /groups?$filter=displayName eq '…'
+    (group-list; OData string literals double their quotes). Only whether it is a group matters here."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils import graph
+    if object_id:
+        found = graph.get(graph_client, "groups/%s" % object_id.lower(), params={"$select": "id"}, missing_ok=True,
+                          operation="look up the Entra group", resource=object_id)
+        return "group" if found else None
+    listed = graph.get(graph_client, "groups", params={"$filter": "displayName eq '%s'" % name.replace("'", "''"),
+                                                       "$select": "id"},
+                       operation="look up the Entra group", resource=name)
+    return "group" if (listed or {}).get("value") else None

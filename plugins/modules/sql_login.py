@@ -55,12 +55,20 @@ options:
     description:
       - V(on_create) sets the password only when the login is created; V(always) also changes it when it differs
         (checked with C(PWDCOMPARE), so an unchanged password is no change).
+      - C(PWDCOMPARE) needs the password hash in C(sys.sql_logins), which only CONTROL SERVER (sysadmin) can read.
+        Connected as another login (for example C(securityadmin)), or where C(PWDCOMPARE) is unavailable, the
+        password cannot be compared; V(always) then sets it on every run, reports changed and warns.
     type: str
     choices: [on_create, always]
     default: on_create
   enabled:
     description:
-      - Whether the login may connect. Disabling is not supported for Entra group logins.
+      - Whether the login may connect. Disabling is not supported for Entra group logins (refused before any change).
+      - For a login that does not exist yet only Microsoft Entra ID knows whether the name is a group. When Azure
+        credentials are configured (O(sql_auth=entra), or a service principal in the options or the AWX
+        environment) the module asks Microsoft Graph (C(GET /groups)) and refuses before creating anything. Without
+        them it creates the login, reads its type back and refuses the C(DISABLE) if SQL Server made it a group
+        login (it then exists, enabled).
       - When omitted, an existing login keeps its state and a new login is enabled.
     type: bool
   server_roles:
@@ -182,16 +190,36 @@ statements:
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import sql_logins
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec
+
+
+def _principal_kind(module):
+    """Ask Microsoft Graph whether the principal is a group, when Azure credentials are configured (Entra token
+    login, or a service principal / workload identity in the options or the AWX environment); else None."""
+    def lookup(name, object_id):
+        settings = module.auth_settings
+        if module.params.get("sql_auth") != "entra" and not (
+                settings.has_service_principal() or settings.has_workload_identity()):
+            return None
+        try:
+            return sql_logins.entra_principal_kind(module.azure.graph, name, object_id)
+        except SqlvmBackupError as error:
+            module.warn("Could not ask Microsoft Entra ID whether %s is a group (%s); SQL Server will tell after "
+                        "CREATE LOGIN." % (name, error.msg))
+            return None
+    return lookup
 
 
 def _run(module):
     sql_logins.validate(module.params)
     session = module.sql_connect()
     try:
-        result = sql_logins.ensure(session, module.params, module.check_mode)
+        result = sql_logins.ensure(session, module.params, module.check_mode, principal_kind=_principal_kind(module))
     finally:
         session.close()
+    for warning in result.get("warnings") or ():
+        module.warn(warning)
     module.exit(result["changed"], before=result["before"], after=result["after"], login=result["after"],
                 statements=result["statements"])
 

@@ -102,3 +102,15 @@ def test_entra_with_freetds_is_refused_before_any_request(world, ansible):
     result = ansible([task("sql_info", _entra(world, odbc_driver=FREETDS, host_name_in_certificate=None))])[0]
     assert result.failed and "FreeTDS" in result["msg"] and "ODBC Driver 18" in result["msg"], result
     assert world.requests() == []          # no token request, no metadata, no TDS connection
+
+
+def test_disabling_a_new_group_login_is_refused_before_anything_is_created(world, ansible):
+    # The AWX-style environment holds a service principal: sql_login asks Microsoft Graph whether "SQL DBAs"
+    # is a group before creating its login (SQL Server would create it, then refuse the DISABLE with 33129).
+    result = ansible([task("sql_login", _sa(world, name="SQL DBAs", enabled=False))])[0]
+    assert result.failed and "Microsoft Entra group" in result["msg"] and "nothing was created" in result["msg"], result
+    assert world.writes() == []
+    assert [e["route"] for e in world.requests() if e["service"] == "graph"] == ["/v1.0/groups"]
+    # A user's login is created disabled as asked.
+    user = ansible([task("sql_login", _sa(world, name="dba2@contoso.onmicrosoft.com", enabled=False))])[0]
+    assert user["changed"] and user["login"]["enabled"] is False, user

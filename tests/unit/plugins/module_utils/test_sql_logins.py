@@ -135,3 +135,75 @@ def test_omitted_enabled_leaves_a_disabled_login_alone():
     s, conn = session(login_rows(disabled=True))
     assert sql_logins.ensure(s, params(enabled=True), check_mode=False)["changed"]
     assert conn.writes()[0] == "ALTER LOGIN [ops@contoso.com] ENABLE"
+
+
+def test_new_group_login_created_disabled_is_refused_before_any_statement_when_entra_id_says_group():
+    s, conn = session([(r"sys.server_principals WHERE name", [])])
+    asked = []
+    with pytest.raises(PrerequisiteError, match="nothing was created"):
+        sql_logins.ensure(s, params(name="SQL DBAs", enabled=False), check_mode=False,
+                          principal_kind=lambda name, oid: asked.append((name, oid)) or "group")
+    assert asked == [("SQL DBAs", None)] and conn.writes() == []
+
+
+def test_entra_id_is_asked_only_for_a_new_entra_login_created_disabled():
+    def never(name, oid):
+        raise AssertionError("Entra ID asked for %s" % name)
+    sql_disabled = dict(login_type="sql", sql_login_password="Pw-12345678!", enabled=False)
+    for extra in (dict(enabled=True), dict(enabled=None), sql_disabled):
+        s, _conn = session([(r"sys.server_principals WHERE name", [])])
+        sql_logins.ensure(s, params(**extra), check_mode=True, principal_kind=never)
+    s, _conn = session(login_rows(kind="E"))
+    sql_logins.ensure(s, params(enabled=False), check_mode=True, principal_kind=never)   # exists: its type is known
+
+
+def test_unknown_kind_the_disable_is_not_sent_when_sql_server_created_a_group_login():
+    created = []
+
+    def login(_sql, _params):
+        return [dict(name="SQL DBAs", type="X", is_disabled=False, sid=b"\x22" * 16)] if created else []
+
+    def create(_sql, _params):
+        created.append(True)
+        return None
+    s, conn = session([(r"FROM sys.server_principals WHERE name = \?", login), (r"^CREATE LOGIN", create)])
+    with pytest.raises(PrerequisiteError, match="DISABLE was not sent"):
+        sql_logins.ensure(s, params(name="SQL DBAs", enabled=False), check_mode=False, principal_kind=lambda n, o: None)
+    assert conn.writes() == ["CREATE LOGIN [SQL DBAs] FROM EXTERNAL PROVIDER"]
+
+
+def test_unknown_kind_a_user_login_is_created_disabled():
+    created = []
+
+    def login(_sql, _params):
+        return [dict(name="ops@contoso.com", type="E", is_disabled=False, sid=b"\x11" * 16)] if created else []
+    s, conn = session([(r"FROM sys.server_principals WHERE name = \?", login),
+                       (r"^CREATE LOGIN", lambda _sql, _params: created.append(True))])
+    result = sql_logins.ensure(s, params(enabled=False), check_mode=False)
+    assert "ALTER LOGIN [ops@contoso.com] DISABLE" in conn.writes() and result["after"]["enabled"] is False
+
+
+def _sql_login(compare):
+    return [(r"FROM sys.server_principals WHERE name = \?", [dict(name="svc", type="S", is_disabled=False, sid=b"\x01")]),
+            (r"PWDCOMPARE", compare)]
+
+
+@pytest.mark.parametrize("compare, changed, warned", [
+    ([dict(x=1)], False, False),          # same password: no change
+    ([dict(x=0)], True, False),           # differs: set it
+    ([dict(x=None)], True, True),         # hash hidden (not CONTROL SERVER): cannot compare -> set it, warn
+])
+def test_update_password_always(compare, changed, warned):
+    s, conn = session(_sql_login(compare))
+    result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="Pw-1234!", update_password="always"),
+                               check_mode=False)
+    assert result["changed"] is changed and bool(result["warnings"]) is warned
+    assert any(w.startswith("ALTER LOGIN [svc] WITH PASSWORD") for w in conn.writes()) is changed
+    assert all("Pw-1234!" not in w for w in result["warnings"])
+
+
+def test_update_password_always_where_pwdcompare_does_not_exist():
+    s, _conn = session(_sql_login(None), failures=[(r"PWDCOMPARE", (195, "'PWDCOMPARE' is not a recognized function."))])
+    result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="Pw-1234!", update_password="always"),
+                               check_mode=True)
+    assert result["changed"] and "could not compare" in result["warnings"][0]
