@@ -17,6 +17,7 @@ and for azure-mgmt-core only when it waits for a long-running operation.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
@@ -111,13 +112,36 @@ def bounded_retry_policy(deadline, **settings):
     return _RETRY_POLICY_CLASS(deadline, **merged)
 
 
+_BEARER_POLICY_CLASS = None
+
+
+def bearer_policy(credential, scope):
+    """azure-core's BearerTokenCredentialPolicy that, when the service refuses a token the disk cache
+    served (401), drops it and retries once with a token from a fresh sign-in."""
+    global _BEARER_POLICY_CLASS  # pylint: disable=global-statement
+    if _BEARER_POLICY_CLASS is None:
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+        class CachingBearerPolicy(BearerTokenCredentialPolicy):
+            def on_challenge(self, request, response):
+                if super().on_challenge(request, response):
+                    return True
+                forget = getattr(self._credential, "forget", None)
+                if forget is None or len(self._scopes) != 1 or not forget(self._scopes[0]):
+                    return False
+                self.authorize_request(request, *self._scopes)
+                return True
+
+        _BEARER_POLICY_CLASS = CachingBearerPolicy
+    return _BEARER_POLICY_CLASS(credential, scope)
+
+
 def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None):
     """A PipelineClient with our policies: user agent, bounded retries, bearer token (after retry,
     so every attempt carries a valid token). No redirects: ARM and Graph do not redirect, and a
     token must not follow one."""
     from azure.core import PipelineClient
     from azure.core.pipeline.policies import (
-        BearerTokenCredentialPolicy,
         HeadersPolicy,
         RequestIdPolicy,
         UserAgentPolicy,
@@ -133,7 +157,7 @@ def pipeline_client(base_url, deadline, credential=None, scope=None, transport=N
         bounded_retry_policy(deadline),
     ]
     if credential is not None:
-        policies.append(BearerTokenCredentialPolicy(credential, scope))
+        policies.append(bearer_policy(credential, scope))
     return PipelineClient(base_url=base_url, policies=policies, transport=transport)
 
 
@@ -340,8 +364,9 @@ class AzureSession:
     settings: auth.AuthSettings. The deadline starts when the session is created (the task start).
     """
 
-    def __init__(self, settings, environ=None, transport=None):
+    def __init__(self, settings, environ=None, transport=None, token_cache_dir=None):
         self.settings = settings
+        self._token_cache_dir = token_cache_dir
         self.deadline = Deadline(settings.timeout)
         self._environ = environ
         self._transport = transport
@@ -360,9 +385,21 @@ class AzureSession:
 
     @property
     def credential(self):
+        """A TokenCredential: the disk token cache in front of azure-identity (token_cache.py), or
+        azure-identity alone when the cache is off. azure-identity is imported only on a cache miss."""
         if self._credential is None:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import build_credential
-            self._credential = build_credential(self.settings, self.cloud, self._environ)
+            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import build_credential, choose_auth_source
+            environ = os.environ if self._environ is None else self._environ
+            source = choose_auth_source(self.settings, environ) if self.settings.token_cache else None
+            if source is None:
+                self._credential = build_credential(self.settings, self.cloud, environ)
+            else:
+                from ansible_collections.sqlvm.backup.plugins.module_utils import token_cache
+                self._credential = token_cache.CachingCredential(
+                    lambda: build_credential(self.settings, self.cloud, environ, source=source),
+                    lambda scope: token_cache.cache_key(source, self.settings, self.cloud.authority_host, scope,
+                                                        environ),
+                    token_cache.TokenCache(self._token_cache_dir or token_cache.default_directory()))
         return self._credential
 
     @property
