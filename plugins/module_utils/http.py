@@ -147,9 +147,9 @@ def pipeline_client(base_url, deadline, credential=None, scope=None, transport=N
         UserAgentPolicy,
     )
     if transport is None:
-        from azure.core.pipeline.transport import RequestsTransport
-        transport = RequestsTransport(connection_timeout=min(CONNECT_TIMEOUT_SECONDS, deadline.seconds),
-                                      read_timeout=READ_TIMEOUT_SECONDS)
+        from ansible_collections.sqlvm.backup.plugins.module_utils.transport import stdlib_transport
+        transport = stdlib_transport(connection_timeout=min(CONNECT_TIMEOUT_SECONDS, deadline.seconds),
+                                     read_timeout=READ_TIMEOUT_SECONDS)
     policies = [
         RequestIdPolicy(),
         HeadersPolicy({"Accept": "application/json"}),
