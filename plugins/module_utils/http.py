@@ -83,9 +83,10 @@ def bounded_retry_policy(deadline, **settings):
         from azure.core.pipeline.policies import RetryPolicy
 
         class BoundedRetryPolicy(RetryPolicy):
-            def __init__(self, deadline, **kwargs):
+            def __init__(self, deadline, replay_methods=(), **kwargs):
                 self.deadline = deadline
                 super().__init__(**kwargs)
+                self._method_whitelist = self._method_whitelist | frozenset(replay_methods)
 
             def configure_retries(self, options):
                 retry_settings = super().configure_retries(options)
@@ -136,10 +137,11 @@ def bearer_policy(credential, scope):
     return _BEARER_POLICY_CLASS(credential, scope)
 
 
-def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None):
+def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None, replay_methods=()):
     """A PipelineClient with our policies: user agent, bounded retries, bearer token (after retry,
     so every attempt carries a valid token). No redirects: ARM and Graph do not redirect, and a
-    token must not follow one."""
+    token must not follow one. `replay_methods` are replayed after a connection lost mid-answer
+    besides azure-core's idempotent ones (GET, PUT, DELETE, ...)."""
     from azure.core import PipelineClient
     from azure.core.pipeline.policies import (
         HeadersPolicy,
@@ -154,15 +156,22 @@ def pipeline_client(base_url, deadline, credential=None, scope=None, transport=N
         RequestIdPolicy(),
         HeadersPolicy({"Accept": "application/json"}),
         UserAgentPolicy(base_user_agent=USER_AGENT),
-        bounded_retry_policy(deadline),
+        bounded_retry_policy(deadline, replay_methods=replay_methods),
     ]
     if credential is not None:
         policies.append(bearer_policy(credential, scope))
     return PipelineClient(base_url=base_url, policies=policies, transport=transport)
 
 
+# ARM PATCH bodies are JSON merge patches (ARM resource provider contract, RPC-Patch; RFC 7396): applying
+# the same one twice leaves the resource as applying it once, so a PATCH whose answer was lost is
+# replayed like a PUT.
+ARM_REPLAY_METHODS = ("PATCH",)
+
+
 def arm_client(credential, cloud, deadline, transport=None):
-    return pipeline_client(cloud.arm_endpoint, deadline, credential, cloud.arm_scope, transport)
+    return pipeline_client(cloud.arm_endpoint, deadline, credential, cloud.arm_scope, transport,
+                           replay_methods=ARM_REPLAY_METHODS)
 
 
 def graph_client(credential, cloud, deadline, transport=None):

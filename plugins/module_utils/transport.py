@@ -12,9 +12,10 @@ the exception types. This transport behaves as RequestsTransport does where it m
 - HTTPS_PROXY / https_proxy and NO_PROXY / no_proxy are honoured (CONNECT tunnel, credentials in the
   proxy URL sent as Proxy-Authorization);
 - no redirects, connections kept alive per host and reopened when the server closed them;
-- failures map to azure-core's types so RetryPolicy decides as it does for requests: nothing sent
-  (cannot connect, TLS handshake) -> ServiceRequestError (retried for every method); sent but no
-  complete answer (reset, timeout) -> ServiceResponseError (retried for idempotent methods only).
+- failures map to azure-core's types as RequestsTransport maps them, so RetryPolicy decides as it
+  does with requests: nothing sent (cannot connect, TLS handshake) -> ServiceRequestError; sent but
+  no complete answer (reset, timeout) -> ServiceResponseError (+ the Timeout variants). RetryPolicy
+  replays either only for methods it may replay (GET, PUT, DELETE, ... and ARM's PATCH, http.py).
 
 Streaming and multipart are not supported: ARM and Graph answers here are small JSON documents.
 """
