@@ -48,20 +48,33 @@ def ca_location(environ=None):
     return ("file", certifi.where())
 
 
-def ssl_context(environ=None):
-    """A client SSL context trusting ca_location(environ); one per location and process, because
-    loading a CA bundle costs 25-90 ms."""
+def ssl_context(environ=None, whole_bundle=False):
+    """A client SSL context trusting ca_location(environ); one per location and process.
+
+    A bundle file is trusted through its hashed directory (ca_directory.py), which OpenSSL reads
+    lazily - loading the file itself costs 25-90 ms per process; `whole_bundle` loads the file, the
+    fallback when the directory is missing or did not verify a server."""
     import ssl
     location = ca_location(environ)
-    context = _SSL_CONTEXTS.get(location)
+    key = (location, whole_bundle)
+    context = _SSL_CONTEXTS.get(key)
     if context is None:
         if location is None:
             context = ssl.create_default_context()
         elif location[0] == "dir":
             context = ssl.create_default_context(capath=location[1])
         else:
-            context = ssl.create_default_context(cafile=location[1])
-        _SSL_CONTEXTS[location] = context
+            directory = None
+            if not whole_bundle:
+                from ansible_collections.sqlvm.backup.plugins.module_utils.ca_directory import hashed_directory
+                from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir
+                directory = hashed_directory(location[1], os.path.join(default_cache_dir(), "ca"))
+            if directory is None:
+                context = ssl.create_default_context(cafile=location[1])
+                _SSL_CONTEXTS[(location, True)] = context
+            else:
+                context = ssl.create_default_context(capath=directory)
+        _SSL_CONTEXTS[key] = context
     return context
 
 
@@ -151,6 +164,7 @@ def stdlib_transport(connection_timeout=10, read_timeout=120, environ=None):
 
 def _build_class():
     import http.client
+    import ssl
 
     from azure.core.exceptions import (
         ServiceRequestError,
@@ -169,6 +183,7 @@ def _build_class():
             self.read_timeout = read_timeout
             self._environ = os.environ if environ is None else environ
             self._connections = {}
+            self._whole_bundle = False
 
         def __enter__(self):
             return self
@@ -187,8 +202,8 @@ def _build_class():
         def _new_connection(self, scheme, host, port, proxy, timeout):
             target = (proxy[0], proxy[1]) if proxy else (host, port)
             if scheme == "https":
-                connection = http.client.HTTPSConnection(*target, timeout=timeout,
-                                                         context=ssl_context(self._environ))
+                connection = http.client.HTTPSConnection(
+                    *target, timeout=timeout, context=ssl_context(self._environ, whole_bundle=self._whole_bundle))
             else:
                 connection = http.client.HTTPConnection(*target, timeout=timeout)
             if proxy:
@@ -229,7 +244,16 @@ def _build_class():
             key, connection = self._connection(request.url, connection_timeout)
             try:
                 if connection.sock is None:
-                    connection.connect()
+                    try:
+                        connection.connect()
+                    except ssl.SSLCertVerificationError:
+                        if self._whole_bundle or parts.scheme.lower() != "https":
+                            raise
+                        # The hashed directory did not verify the server: ask the bundle file itself.
+                        self._whole_bundle = True
+                        self._forget(key)
+                        key, connection = self._connection(request.url, connection_timeout)
+                        connection.connect()
                 connection.sock.settimeout(read_timeout)
                 connection.request(request.method, target, body=body, headers=headers)
             except socket.timeout as error:
