@@ -67,3 +67,28 @@ def failures(az, module, cases):
         assert "Traceback" not in task["msg"]
     assert_no_writes(writes)
     return result
+
+
+def assert_faults_consumed(az):
+    """Every injected fault was met by a request: a fault aimed at nothing would prove nothing."""
+    left = az.admin.faults()
+    assert left == [], "faults never hit: %s" % left
+
+
+class WriteNotReplayed(Exception):
+    """A write (PATCH/POST) lost to a connection reset was not sent again: the task failed with
+    code ConnectionError. Raised only for that cause, so an xfail on it hides nothing else."""
+
+
+def raise_if_write_not_replayed(task):
+    error = task.get("error") or {}
+    if task.failed and error.get("code") == "ConnectionError":
+        raise WriteNotReplayed(task["msg"])
+
+
+# The retry policy in plugins/module_utils/http.py (azure-core RetryPolicy, default retry_on_methods
+# HEAD GET PUT DELETE OPTIONS TRACE) does not send a PATCH again after a connection error. ARM PATCH is
+# JSON merge-patch (Azure/azure-resource-manager-rpc v1.0/resource-api-reference.md, "Patch Resource"),
+# so sending the same body twice ends in the same state; the identity PATCHes are safe to replay.
+PATCH_REPLAY_NEEDED = ("http.py must retry ARM PATCH after connection errors: add PATCH to the ARM "
+                       "client's retry_on_methods (RetryPolicy(retry_on_methods=... | {'PATCH'}))")

@@ -120,9 +120,11 @@ class FakeArm:
         self.definitions = list(definitions)
         self.writes = []
         self.gets = []
+        self.params = []
 
     def get(self, session, path, api_version, params=None):
         self.gets.append(path)
+        self.params.append(params)
         if path.endswith("roleDefinitions"):
             return {"value": self.definitions}
         return {"value": self.assignments}
@@ -159,6 +161,13 @@ def test_present_when_assigned_is_a_no_op_with_one_read(fake):
     changed, before, after, _result = ra.ensure_present(Session(), _desired(), check_mode=False)
     assert changed is False and before == after
     assert arm.writes == [] and len(arm.gets) == 1
+
+
+def test_lists_at_the_scope_filtered_by_principal(fake):
+    arm = fake()
+    ra.ensure_present(Session(), _desired(scope=CONTAINER), check_mode=True)
+    assert arm.gets == [CONTAINER + "/providers/Microsoft.Authorization/roleAssignments"]
+    assert arm.params == [{"$filter": "principalId eq '%s'" % PID}]
 
 
 def test_check_mode_predicts_without_writing(fake):
