@@ -148,6 +148,7 @@ def _grant(session, path, body):
         if not already_granted(err):
             raise
 
+
 def _graph():
     from ansible_collections.sqlvm.backup.plugins.module_utils import graph
 

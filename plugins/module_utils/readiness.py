@@ -109,6 +109,7 @@ def read(session, desired):
         checks["sql_vm_resource"] = check(False, "no SQL virtual machine resource: register the VM with the SQL IaaS "
                                                  "Agent extension (az sql vm create)")
         report["ready"] = False
+        report["not_ready"] = ["sql_vm_resource"]
         return report
     checks["sql_vm_resource"] = check(True, "registered with the SQL IaaS Agent extension", id=sqlvm_resource.get("id"))
     vm_id = (sqlvm_resource.get("properties") or {}).get("virtualMachineResourceId") or sqlvm.vm_path(
