@@ -45,7 +45,7 @@ def four_way(az, module, args):
     assert [t.name for t in tasks] == ["check", "real", "check again", "real again"], result.output[-3000:]
     first, real, check_again, real_again = tasks
     assert not first.failed and first["changed"] is True, dict(first)
-    assert first.get("diff"), dict(first)
+    assert first.get("diff") and first["diff"]["before"] != first["diff"]["after"], dict(first)
     assert_no_writes(writes[0])
     assert not real.failed and real["changed"] is True, dict(real)
     assert writes[1], "a change was reported but nothing was written"

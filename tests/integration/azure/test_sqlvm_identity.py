@@ -23,6 +23,8 @@ def test_system_assigned_identity_four_ways(az):
     assert real["principal_id"] == system["principal_id"]
     assert real["tenant_id"] == state["tenant_id"]
     assert state["vms"]["sqlvm-fresh"]["primary_identity"]["kind"] == "system"
+    assert [c["action"] for c in real["changes"]] == ["attach", "set_primary"], real["changes"]
+    assert real["changes"][0]["identities"] == ["system"]
 
 
 def test_user_assigned_identity_is_added_and_made_primary_without_removing_others(az):
