@@ -67,5 +67,5 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"resource_group": "rg-sql", "name": "rsv-sql", "vault_type": "backup_vault", "system_assigned": True},
          "not found"),
         ({"resource_group": "rg-sql", "name": "rsv-sql", "user_assigned": ["uami-missing"]}, "does not exist"),
-        ({"resource_group": "rg sql", "name": "rsv-sql", "system_assigned": True}, "not a valid Azure resource name"),
+        ({"resource_group": "rg sql", "name": "rsv-sql", "system_assigned": True}, "starting with a letter or digit"),
     ])

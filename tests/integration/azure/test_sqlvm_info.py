@@ -62,7 +62,11 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "storage_scope": "stsqlbackup01"}, "not an ARM scope"),
         ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready",
           "storage_scope": "/subscriptions/99999999-1111-2222-3333-444444444444"}, "subscription_id"),
-        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "sql_version": "2022"}, "build number"),
+        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "sql_version": "2022"}, "ProductVersion"),
+        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "storage_scope": az.storage_scope("nosuchaccount")},
+         "does not exist"),
+        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready",
+          "storage_scope": az.storage_scope() + "/blobServices/default/containers"}, "not a complete resource id"),
         ({"resource_group": "rg-sql"}, "vm_name"),
         ({"vm_name": "sqlvm-ready"}, "resource_group"),
     ])

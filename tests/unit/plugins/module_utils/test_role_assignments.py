@@ -209,6 +209,21 @@ def test_principal_not_found_gives_up_after_the_budget(fake):
     assert slept == [2.0, 4.0]
 
 
+def test_principal_not_found_waits_no_longer_than_the_task_timeout(fake):
+    class Deadline:
+        def remaining(self):
+            return 7.0
+
+    class Timed(Session):
+        deadline = Deadline()
+
+    slept = []
+    fake(put_errors=[AzureApiError("create", "x", 400, "PrincipalNotFound", "nope")] * 10)
+    with pytest.raises(AzureApiError, match="PrincipalNotFound"):
+        ra.ensure_present(Timed(), _desired(principal_wait=600), check_mode=False, sleep=slept.append)
+    assert slept == [2.0, 4.0]
+
+
 def test_unknown_role_name_fails_before_any_write(fake):
     arm = fake(definitions=[])
     with pytest.raises(InvalidInputError, match="does not exist"):
