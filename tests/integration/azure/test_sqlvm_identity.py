@@ -29,9 +29,10 @@ def test_system_assigned_identity_four_ways(az):
 
 def test_user_assigned_identity_is_added_and_made_primary_without_removing_others(az):
     uami = az.uami("uami-sqlbackup")
-    task, writes = az.task("sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-noentra",
-                                              "user_assigned": ["uami-sqlbackup"]})
-    assert task["changed"] is True, task
+    first, task = four_way(az, "sqlvm_identity", {"resource_group": RG, "vm_name": "sqlvm-noentra",
+                                                  "user_assigned": ["uami-sqlbackup"]})
+    # check mode predicts the user-assigned identity's client id from the identity resource itself
+    assert first["diff"]["after"]["entra_authentication"]["primary_client_id"] == uami["client_id"], first["diff"]
     assert task["client_id"] == uami["client_id"] and task["principal_id"] == uami["principal_id"]
     identities = az.state()["vms"]["sqlvm-noentra"]["identities"]
     assert identities["system"] is not None  # not removed: exclusive is false

@@ -251,3 +251,10 @@ def test_absent_when_missing_is_a_no_op(fake):
     arm = fake()
     changed, *_rest = ra.ensure_absent(Session(), _desired(), check_mode=False)
     assert changed is False and arm.writes == []
+
+
+def test_absent_in_check_mode_predicts_without_writing(fake):
+    arm = fake(assignments=[_assignment(ACCOUNT, name="here")])
+    changed, before, after, _result = ra.ensure_absent(Session(), _desired(), check_mode=True)
+    assert changed is True and before["name"] == "here" and after is None
+    assert arm.writes == []
