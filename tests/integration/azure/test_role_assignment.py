@@ -28,11 +28,13 @@ def test_conflict_counts_as_present_and_principal_not_found_is_retried(az):
     az.admin.inject(path="*/roleAssignments/*", method="PUT", status=400, count=1,
                     body={"error": {"code": "PrincipalNotFound", "message": "Principal not found"}})
     task, _writes = az.task("role_assignment", args)
+    assert_faults_consumed(az)
     assert task["changed"] is True, task
     az.admin.inject(path="*/roleAssignments", method="GET", status=200, count=1, body={"value": []})
     az.admin.inject(path="*/roleAssignments/*", method="PUT", status=409, count=1,
                     body={"error": {"code": "RoleAssignmentExists", "message": "The role assignment already exists."}})
     task, _writes = az.task("role_assignment", args)
+    assert_faults_consumed(az)
     assert not task.failed and task["changed"] is False, task
 
 
