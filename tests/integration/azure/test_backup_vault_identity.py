@@ -1,6 +1,4 @@
 """backup_vault_identity against the world: Recovery Services and Data Protection vaults."""
-import pytest
-
 from azure_checks import (
     assert_faults_consumed,
     assert_no_writes,

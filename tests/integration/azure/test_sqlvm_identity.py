@@ -1,6 +1,4 @@
 """sqlvm_identity against the world: four ways, prerequisites, faults, AWX environment."""
-import pytest
-
 from azure_checks import (
     assert_faults_consumed,
     assert_no_writes,
