@@ -86,6 +86,17 @@ options:
       - When a wait would pass it the task fails and says so; a long-running operation may still complete in Azure.
     type: int
     default: 300
+  token_cache:
+    description:
+      - Keep access tokens between tasks, so a play signs in to Azure once per identity and token lifetime instead of
+        once per task (Ansible starts a new process for every task; Azure CLI keeps its tokens on disk likewise).
+      - Tokens are kept per user under C($XDG_CACHE_HOME/sqlvm.backup/tokens) (C(~/.cache/...)), a directory only the
+        user can open, one file readable only by the user per identity and scope, named by a digest of the identity
+        (client id, tenant, cloud and a digest of the secret, password or certificate; never a secret itself). A
+        token is used only while it has more than five minutes left; one that Azure refuses is dropped and replaced.
+      - V(false) reads and writes nothing and signs in on every task.
+      - Falls back to E(SQLVM_BACKUP_TOKEN_CACHE); when neither is set, V(true).
+    type: bool
 notes:
   - Secrets (O(secret), O(password), O(client_certificate_password)) are never returned or logged, also when they
     come from the environment.

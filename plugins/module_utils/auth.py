@@ -60,6 +60,20 @@ _CREDENTIAL_OPTIONS = tuple(name for name in ENV_NAMES if name not in ("subscrip
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+TOKEN_CACHE_ENV = "SQLVM_BACKUP_TOKEN_CACHE"
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("0", "false", "no", "off", "n", "f", "")
+
+
+def parse_boolean(value, name):
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidInputError("%s=%r is not a boolean." % (name, value), fix="use true or false.")
+
+
 def is_guid(value):
     return bool(value) and bool(_GUID.match(str(value)))
 
@@ -71,9 +85,10 @@ def _env_hint(name):
 class AuthSettings:
     """The resolved authentication settings of one task. `origin` says where each value came from."""
 
-    def __init__(self, auth_source="auto", timeout=DEFAULT_TIMEOUT, **values):
+    def __init__(self, auth_source="auto", timeout=DEFAULT_TIMEOUT, token_cache=True, **values):
         self.auth_source = auth_source
         self.timeout = timeout
+        self.token_cache = token_cache
         self.origin = values.pop("origin", {})
         for name in ENV_NAMES:
             setattr(self, name, values.pop(name, None))
@@ -101,7 +116,11 @@ class AuthSettings:
                     values[name], origin[name] = environ[env_name], env_name
                     break
         timeout = options.get("timeout") or DEFAULT_TIMEOUT
-        settings = cls(auth_source=auth_source, timeout=timeout, origin=origin, **values)
+        token_cache = options.get("token_cache")
+        if token_cache is None:
+            token_cache = parse_boolean(environ.get(TOKEN_CACHE_ENV, "true"), TOKEN_CACHE_ENV)
+        settings = cls(auth_source=auth_source, timeout=timeout, token_cache=bool(token_cache), origin=origin,
+                       **values)
         settings.validate()
         return settings
 
@@ -252,9 +271,10 @@ def _authority_kwargs(cloud, settings):
     return kwargs
 
 
-def build_credential(settings, cloud, environ=None, probe_msi=None, which=None):
-    """An azure-identity credential for the chosen source. Imports only the credential it needs."""
-    source = choose_auth_source(settings, environ, probe_msi, which)
+def build_credential(settings, cloud, environ=None, probe_msi=None, which=None, source=None):
+    """An azure-identity credential for the chosen source (`source`, else choose_auth_source's).
+    Imports only the credential it needs."""
+    source = source or choose_auth_source(settings, environ, probe_msi, which)
     if source == "credentials":
         if settings.has_service_principal():
             if settings.secret:

@@ -31,6 +31,7 @@ AUTH_ARGUMENT_SPEC = dict(
     federated_token_file=dict(type="path", no_log=False),
     cloud_environment=dict(type="str"),
     timeout=dict(type="int", default=DEFAULT_TIMEOUT),
+    token_cache=dict(type="bool"),
 )
 
 # Third-party libraries -> the requirement users should install when the import fails.

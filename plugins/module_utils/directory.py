@@ -115,6 +115,40 @@ def validate_desired(desired):
 # ---------------------------------------------------------------------------------------------
 # Graph calls (through graph.py: paging, throttling, errors)
 
+# The three grants are Graph POSTs, which azure-core does not replay after a connection error (the
+# request may have been applied). Graph refuses a repeated grant instead of duplicating it, with 400
+# and a fixed message: "One or more added object references already exist" (group-post-members),
+# "Permission being assigned already exists on the object" (serviceprincipal-post-approleassignments),
+# "A conflicting object with one or more of the specified property values is present in the directory"
+# (rbacapplication-post-roleassignments) - learn.microsoft.com/graph/api/<page>. So the backend
+# replays a grant once after a connection error, and such an answer (to the replay, or to a first
+# attempt that raced another writer) means the grant is in place.
+_ALREADY_GRANTED = ("already exist", "conflicting object")
+
+
+def already_granted(err):
+    """True when Graph refused a grant because it is already there."""
+    message = str(getattr(err, "message", "") or "").lower()
+    return getattr(err, "status", None) in (400, 409) and any(text in message for text in _ALREADY_GRANTED)
+
+
+def _grant(session, path, body):
+    graph = _graph()
+    try:
+        graph.post(session.graph, path, body)
+        return
+    except AzureApiError as err:
+        if already_granted(err):
+            return
+        if getattr(err, "code", None) != "ConnectionError":
+            raise
+    try:
+        graph.post(session.graph, path, body)
+    except AzureApiError as err:
+        if not already_granted(err):
+            raise
+
+
 def _graph():
     from ansible_collections.sqlvm.backup.plugins.module_utils import graph
 
@@ -221,7 +255,7 @@ def ensure_present(session, desired, check_mode):
             changes.append("assign Directory Readers")
             if not check_mode:
                 _require_service_principal(session, principal_id)
-                _graph().post(session.graph, "/roleManagement/directory/roleAssignments", {
+                _grant(session, "/roleManagement/directory/roleAssignments", {
                     "principalId": principal_id, "roleDefinitionId": DIRECTORY_READERS_TEMPLATE_ID,
                     "directoryScopeId": "/"})
     elif method == "group":
@@ -230,7 +264,7 @@ def ensure_present(session, desired, check_mode):
             _check_group(session, group_id)
             changes.append("add to group %s" % group_id)
             if not check_mode:
-                _graph().post(session.graph, "/groups/%s/members/$ref" % group_id, {
+                _grant(session, "/groups/%s/members/$ref" % group_id, {
                     "@odata.id": "%s/v1.0/directoryObjects/%s" % (session.cloud.graph_endpoint.rstrip("/"), principal_id)})
     else:
         missing = [name for name, ok in state["app_roles"].items() if not ok]
@@ -239,7 +273,7 @@ def ensure_present(session, desired, check_mode):
                 raise PrerequisiteError("Microsoft Graph does not offer the application role %s in this tenant" % name)
             changes.append("grant %s" % name)
             if not check_mode:
-                _graph().post(session.graph, "/servicePrincipals/%s/appRoleAssignments" % principal_id, {
+                _grant(session, "/servicePrincipals/%s/appRoleAssignments" % principal_id, {
                     "principalId": principal_id, "resourceId": state["_graph_sp"]["id"],
                     "appRoleId": state["_role_ids"][name]})
     after = dict(before)

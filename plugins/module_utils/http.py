@@ -17,6 +17,7 @@ and for azure-mgmt-core only when it waits for a long-running operation.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
@@ -82,9 +83,10 @@ def bounded_retry_policy(deadline, **settings):
         from azure.core.pipeline.policies import RetryPolicy
 
         class BoundedRetryPolicy(RetryPolicy):
-            def __init__(self, deadline, **kwargs):
+            def __init__(self, deadline, replay_methods=(), **kwargs):
                 self.deadline = deadline
                 super().__init__(**kwargs)
+                self._method_whitelist = self._method_whitelist | frozenset(replay_methods)
 
             def configure_retries(self, options):
                 retry_settings = super().configure_retries(options)
@@ -111,34 +113,65 @@ def bounded_retry_policy(deadline, **settings):
     return _RETRY_POLICY_CLASS(deadline, **merged)
 
 
-def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None):
+_BEARER_POLICY_CLASS = None
+
+
+def bearer_policy(credential, scope):
+    """azure-core's BearerTokenCredentialPolicy that, when the service refuses a token the disk cache
+    served (401), drops it and retries once with a token from a fresh sign-in."""
+    global _BEARER_POLICY_CLASS  # pylint: disable=global-statement
+    if _BEARER_POLICY_CLASS is None:
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+        class CachingBearerPolicy(BearerTokenCredentialPolicy):
+            def on_challenge(self, request, response):
+                if super().on_challenge(request, response):
+                    return True
+                forget = getattr(self._credential, "forget", None)
+                if forget is None or len(self._scopes) != 1 or not forget(self._scopes[0]):
+                    return False
+                self.authorize_request(request, *self._scopes)
+                return True
+
+        _BEARER_POLICY_CLASS = CachingBearerPolicy
+    return _BEARER_POLICY_CLASS(credential, scope)
+
+
+def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None, replay_methods=()):
     """A PipelineClient with our policies: user agent, bounded retries, bearer token (after retry,
     so every attempt carries a valid token). No redirects: ARM and Graph do not redirect, and a
-    token must not follow one."""
+    token must not follow one. `replay_methods` are replayed after a connection lost mid-answer
+    besides azure-core's idempotent ones (GET, PUT, DELETE, ...)."""
     from azure.core import PipelineClient
     from azure.core.pipeline.policies import (
-        BearerTokenCredentialPolicy,
         HeadersPolicy,
         RequestIdPolicy,
         UserAgentPolicy,
     )
     if transport is None:
-        from azure.core.pipeline.transport import RequestsTransport
-        transport = RequestsTransport(connection_timeout=min(CONNECT_TIMEOUT_SECONDS, deadline.seconds),
-                                      read_timeout=READ_TIMEOUT_SECONDS)
+        from ansible_collections.sqlvm.backup.plugins.module_utils.transport import stdlib_transport
+        transport = stdlib_transport(connection_timeout=min(CONNECT_TIMEOUT_SECONDS, deadline.seconds),
+                                     read_timeout=READ_TIMEOUT_SECONDS)
     policies = [
         RequestIdPolicy(),
         HeadersPolicy({"Accept": "application/json"}),
         UserAgentPolicy(base_user_agent=USER_AGENT),
-        bounded_retry_policy(deadline),
+        bounded_retry_policy(deadline, replay_methods=replay_methods),
     ]
     if credential is not None:
-        policies.append(BearerTokenCredentialPolicy(credential, scope))
+        policies.append(bearer_policy(credential, scope))
     return PipelineClient(base_url=base_url, policies=policies, transport=transport)
 
 
+# ARM PATCH bodies are JSON merge patches (ARM resource provider contract, RPC-Patch; RFC 7396): applying
+# the same one twice leaves the resource as applying it once, so a PATCH whose answer was lost is
+# replayed like a PUT.
+ARM_REPLAY_METHODS = ("PATCH",)
+
+
 def arm_client(credential, cloud, deadline, transport=None):
-    return pipeline_client(cloud.arm_endpoint, deadline, credential, cloud.arm_scope, transport)
+    return pipeline_client(cloud.arm_endpoint, deadline, credential, cloud.arm_scope, transport,
+                           replay_methods=ARM_REPLAY_METHODS)
 
 
 def graph_client(credential, cloud, deadline, transport=None):
@@ -340,8 +373,9 @@ class AzureSession:
     settings: auth.AuthSettings. The deadline starts when the session is created (the task start).
     """
 
-    def __init__(self, settings, environ=None, transport=None):
+    def __init__(self, settings, environ=None, transport=None, token_cache_dir=None):
         self.settings = settings
+        self._token_cache_dir = token_cache_dir
         self.deadline = Deadline(settings.timeout)
         self._environ = environ
         self._transport = transport
@@ -360,9 +394,21 @@ class AzureSession:
 
     @property
     def credential(self):
+        """A TokenCredential: the disk token cache in front of azure-identity (token_cache.py), or
+        azure-identity alone when the cache is off. azure-identity is imported only on a cache miss."""
         if self._credential is None:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import build_credential
-            self._credential = build_credential(self.settings, self.cloud, self._environ)
+            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import build_credential, choose_auth_source
+            environ = os.environ if self._environ is None else self._environ
+            source = choose_auth_source(self.settings, environ) if self.settings.token_cache else None
+            if source is None:
+                self._credential = build_credential(self.settings, self.cloud, environ)
+            else:
+                from ansible_collections.sqlvm.backup.plugins.module_utils import token_cache
+                self._credential = token_cache.CachingCredential(
+                    lambda: build_credential(self.settings, self.cloud, environ, source=source),
+                    lambda scope: token_cache.cache_key(source, self.settings, self.cloud.authority_host, scope,
+                                                        environ),
+                    token_cache.TokenCache(self._token_cache_dir or token_cache.default_directory()))
         return self._credential
 
     @property

@@ -98,7 +98,9 @@ def read(session, desired):
         try:
             sqlvm.parse_build(desired["sql_version"])
         except ValueError:
-            raise InvalidInputError("sql_version %r is not a build number such as 16.0.4175.1" % desired["sql_version"])
+            raise InvalidInputError("sql_version %r is not a build number such as 16.0.4175.1; give what "
+                                    "SERVERPROPERTY('ProductVersion') returns (sqlvm.backup.sql_info: "
+                                    "instance.product_version)" % desired["sql_version"])
     scope = None
     if desired.get("storage_scope"):
         scope = role_assignments.validate_scope(desired["storage_scope"], session.subscription_id)
@@ -109,6 +111,7 @@ def read(session, desired):
         checks["sql_vm_resource"] = check(False, "no SQL virtual machine resource: register the VM with the SQL IaaS "
                                                  "Agent extension (az sql vm create)")
         report["ready"] = False
+        report["not_ready"] = ["sql_vm_resource"]
         return report
     checks["sql_vm_resource"] = check(True, "registered with the SQL IaaS Agent extension", id=sqlvm_resource.get("id"))
     vm_id = (sqlvm_resource.get("properties") or {}).get("virtualMachineResourceId") or sqlvm.vm_path(

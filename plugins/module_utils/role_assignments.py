@@ -160,6 +160,15 @@ def backoff_delays(budget, first=2.0, cap=30.0):
     return delays
 
 
+def principal_wait_budget(session, desired):
+    """Seconds to wait out PrincipalNotFound: principal_wait, but never past the task's timeout."""
+    budget = desired.get("principal_wait", 120)
+    deadline = getattr(session, "deadline", None)
+    if deadline is not None:
+        budget = min(budget, deadline.remaining())
+    return max(0, budget)
+
+
 def summarize(item):
     if not item:
         return None
@@ -272,7 +281,7 @@ def ensure_present(session, desired, check_mode, sleep=time.sleep):
         return True, None, after, {"assignment": after, "inherited": [summarize(a) for a in above]}
     body = {"properties": {"roleDefinitionId": role_id, "principalId": desired["principal_id"],
                            "principalType": desired["principal_type"]}}
-    created = _create(session, predicted["id"], body, desired.get("principal_wait", 120), sleep)
+    created = _create(session, predicted["id"], body, principal_wait_budget(session, desired), sleep)
     if created is None:  # 409 RoleAssignmentExists: someone else made it meanwhile
         _rg, here, _above = read(session, desired)
         existing = summarize(here[0]) if here else None
@@ -300,7 +309,7 @@ def _create(session, assignment_id, body, principal_wait, sleep):
                 raise AzureApiError(
                     "create role assignment", assignment_id, err.status, code,
                     "principal %s was not found in the directory after waiting %d s; if it was just "
-                    "created, raise principal_wait; otherwise check principal_id (an object id, not a "
+                    "created, raise principal_wait (the task's timeout bounds it too); otherwise check principal_id (an object id, not a "
                     "client id)" % (body["properties"]["principalId"], principal_wait))
             raise
 

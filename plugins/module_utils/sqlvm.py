@@ -345,7 +345,9 @@ def validate_desired(desired):
     """Raise InvalidInputError for options that cannot work, before any request."""
     for key in ("resource_group", "vm_name"):
         if not desired.get(key) or not _NAME_RE.match(desired[key]):
-            raise InvalidInputError("%s %r is not a valid Azure resource name" % (key, desired.get(key)))
+            raise InvalidInputError(
+                "%s %r is not a valid Azure resource name; give the name as the portal shows it: letters, "
+                "digits, '-', '_', '.', '(' or ')', starting with a letter or digit" % (key, desired.get(key)))
     if desired.get("sql_version"):
         try:
             parse_build(desired["sql_version"])

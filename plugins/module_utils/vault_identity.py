@@ -57,7 +57,9 @@ def validate_desired(desired):
     desired["vault_type"] = kind
     for key in ("resource_group", "name"):
         if not desired.get(key) or not _NAME_RE.match(desired[key]):
-            raise InvalidInputError("%s %r is not a valid Azure resource name" % (key, desired.get(key)))
+            raise InvalidInputError(
+                "%s %r is not a valid Azure resource name; give the name as the portal shows it: letters, "
+                "digits, '-', '_', '.', '(' or ')', starting with a letter or digit" % (key, desired.get(key)))
     if not desired.get("system_assigned") and not desired.get("user_assigned") and not desired.get("exclusive"):
         raise InvalidInputError("nothing to do: set system_assigned=true and/or list user_assigned identities")
     return desired

@@ -76,8 +76,10 @@ ready:
   returned: always
   type: bool
 not_ready:
-  description: Names of the checks that did not pass.
-  returned: when the SQL VM resource exists
+  description:
+    - Names of the checks that did not pass; their reasons are in RV(checks).
+    - V([sql_vm_resource]) when the VM is not registered with the SQL IaaS Agent extension.
+  returned: always
   type: list
   elements: str
   sample: [directory_read, storage_access]

@@ -27,18 +27,24 @@ def by_service(entries):
     return counts
 
 
-def test_awx_variables_alone_authenticate_against_a_custom_cloud(ansible, world):
+def test_awx_variables_alone_authenticate_against_a_custom_cloud(ansible, world, tmp_path):
+    ansible.cache_dir = tmp_path / "empty-cache"  # nothing cached yet: metadata, sign-in, token
     task = probe(ansible, world)
     assert task.status == "ok", task
     assert task["body"]["name"] == "sqlvm-ready"
     first = by_service(world.http_requests())
-    assert first.get("arm") == 1 and first.get("login", 0) >= 1
+    assert first.get("arm") == 1 and first.get("login", 0) >= 1 and first.get("metadata") == 1, first
     world.admin.clear_log()
-    # Second task: cloud metadata and the authority's OpenID configuration come from the day cache -
-    # one token request, one ARM read.
+    # Second task: cloud metadata comes from the day cache and the token from the token cache -
+    # one ARM read and nothing else.
     assert probe(ansible, world).status == "ok"
     second = by_service(world.http_requests())
-    assert second == {"login": 1, "arm": 1}, second
+    assert second == {"arm": 1}, second
+    world.admin.clear_log()
+    # Without the token cache: one token request (the OpenID configuration still comes from the day cache).
+    assert probe(ansible, world, env={"SQLVM_BACKUP_TOKEN_CACHE": "false"}).status == "ok"
+    third = by_service(world.http_requests())
+    assert third == {"login": 1, "arm": 1}, third
     assert world.writes() == []
 
 

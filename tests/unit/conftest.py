@@ -19,3 +19,12 @@ def _collections_root():
 
 
 sys.path.insert(0, str(_collections_root()))
+
+
+import pytest  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path, monkeypatch):
+    """Caches the code keeps under XDG_CACHE_HOME (cloud metadata, tokens) go to the test's own directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))

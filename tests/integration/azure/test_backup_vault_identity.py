@@ -1,5 +1,11 @@
 """backup_vault_identity against the world: Recovery Services and Data Protection vaults."""
-from azure_checks import assert_no_writes, failures, four_way
+from azure_checks import (
+    assert_faults_consumed,
+    assert_no_writes,
+    failures,
+    four_way,
+    raise_if_write_not_replayed,
+)
 
 
 def test_recovery_services_system_assigned_four_ways(az):
@@ -30,8 +36,22 @@ def test_survives_faults(az):
     az.admin.inject(path="*/vaults/rsv-sql", method="GET", status=429, retry_after=1, count=1)
     az.admin.inject(path="*/vaults/rsv-sql", method="GET", reset=True, count=1)
     az.admin.inject(path="*/vaults/rsv-sql", method="PATCH", status=500, count=1)
+    az.admin.inject(path="*/vaults/rsv-sql", method="PATCH", status=429, retry_after=1, count=1)
     task, _writes = az.task("backup_vault_identity", {"resource_group": "rg-sql", "name": "rsv-sql",
                                                       "system_assigned": True})
+    assert_faults_consumed(az)
+    assert not task.failed and task["changed"] is True, task
+    statuses = [e["status"] for e in az.requests() if e["service"] == "arm"]
+    assert {429, 500, "reset"} <= set(statuses), statuses
+
+
+def test_connection_reset_on_the_identity_patch_is_survived(az):
+    az.admin.inject(path="*/backupVaults/bv-sql", method="PATCH", reset=True, count=1)
+    task, _writes = az.task("backup_vault_identity", {"resource_group": "rg-sql", "name": "bv-sql",
+                                                      "vault_type": "backup_vault", "system_assigned": True,
+                                                      "user_assigned": ["uami-sqlbackup"]})
+    assert_faults_consumed(az)
+    raise_if_write_not_replayed(task)
     assert not task.failed and task["changed"] is True, task
 
 
@@ -42,5 +62,5 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"resource_group": "rg-sql", "name": "rsv-sql", "vault_type": "backup_vault", "system_assigned": True},
          "not found"),
         ({"resource_group": "rg-sql", "name": "rsv-sql", "user_assigned": ["uami-missing"]}, "does not exist"),
-        ({"resource_group": "rg sql", "name": "rsv-sql", "system_assigned": True}, "not a valid Azure resource name"),
+        ({"resource_group": "rg sql", "name": "rsv-sql", "system_assigned": True}, "starting with a letter or digit"),
     ])

@@ -1,5 +1,5 @@
 """sqlvm_info against the world: verdicts agree with the world's own readiness, zero writes."""
-from azure_checks import assert_no_writes, failures
+from azure_checks import assert_faults_consumed, assert_no_writes, failures
 
 VERDICT_CHECK = {  # the world's reason -> the check that must be the (first) one not ready
     "no_identity": "vm_identity",
@@ -21,12 +21,19 @@ def test_every_scenario_vm_gets_the_worlds_verdict(az):
         tasks.append({"name": name, "sqlvm.backup.sqlvm_info": {
             "resource_group": "rg-sql", "vm_name": name,
             "storage_scope": az.storage_scope(backup.get("storage_account", "stsqlbackup01"), backup.get("container"))}})
-    result, writes = az.run(tasks, check=True)
+    # half in check mode, half not: a read-only module writes nothing either way
+    checked = [dict(t, check_mode=True) if i % 2 else t for i, t in enumerate(tasks)]
+    result, writes = az.run(checked)
     assert_no_writes(writes)
+    assert len(result.tasks) == len(vms), result
     for name, task in zip(vms, result.tasks):
         assert not task.failed, task
+        assert task["changed"] is False, (name, dict(task))
         want = expected[name]
         assert task["ready"] is want["ready"], (name, task["checks"])
+        assert task["not_ready"] == sorted(c for c, v in task["checks"].items() if not v["ready"]), dict(task)
+        for check_name, check in task["checks"].items():
+            assert check["reason"].strip(), (name, check_name, check)  # every verdict says why
         if not want["ready"]:
             assert VERDICT_CHECK[want["reason"]] in task["not_ready"], (name, task["not_ready"])
 
@@ -44,6 +51,9 @@ def test_facts_from_sql_server_are_checked_and_unregistered_vms_reported(az):
     assert fci["ready"] is False and "failover cluster" in fci["checks"]["platform"]["reason"], dict(fci)
     assert not app_vm.failed and app_vm["ready"] is False, dict(app_vm)
     assert app_vm["checks"]["sql_vm_resource"]["ready"] is False
+    assert app_vm["not_ready"] == ["sql_vm_resource"], dict(app_vm)
+    assert "SQL IaaS Agent" in app_vm["checks"]["sql_vm_resource"]["reason"]
+    assert "platform" in cu16["not_ready"] and "platform" in fci["not_ready"], (dict(cu16), dict(fci))
     assert_no_writes(writes)
 
 
@@ -52,7 +62,25 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "storage_scope": "stsqlbackup01"}, "not an ARM scope"),
         ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready",
           "storage_scope": "/subscriptions/99999999-1111-2222-3333-444444444444"}, "subscription_id"),
-        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "sql_version": "2022"}, "build number"),
+        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "sql_version": "2022"}, "ProductVersion"),
+        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready", "storage_scope": az.storage_scope("nosuchaccount")},
+         "does not exist"),
+        ({"resource_group": "rg-sql", "vm_name": "sqlvm-ready",
+          "storage_scope": az.storage_scope() + "/blobServices/default/containers"}, "not a complete resource id"),
         ({"resource_group": "rg-sql"}, "vm_name"),
         ({"vm_name": "sqlvm-ready"}, "resource_group"),
     ])
+
+
+def test_survives_throttling_server_errors_and_connection_resets(az):
+    az.admin.inject(path="*/sqlVirtualMachines/sqlvm-ready", method="GET", status=429, retry_after=1, count=1)
+    az.admin.inject(path="*/virtualMachines/sqlvm-ready", method="GET", status=500, count=1)
+    az.admin.inject(path="*/virtualMachines/sqlvm-ready", method="GET", reset=True, count=1)
+    az.admin.inject(service="graph", path="*/transitiveMemberOf", method="GET", status=503, count=1)
+    az.admin.inject(service="graph", path="*/transitiveMemberOf", method="GET", reset=True, count=1)
+    az.admin.inject(path="*/roleAssignments", method="GET", reset=True, count=1)
+    task, writes = az.task("sqlvm_info", {"resource_group": "rg-sql", "vm_name": "sqlvm-ready",
+                                          "storage_scope": az.storage_scope(container="backups")})
+    assert_faults_consumed(az)
+    assert not task.failed and task["ready"] is True, dict(task)  # a swallowed fault would read "not ready"
+    assert_no_writes(writes)

@@ -17,9 +17,11 @@ class Scripted(BaseAdapter):
         super().__init__()
         self.answers = list(answers)
         self.requests = []
+        self.headers = []
 
     def send(self, request, **kwargs):  # pylint: disable=arguments-differ
         self.requests.append((request.method, request.url, request.body))
+        self.headers.append(dict(request.headers))
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer

@@ -58,6 +58,21 @@ def test_post_is_not_replayed_after_a_connection_error():
     assert caught.value.code == "ConnectionError" and len(transport.requests) == 1
 
 
+def test_arm_patch_is_replayed_after_a_connection_error_as_a_merge_patch_may_be():
+    arm, transport = client([requests.exceptions.ConnectionError("reset by peer"), OK])
+    assert http.send_json(arm, "PATCH", VM + "?api-version=1", body={"identity": {"type": "SystemAssigned"}}).status == 200
+    assert [method for method, _url, _body in transport.requests] == ["PATCH", "PATCH"]
+
+
+def test_graph_patch_is_not_replayed():
+    clock = FakeClock()
+    transport = ScriptedTransport([requests.exceptions.ConnectionError("reset by peer"), OK], clock=clock)
+    graph = http.graph_client(StaticCredential(), KNOWN_CLOUDS["AzureCloud"], http.Deadline(300, clock=clock), transport)
+    with pytest.raises(AzureApiError):
+        http.send_json(graph, "PATCH", "groups/g", body={"description": "x"})
+    assert len(transport.requests) == 1
+
+
 def test_retry_after_beyond_the_deadline_fails_at_once():
     arm, transport = client([(429, {"error": {"code": "TooManyRequests", "message": "slow down"}},
                               {"Retry-After": "3600"})], timeout=60)

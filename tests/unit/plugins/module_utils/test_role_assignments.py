@@ -120,9 +120,11 @@ class FakeArm:
         self.definitions = list(definitions)
         self.writes = []
         self.gets = []
+        self.params = []
 
     def get(self, session, path, api_version, params=None):
         self.gets.append(path)
+        self.params.append(params)
         if path.endswith("roleDefinitions"):
             return {"value": self.definitions}
         return {"value": self.assignments}
@@ -159,6 +161,13 @@ def test_present_when_assigned_is_a_no_op_with_one_read(fake):
     changed, before, after, _result = ra.ensure_present(Session(), _desired(), check_mode=False)
     assert changed is False and before == after
     assert arm.writes == [] and len(arm.gets) == 1
+
+
+def test_lists_at_the_scope_filtered_by_principal(fake):
+    arm = fake()
+    ra.ensure_present(Session(), _desired(scope=CONTAINER), check_mode=True)
+    assert arm.gets == [CONTAINER + "/providers/Microsoft.Authorization/roleAssignments"]
+    assert arm.params == [{"$filter": "principalId eq '%s'" % PID}]
 
 
 def test_check_mode_predicts_without_writing(fake):
@@ -200,6 +209,21 @@ def test_principal_not_found_gives_up_after_the_budget(fake):
     assert slept == [2.0, 4.0]
 
 
+def test_principal_not_found_waits_no_longer_than_the_task_timeout(fake):
+    class Deadline:
+        def remaining(self):
+            return 7.0
+
+    class Timed(Session):
+        deadline = Deadline()
+
+    slept = []
+    fake(put_errors=[AzureApiError("create", "x", 400, "PrincipalNotFound", "nope")] * 10)
+    with pytest.raises(AzureApiError, match="PrincipalNotFound"):
+        ra.ensure_present(Timed(), _desired(principal_wait=600), check_mode=False, sleep=slept.append)
+    assert slept == [2.0, 4.0]
+
+
 def test_unknown_role_name_fails_before_any_write(fake):
     arm = fake(definitions=[])
     with pytest.raises(InvalidInputError, match="does not exist"):
@@ -227,3 +251,10 @@ def test_absent_when_missing_is_a_no_op(fake):
     arm = fake()
     changed, *_rest = ra.ensure_absent(Session(), _desired(), check_mode=False)
     assert changed is False and arm.writes == []
+
+
+def test_absent_in_check_mode_predicts_without_writing(fake):
+    arm = fake(assignments=[_assignment(ACCOUNT, name="here")])
+    changed, before, after, _result = ra.ensure_absent(Session(), _desired(), check_mode=True)
+    assert changed is True and before["name"] == "here" and after is None
+    assert arm.writes == []
