@@ -33,8 +33,8 @@ def main(repeats=7):
     runner = AnsibleRunner(tempfile.mkdtemp(prefix="bench-sql-"))
     failures = 0
     try:
-        print("%-14s %-8s %9s %9s %10s %12s %8s" % ("module", "driver", "median_s", "max_s", "over_ping", "statements",
-                                                   "writes"))
+        header = ("module", "driver", "median_s", "max_s", "over_ping", "statements", "writes")
+        print("%-14s %-8s %9s %9s %10s %12s %8s" % header)
         for driver in ("freetds", "msodbc"):
             conn = world.connection(driver=driver)
             world.reset()
