@@ -28,16 +28,15 @@ import re
 import shutil
 import socket
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AuthenticationError,
     InvalidInputError,
 )
 
-AUTH_SOURCES = ("auto", "credentials", "env", "msi", "cli", "workload_identity")
 AUTO_ORDER = ("credentials", "workload_identity", "msi", "cli")
 IMDS_PROBE_SECONDS = 0.5
 IMDS_DEFAULT_HOST = "http://169.254.169.254"
-DEFAULT_TIMEOUT = 300
 # Azure CLI's public client id: what username/password sign-in uses when no client_id is given
 # (azure-cli src/azure-cli-core/azure/cli/core/auth/identity.py AZURE_CLI_CLIENT_ID).
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"

@@ -13,7 +13,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth import AUTH_SOURCES, DEFAULT_TIMEOUT, AuthSettings
+from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
@@ -56,6 +56,7 @@ class SqlvmModule(AnsibleModule):
     @property
     def auth_settings(self):
         if self._auth_settings is None:
+            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import AuthSettings
             settings = AuthSettings.from_options_and_env(self.params, os.environ)
             # Secrets may come from the environment: mask them wherever they could appear.
             self.no_log_values.update(settings.secret_values())
