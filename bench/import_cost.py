@@ -23,13 +23,17 @@ CASES = [
      "from azure.identity._credentials.client_secret import ClientSecretCredential"),
     ("azure.mgmt.core ARMPolling (only when waiting for an LRO)",
      "from azure.mgmt.core.polling.arm_polling import ARMPolling"),
-    ("a read-only Azure task: base + http + credential",
-     "from %s import base, http; import azure.identity; from azure.core import PipelineClient; "
-     "from azure.core.pipeline.transport import RequestsTransport" % MU),
-    ("a writing Azure task: the above + ARMPolling",
-     "from %s import base, http; import azure.identity; from azure.core import PipelineClient; "
-     "from azure.core.pipeline.transport import RequestsTransport; "
-     "from azure.mgmt.core.polling.arm_polling import ARMPolling" % MU),
+    ("azure.core pipeline + our http.client transport",
+     "from azure.core import PipelineClient; from %s import transport; transport.stdlib_transport()" % MU),
+    ("a read-only Azure task, token cached: base + http + token_cache + transport",
+     "from %s import base, http, token_cache, transport; from azure.core import PipelineClient; "
+     "transport.stdlib_transport()" % MU),
+    ("a read-only Azure task, signing in: the above + azure.identity",
+     "from %s import base, http, token_cache, transport; from azure.core import PipelineClient; "
+     "transport.stdlib_transport(); import azure.identity" % MU),
+    ("a writing Azure task, token cached: the cached one + ARMPolling",
+     "from %s import base, http, token_cache, transport; from azure.core import PipelineClient; "
+     "transport.stdlib_transport(); from azure.mgmt.core.polling.arm_polling import ARMPolling" % MU),
 ]
 
 
