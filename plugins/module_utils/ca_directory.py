@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import warnings
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import private_directory
 
 _PREFIX = "ca-"
 # DER tags of the string types OpenSSL canonicalises (ASN1_MASK_CANON) and how to decode them.
@@ -98,15 +99,6 @@ def subject_hash(name_der):
     return "%08x" % int.from_bytes(digest[:4], "little")
 
 
-def _private_directory(path):
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
-            and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO))
-
-
 def hashed_directory(bundle_path, cache_dir):
     """The hashed directory of `bundle_path` under `cache_dir` (built on first use), or None."""
     try:
@@ -115,14 +107,14 @@ def hashed_directory(bundle_path, cache_dir):
     except OSError:
         return None
     directory = os.path.join(cache_dir, _PREFIX + hashlib.sha256(content).hexdigest()[:32])
-    if _private_directory(directory):
+    if private_directory(directory):
         return directory
-    if not _private_directory(cache_dir):
+    if not private_directory(cache_dir):
         try:
             os.makedirs(cache_dir, mode=0o700, exist_ok=True)
         except OSError:
             return None
-        if not _private_directory(cache_dir):
+        if not private_directory(cache_dir):
             return None
     try:
         return _build(content, directory)
@@ -154,7 +146,7 @@ def _build(content, directory):
         os.rename(staging, directory)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-        if _private_directory(directory):  # another task built it at the same time
+        if private_directory(directory):  # another task built it at the same time
             return directory
         raise
     return directory

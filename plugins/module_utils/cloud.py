@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
@@ -180,6 +181,21 @@ def _cache_path(arm_endpoint, cache_dir):
 def default_cache_dir():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "sqlvm.backup")
+
+
+def owned_privately(info):
+    """True for a stat result of ours that no other user may read, write or enter (token cache, CA
+    directory: what others could plant or read there would be trusted or stolen)."""
+    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+
+
+def private_directory(path):
+    """True when `path` is a real directory (not a link) that only we own and may open."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and owned_privately(info)
 
 
 def _read_cache(path, now):

@@ -25,8 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import time
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir, owned_privately, private_directory
 
 REFRESH_SECONDS = 300
 # Entra access tokens live 60-90 minutes (up to 28 hours with continuous access evaluation).
@@ -90,12 +91,7 @@ def cache_key(source, settings, authority_host, scope, environ):
 
 
 def default_directory():
-    from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir
     return os.path.join(default_cache_dir(), "tokens")
-
-
-def _private(info):
-    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
 
 
 class TokenCache:
@@ -108,22 +104,16 @@ class TokenCache:
     def _path(self, key):
         return os.path.join(self.directory, _FILE_PREFIX + key + ".json")
 
-    def _directory_is_private(self):
-        try:
-            return _private(os.lstat(self.directory)) and os.path.isdir(self.directory)
-        except OSError:
-            return False
-
     def get(self, key):
         """(token, expires_on) while it has more than REFRESH_SECONDS left, else None."""
-        if not self._directory_is_private():
+        if not private_directory(self.directory):
             return None
         try:
             descriptor = os.open(self._path(key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             return None
         try:
-            if not _private(os.fstat(descriptor)):
+            if not owned_privately(os.fstat(descriptor)):
                 return None
             with os.fdopen(descriptor, "rb") as handle:
                 descriptor = None
@@ -143,7 +133,7 @@ class TokenCache:
             return
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            if not self._directory_is_private():
+            if not private_directory(self.directory):
                 return
             path = self._path(key)
             tmp = "%s.%d.tmp" % (path, os.getpid())
