@@ -9,6 +9,8 @@ request bodies or option values that may hold secrets.
 
 from __future__ import annotations
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, redact_data
+
 
 class SqlvmBackupError(Exception):
     """Base of all errors the collection reports to the user."""
@@ -23,9 +25,10 @@ class SqlvmBackupError(Exception):
 
     @property
     def msg(self):
+        # A service's message or a value echoed in the cause may hold a secret the caller could not see.
         if self.fix:
-            return "%s Fix: %s" % (self.cause.rstrip(), self.fix)
-        return self.cause
+            return redact("%s Fix: %s" % (self.cause.rstrip(), self.fix))
+        return redact(self.cause)
 
     def __str__(self):
         return self.msg
@@ -34,7 +37,7 @@ class SqlvmBackupError(Exception):
         """Keyword arguments for fail_json: msg plus a structured `error` block."""
         error = dict(kind=self.kind, cause=self.cause, fix=self.fix)
         error.update(self.details)
-        return dict(msg=self.msg, error=error)
+        return dict(msg=self.msg, error=redact_data(error))
 
 
 class InvalidInputError(SqlvmBackupError):
