@@ -36,9 +36,10 @@ def sync_project(project_dir, tarball, collections_path, environ):
     shutil.copy(tarball, project_dir / "collections" / tarball.name)
     requirements["collections"] = [{"name": "collections/" + tarball.name, "type": "file"}]
     requirements_file.write_text(yaml.safe_dump(requirements))
-    subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--offline", "-r",
-                    "collections/requirements.yml", "-p", str(collections_path)], cwd=str(project_dir), env=environ,
-                   capture_output=True, text=True, timeout=300, check=True)
+    installed = subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--offline", "-r",
+                                "collections/requirements.yml", "-p", str(collections_path)], cwd=str(project_dir),
+                               env=environ, capture_output=True, text=True, timeout=300, check=False)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
 
 
 def run_job_template(private_data_dir, world_env, inventory_file, playbook, tarball, extra_vars=None, check=False,
