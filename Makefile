@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 # pytest-xdist workers; CI has 2 cores.
 JOBS ?= 2
 
-.PHONY: deps test unit sim-tests integration sanity lint demo bench clean
+.PHONY: deps test unit sim-tests integration sanity lint demo bench clean ee
 
 deps:
 	bash tests/utils/deps.sh
@@ -49,3 +49,16 @@ clean:
 # SQL modules: per-task wall time of no-op runs against the world's SQL Server (budget 0.35 s).
 bench-sql:
 	$(PY) bench/bench_sql.py
+
+## ee: an execution environment build context (meta/ee/execution-environment.yml) in $(EE_DIR)/context, with the
+## collection built from this checkout and Microsoft ODBC Driver 18; no network. Then build the image with
+## `podman build -t sqlvm-backup-ee $(EE_DIR)/context` (or docker), which downloads.
+EE_DIR ?= build/ee
+ee:
+	rm -rf $(EE_DIR)
+	mkdir -p $(EE_DIR)/dist
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(EE_DIR)/dist $(CURDIR)
+	cp $(EE_DIR)/dist/sqlvm-backup-*.tar.gz $(EE_DIR)/sqlvm-backup.tar.gz
+	cp meta/ee/execution-environment.yml meta/ee/requirements.yml $(EE_DIR)/
+	$(VENV)/bin/ansible-builder create -f $(EE_DIR)/execution-environment.yml --context $(EE_DIR)/context \
+	  --output-filename Containerfile

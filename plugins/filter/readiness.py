@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-# The steps of backup-readiness, in the order backup_ready converges them (DEVELOPERS.md conditions 1-6),
-# each with the sqlvm_info check it comes from (None: from sql_info) and what fixes it.
+# The steps of backup-readiness, in the order backup_ready converges them (docs/design.md), each with the
+# sqlvm_info check it comes from (None: from sql_info) and what fixes it.
 STEPS = (
     ("sql_vm_resource", "sql_vm_resource", "register the VM with the SQL IaaS Agent extension"),
     ("platform", "platform", "not fixable by automation: Windows, SQL Server 2022 CU17+ or 2025, no FCI"),
@@ -21,6 +21,9 @@ STEPS = (
     ("credential", None, "backup_ready tag credential (sqlvm.backup.sql_credential)"),
 )
 STEP_NAMES = tuple(step for step, _check, _fix in STEPS)
+# The backup_ready tag (ansible-playbook --tags) that converges each step; steps without one need a person.
+FIX_TAGS = {"identity": "identity", "primary_identity": "identity", "directory_read": "directory",
+            "storage_role": "storage", "logins": "logins", "credential": "credential"}
 
 PASS = "pass"
 FAIL = "fail"
@@ -138,22 +141,37 @@ def readiness_entry(host, sqlvm_info_var="compliance_sqlvm_info", sql_info_var="
 
 
 def readiness_summary(rows):
-    """A JSON-ready report: per VM its verdict (ready / not_ready / ineligible) and rows, and totals."""
+    """A JSON-ready report: per VM its verdict (ready / not_ready / ineligible) and rows, totals, row counts per
+    status, and the not-ready VMs (failing steps with reason, fix and backup_ready tag) and ineligible VMs alone."""
     vms = {}
     for row in rows or ():
         vms.setdefault(row["vm"], []).append(row)
-    report = {"vms": {}, "totals": {"vms": len(vms), "ready": 0, "not_ready": 0, "ineligible": 0}}
+    report = {"vms": {}, "totals": {"vms": len(vms), "ready": 0, "not_ready": 0, "ineligible": 0},
+              "status_counts": dict.fromkeys((PASS, FAIL, UNKNOWN, INELIGIBLE, SKIPPED), 0),
+              "not_ready_vms": {}, "ineligible_vms": {}}
     for vm, vm_rows in sorted(vms.items()):
+        for row in vm_rows:
+            report["status_counts"][row["status"]] = report["status_counts"].get(row["status"], 0) + 1
+        # A step that could not be read (unknown) is not ready: nothing shows it would work.
+        failing = [r for r in vm_rows if r["status"] in (FAIL, UNKNOWN)]
         if any(r["status"] == INELIGIBLE for r in vm_rows):
             verdict = "ineligible"
+            report["ineligible_vms"][vm] = next(r["reason"] for r in vm_rows if r["status"] == INELIGIBLE)
         elif all(r["status"] == PASS for r in vm_rows):
             verdict = "ready"
         else:
             verdict = "not_ready"
+            tags = []
+            for row in failing:
+                if FIX_TAGS.get(row["step"]) and FIX_TAGS[row["step"]] not in tags:
+                    tags.append(FIX_TAGS[row["step"]])
+            report["not_ready_vms"][vm] = {
+                "fix_tags": tags,
+                "steps": [{"step": r["step"], "status": r["status"], "reason": r["reason"], "fix": r["fix"],
+                           "tag": FIX_TAGS.get(r["step"])} for r in failing]}
         report["totals"][verdict] += 1
         report["vms"][vm] = {"verdict": verdict, "ready": verdict == "ready",
-                             "failing_steps": [r["step"] for r in vm_rows if r["status"] in (FAIL, UNKNOWN)],
-                             "steps": vm_rows}
+                             "failing_steps": [r["step"] for r in failing], "steps": vm_rows}
     report["all_ready"] = report["totals"]["vms"] == report["totals"]["ready"] and bool(vms)
     return report
 

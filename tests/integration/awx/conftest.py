@@ -7,11 +7,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 FLEET = ROOT / "tests" / "integration" / "fleet"
-if str(FLEET) not in sys.path:
-    sys.path.insert(0, str(FLEET))
+PACKAGING = ROOT / "tests" / "integration" / "packaging"
+for _helpers in (FLEET, PACKAGING):
+    if str(_helpers) not in sys.path:
+        sys.path.insert(0, str(_helpers))
 
 if not (ROOT / "tests" / "sim" / "fixtures.py").exists():  # the world arrives with the sim-azure branch
     collect_ignore_glob = ["test_*world*.py"]
+
+
+@pytest.fixture(scope="session")
+def collection_tarball(tmp_path_factory):
+    """The collection as users get it (ansible-galaxy collection build), built once per session and worker."""
+    from _collection import build_tarball
+
+    return build_tarball(tmp_path_factory.mktemp("galaxy-build"))
 
 
 @pytest.fixture(scope="session")

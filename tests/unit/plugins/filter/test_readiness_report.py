@@ -94,6 +94,37 @@ def test_failed_reads_become_unknown_not_pass():
     assert r.readiness_summary(list(rows.values()))["vms"]["vm1"]["verdict"] == "not_ready"
 
 
+def test_a_vm_whose_sql_side_cannot_be_read_is_not_ready_even_when_azure_is():
+    # Every SQL login failing must not pass compliance: unknown rows make the VM not ready.
+    summary = r.readiness_summary(r.readiness_rows([
+        {"vm": "vm1", "sqlvm_info": _azure(), "sql_info": {"failed": True, "msg": "Login failed (18456)"}}]))
+    assert summary["vms"]["vm1"]["verdict"] == "not_ready"
+    assert summary["totals"] == {"vms": 1, "ready": 0, "not_ready": 1, "ineligible": 0}
+    assert summary["status_counts"] == {"pass": 6, "fail": 0, "unknown": 2, "ineligible": 0, "skipped": 0}
+    assert summary["not_ready_vms"]["vm1"]["fix_tags"] == ["logins", "credential"]
+    assert summary["all_ready"] is False
+
+
+def test_summary_lists_not_ready_vms_with_reason_fix_and_tag_and_ineligible_vms_with_reason():
+    rows = r.readiness_rows([
+        {"vm": "vm1", "sqlvm_info": _azure(vm_identity=_check(False, "no identity"),
+                                           entra_authentication=_check(False, "no primary")), "sql_info": _sql()},
+        {"vm": "vm2", "sqlvm_info": _azure(), "sql_info": _sql()},
+        {"vm": "fci", "ineligible_reason": "failover cluster instance"}])
+
+    summary = r.readiness_summary(rows)
+
+    assert set(summary["not_ready_vms"]) == {"vm1"}
+    assert summary["not_ready_vms"]["vm1"] == {"fix_tags": ["identity"], "steps": [
+        {"step": "identity", "status": "fail", "reason": "no identity",
+         "fix": "backup_ready tag identity (sqlvm.backup.sqlvm_identity)", "tag": "identity"},
+        {"step": "primary_identity", "status": "fail", "reason": "no primary",
+         "fix": "backup_ready tag identity (sqlvm.backup.sqlvm_identity)", "tag": "identity"}]}
+    assert summary["ineligible_vms"] == {"fci": "failover cluster instance"}
+    assert summary["status_counts"] == {"pass": 14, "fail": 2, "unknown": 0, "ineligible": 1, "skipped": 7}
+    assert summary["totals"] == {"vms": 3, "ready": 1, "not_ready": 1, "ineligible": 1}
+
+
 def test_missing_storage_check_and_missing_sql_are_unknown():
     azure = _azure()
     del azure["checks"]["storage_access"]
