@@ -54,7 +54,7 @@ def _not_text(value):
         return "it is a dictionary, not a text"
     if isinstance(value, (list, tuple)):
         return "it is a list, not a text"
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return "it is not a text"
     return None
 

@@ -54,7 +54,8 @@ def assert_refused_before_anything(run, host, *words):
 ])
 def test_backup_ready_refuses_bad_input_before_reading_or_writing(fleet, case, extra_vars, words):
     vm = "sqlvm-fresh"
-    run = fleet.play("backup_ready.yml", limit=vm, extra_vars=extra_vars(_container(fleet, vm)))
+    verbose = ("-vvv",) if case == "sas" else ()  # not even Ansible's verbose output shows the signature
+    run = fleet.play("backup_ready.yml", *verbose, limit=vm, extra_vars=extra_vars(_container(fleet, vm)))
 
     if case == "login unknown key":  # the role's argument spec refuses it, before the input check
         assert run.rc != 0 and run.requests == [], run
@@ -84,8 +85,8 @@ def test_backup_and_restore_refuse_credential_urls_and_bad_numbers_before_readin
 def test_restore_without_a_manifest_says_what_to_pass(fleet, tmp_path):
     vm = "sqlvm-nostorage"
     missing = tmp_path / "no-such-dir"
-    run = fleet.play("restore.yml", limit=vm, extra_vars={"restore_source_database": "app",
-                                                         "restore_manifest_dir": str(missing)})
+    run = fleet.play("restore.yml", limit=vm,
+                     extra_vars={"restore_source_database": "app", "restore_manifest_dir": str(missing)})
 
     assert run.rc != 0 and run.recap[vm]["failed"] == 1, run
     assert run.writes == [] and run.requests == [], run.requests

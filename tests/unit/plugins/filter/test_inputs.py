@@ -52,7 +52,7 @@ def test_an_unusable_value_is_named_with_what_to_give(kind, value, words):
 
 
 @pytest.mark.parametrize("kind, value", [
-    ("name", "SQL DBAs"), ("name", 2024), ("name", "/var/opt/mssql/data"), ("name", ""), ("name", None),
+    ("name", "SQL DBAs"), ("name", 2024), ("name", 16.0), ("name", "/var/opt/mssql/data"), ("name", ""), ("name", None),
     ("guid", "6f1c8a52-1b7e-4a3f-9c1d-2e5b8d7f0a11"), ("storage_account", "stsqlbackup01"),
     ("container", "sql-backups"), ("resource_id", "/subscriptions/x/resourceGroups/rg"),
     ("container_url", CONTAINER), ("container_url", "https://acct123.blob.core.sim.test/backups"),
