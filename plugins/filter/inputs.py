@@ -166,16 +166,14 @@ def _leaves(label, value, path, required):
     the end are walked item by item (labelled ``[index]``)."""
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            for leaf in _leaves("%s[%d]" % (label, index), item, path, required):
-                yield leaf
+            yield from _leaves("%s[%d]" % (label, index), item, path, required)
         return
     if not path:
         yield label, value
         return
     if isinstance(value, dict):
         if path[0] in value:
-            for leaf in _leaves("%s.%s" % (label, path[0]), value[path[0]], path[1:], required):
-                yield leaf
+            yield from _leaves("%s.%s" % (label, path[0]), value[path[0]], path[1:], required)
         elif required:
             yield "%s.%s" % (label, path[0]), None
     # Anything else is a type error the role's argument spec reports.
