@@ -14,6 +14,12 @@ def test_backup_then_restore_round_trips_every_row(fleet, tmp_path):
     probe_backup = converge.tasks(host=VM, action="sql_backup")[0]["result"]
     assert probe_backup["changed"] and "backup-ready-probe/" in probe_backup["backups"][0]["urls"][0]
     assert converge.tasks(host=VM, action="sql_restore")[0]["result"]["verified"] is True
+    # Nothing left for the run to create: check mode asks sql_backup for its own prediction, and writes nothing.
+    dry = fleet.play("backup_ready.yml", "-e", "backup_ready_probe=true", check=True, limit=VM)
+    assert dry.rc == 0 and dry.writes == [], dry
+    predicted = dry.tasks(host=VM, action="sql_backup")
+    assert [(r["status"], r["result"].get("changed")) for r in predicted] == [("ok", True)], predicted
+    assert [r for r in dry.tasks(host=VM, name="Probe - predict it") if r["status"] != "skipped"] == []
 
     backup = fleet.play("backup.yml", limit=VM,
                         extra_vars={"backup_databases": ["app"], "backup_manifest_dir": str(manifests)})
