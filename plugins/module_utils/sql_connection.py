@@ -192,6 +192,10 @@ class SqlSession:
         self.check_mode = check_mode
         self.executed = []
         self.messages = []
+        # Writes that completed, and writes whose answer was lost with the connection (they may have run):
+        # a task that fails after a write reports changed with these (SqlvmModule.run).
+        self.writes_done = []
+        self.writes_in_doubt = []
 
     def _run(self, statement, fetch):
         if statement.kind == "write" and self.check_mode:
@@ -215,13 +219,18 @@ class SqlSession:
             if isinstance(exc, SqlvmBackupError):
                 raise
             from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import translate
-            raise translate(exc, statement_label(statement)) from None
+            error = translate(exc, statement_label(statement))
+            if statement.kind == "write" and getattr(error, "connection_lost", False):
+                self.writes_in_doubt.append(render(statement))
+            raise error from None
         finally:
             try:
                 cursor.close()
             except Exception:  # pragma: no cover - closing a broken cursor
                 pass
         self.executed.append(render(statement))
+        if statement.kind == "write":
+            self.writes_done.append(render(statement))
         return result_sets
 
     def _collect_messages(self, cursor):

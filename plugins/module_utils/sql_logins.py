@@ -86,7 +86,26 @@ def sid_to_guid(sid):
 
 def read_login(session, name):
     # One round trip: the login and its server roles.
-    sets = session.query_all(tsql.batch(tsql.login_by_name(name), tsql.login_server_roles(name)))
+    return _login_state(session.query_all(tsql.batch(tsql.login_by_name(name), tsql.login_server_roles(name))))
+
+
+def _missing(wanted, existing_rows):
+    """Names in `wanted` that no row names. Role names compare as the server's default collation does
+    (case-insensitive), which is how ALTER ROLE resolves them."""
+    existing = {(row.get("name") or "").lower() for row in existing_rows}
+    return [name for name in wanted if name.lower() not in existing]
+
+
+def _check_roles_exist(wanted, rows, what, where):
+    missing = _missing(wanted, rows)
+    if missing:
+        raise InvalidInputError(
+            "%s %s %s not exist %s; nothing was changed. Give existing roles (%s) or create the role first."
+            % (what, ", ".join(repr(m) for m in missing), "does" if len(missing) == 1 else "do", where,
+               ", ".join(sorted(row["name"] for row in rows)) or "none"))
+
+
+def _login_state(sets):
     rows = sets[0] if sets else []
     if not rows:
         return None
@@ -108,6 +127,9 @@ def _read_database(session, db, login_name):
         raise PrerequisiteError("database %r is %s; users can be managed only in ONLINE databases."
                                 % (db["name"], rows[0].get("state_desc")))
     session.query(tsql.use_database(db["name"]))
+    if db.get("roles") and db.get("state", "present") == "present":
+        _check_roles_exist(db["roles"], session.query(tsql.database_roles()), "database role",
+                           "in database %r" % db["name"])
     user_name = db.get("user") or login_name
     rows = session.query(tsql.database_user_by_name(user_name))
     if not rows:
@@ -253,7 +275,16 @@ def ensure(session, params, check_mode, principal_kind=None):
     """
     validate(params)
     name = params["name"]
-    current = read_login(session, name)
+    # Everything that can be checked is read before the first write (one round trip for the login): a role that
+    # does not exist must not fail the task after CREATE LOGIN ran.
+    reads = [tsql.login_by_name(name), tsql.login_server_roles(name)]
+    check_server_roles = params["state"] == "present" and bool(params.get("server_roles"))
+    if check_server_roles:
+        reads.append(tsql.server_roles())
+    sets = session.query_all(tsql.batch(*reads))
+    current = _login_state(sets)
+    if check_server_roles:
+        _check_roles_exist(params["server_roles"], sets[2] if len(sets) > 2 else [], "server role", "on this instance")
     kind = None
     if principal_kind is not None and needs_principal_kind(params, current):
         kind = principal_kind(name, params.get("object_id"))

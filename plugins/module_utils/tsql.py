@@ -100,7 +100,12 @@ def render(statement):
     secret is shown by its first words only.
     """
     if statement.secret:
-        return " ".join(statement.sql.split(" ")[:2]) + " ... /* holds a secret, not shown */"
+        # DDL with a secret has it after WITH (PASSWORD = / SECRET =): what comes before the first " WITH " is the
+        # statement and the object's name, which say what ran.
+        head, found, _rest = statement.sql.partition(" WITH ")
+        if not found:
+            head = " ".join(statement.sql.split(" ")[:2])
+        return head + " ... /* holds a secret, not shown */"
     sql, params = statement.sql, list(statement.params)
     out = []
     for part in re.split(r"(\?)", sql):
@@ -179,6 +184,11 @@ def login_server_roles(name):
 def server_role_exists(role):
     _check_text(role, "server role")
     return _read("SELECT name FROM sys.server_principals WHERE name = ? AND type = 'R'", role)
+
+
+def server_roles():
+    """Every server role (fixed and user-defined), to check the roles a task names before anything is written."""
+    return _read("SELECT name FROM sys.server_principals WHERE type = 'R'")
 
 
 def sql_login_password_matches(name, password):
@@ -261,6 +271,11 @@ def database_user_roles(user):
         "JOIN sys.database_principals AS r ON r.principal_id = m.role_principal_id "
         "JOIN sys.database_principals AS u ON u.principal_id = m.member_principal_id "
         "WHERE u.name = ?", user)
+
+
+def database_roles():
+    """Every role of the current database, to check the roles a task names before anything is written."""
+    return _read("SELECT name FROM sys.database_principals WHERE type = 'R'")
 
 
 def create_user_from_login(user, login):
