@@ -15,7 +15,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact
+from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, url_secret_parts
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
@@ -100,6 +100,10 @@ class SqlvmModule(AnsibleModule):
         # Called by AnsibleModule.__init__ before it validates (and possibly fails on) the arguments.
         super()._load_params()
         self.no_log_values.update(secret_option_values(self.argument_spec, self.params))
+        # A SAS or a password inside a URL option is refused, but the option's value is echoed in
+        # invocation.module_args: its secret part is masked there and everywhere else.
+        for text in _leaf_texts(self.params):
+            self.no_log_values.update(url_secret_parts(text))
 
     # Azure ----------------------------------------------------------------------------------
 
@@ -183,6 +187,10 @@ class SqlvmModule(AnsibleModule):
         result["statements_done"] = done
         result["statements_in_doubt"] = in_doubt
         return result
+
+    def warn(self, warning):
+        # A warning can quote a URL or a service's message: no secret in it, as in error messages.
+        super().warn(redact(warning))
 
     def exit(self, changed, before=None, after=None, **result):
         """exit_json with `changed`, and `diff` (before/after) when --diff is on."""

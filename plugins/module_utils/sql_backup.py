@@ -56,7 +56,7 @@ def argument_spec():
 
 
 def validate(params, suffix):
-    split_container_url(params["container_url"], suffix)
+    split_container_url(params["container_url"], suffix, "container_url")
     databases = params.get("databases")
     if bool(databases) == bool(params.get("all_user_databases")):
         raise InvalidInputError("give either databases (a list of names) or all_user_databases: true.")

@@ -16,7 +16,8 @@ import time
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import (
+    refuse_secret_in_url, split_container_url, url_has_no_control_characters)
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row
 
 
@@ -40,6 +41,9 @@ def argument_spec():
 
 def container_of(url, suffix):
     """Container URL of a blob URL (validated), e.g. https://a.blob.core.windows.net/c/x/y.bak -> .../c."""
+    if isinstance(url, str):
+        refuse_secret_in_url(url, "urls entry")
+        url_has_no_control_characters(url, "urls entry")
     if not isinstance(url, str) or not url.startswith("https://"):
         raise InvalidInputError("url %r must be an https blob URL (https://<account>.blob.%s/<container>/<blob>)."
                                 % (url, suffix))
@@ -49,7 +53,7 @@ def container_of(url, suffix):
     if any(c in url for c in "?#"):
         raise InvalidInputError("url %r has a query or fragment; SAS tokens belong in the credential." % url)
     container = "/".join(parts[:4])
-    split_container_url(container, suffix)
+    split_container_url(container, suffix, "the container of urls entry %s" % url)
     return container
 
 

@@ -96,3 +96,43 @@ def test_a_dropped_connection_during_a_write_says_it_may_have_run(sqlworld, ansi
     assert "may have run" in failed["msg"] and failed["statements_in_doubt"][0].startswith("CREATE CREDENTIAL")
     assert failed["error"]["connection_lost"] is True
     assert "Unexpected EOF" not in failed["msg"].split("(")[0]
+
+
+BLOB = CONTAINER + "/VM1/app/app.bak"
+# Secrets come from variables, as from a vault (a failing task's playbook lines are printed by Ansible).
+URL_VARS = dict(sas="?" + SAS, user_pw="Pa55-Us3r")
+SAS_VAR = "{{ sas[1:] }}"
+USER_URL = "https://admin:{{ user_pw }}@acct1.blob.core.windows.net/backups"
+URL_SECRETS = [
+    ("sql_credential", dict(url=CONTAINER + "?" + SAS_VAR), "query string"),
+    ("sql_credential", dict(url=CONTAINER + "?" + SAS_VAR, identity="sas", sas_token=SAS_VAR), "query string"),
+    ("sql_credential", dict(url=USER_URL), "user name or password"),
+    ("sql_backup", dict(container_url=CONTAINER + "?" + SAS_VAR, databases=["app"]), "query string"),
+    ("sql_backup", dict(container_url=CONTAINER + "&" + SAS_VAR, databases=["app"]), "shared access signature"),
+    ("sql_backup", dict(container_url=USER_URL, databases=["app"]),
+     "user name or password"),
+    ("sql_restore", dict(urls=[BLOB + "?" + SAS_VAR], database="n"), "query string"),
+    ("sql_restore", dict(urls=[BLOB, BLOB.replace(".bak", "2.bak") + "?" + SAS_VAR], database="n"), "query string"),
+    ("sql_restore", dict(urls=[USER_URL + "/a.bak"], mode="header_only"),
+     "user name or password"),
+    ("sql_info", dict(container_url=CONTAINER + "?" + SAS_VAR), "query string"),
+]
+
+
+def test_a_secret_in_a_url_is_refused_as_what_it_is_and_never_echoed(sqlworld, ansible):
+    conn = sqlworld.connection()
+    result = ansible([task(module, dict(conn, **options)) for module, options, _needle in URL_SECRETS],
+                     verbosity=3, diff=True, extra_vars=URL_VARS)
+    for (module, options, needle), outcome in zip(URL_SECRETS, result.tasks):
+        assert outcome.failed, (module, options)
+        msg = outcome["msg"]
+        assert needle in msg, (module, msg)
+        assert "upper-case" not in msg
+        assert outcome["error"]["kind"] == "invalid_input"
+        if "query string" in needle:
+            assert "sas_token" in msg and "REDACTED" in msg
+    # The whole SAS is one credential: none of its values (signature, version, expiry) is shown anywhere.
+    for secret in (SIGNATURE, "Pa55-Us3r", "2022-11-02", "2030-01-01T00"):
+        assert secret not in result.output, secret
+        assert all(secret not in str(dict(t)) for t in result.tasks), secret
+    assert sqlworld.backend.requests == []
