@@ -100,7 +100,7 @@ class SqlConnectionSettings:
         return auth
 
     def _validate(self):
-        if not self.host or any(c in self.host for c in ";{}=\x00"):
+        if not self.host or any(c in self.host for c in ";{}= ") or any(ord(c) < 32 or ord(c) == 127 for c in self.host):
             raise InvalidInputError("sql_host %r is not a host name or address." % (self.host,))
         if not 0 < int(self.port) < 65536:
             raise InvalidInputError("sql_port %r is not a TCP port (1-65535)." % (self.port,))
@@ -112,6 +112,12 @@ class SqlConnectionSettings:
             raise InvalidInputError("statement_timeout must be 0 (no limit) or more seconds.")
         if self.auth == "sql" and (not self.user or self.password is None):
             raise InvalidInputError("sql_auth: sql needs login_user and login_password.")
+        if self.auth == "sql" and not self.password.strip():
+            raise InvalidInputError("login_password is empty or only blanks; give the password of login_user (from a "
+                                    "vault), or connect with a Microsoft Entra token (sql_auth: entra).")
+        if self.user is not None and (not self.user.strip() or any(ord(c) < 32 for c in self.user)):
+            raise InvalidInputError("login_user %r is blank or holds a control character; give the login name."
+                                    % (self.user,))
         if self.auth == "sql" and is_freetds(self.driver) and ("};" in self.password or self.password.endswith("}")):
             raise InvalidInputError("login_password ends with '}' or contains '};', which the FreeTDS driver cannot pass; "
                                     "use the Microsoft ODBC driver or another password.")

@@ -102,14 +102,14 @@ def split_container_url(url, suffix, option="url"):
         raise InvalidInputError("url %r is not a blob endpoint of this cloud: the host must end with %s (%s). Set "
                                 "storage_suffix for another cloud." % (url, blob_suffix, example))
     account = host[:-len(blob_suffix)]
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise InvalidInputError("storage account name %r in url must be 3-24 lowercase letters and digits." % account)
     if not path:
         raise InvalidInputError("url %r names no container (%s)." % (url, example))
     if "/" in path:
         raise InvalidInputError("url %r has something after the container (%r); the credential is named by the "
                                 "container URL only (%s)." % (url, path.split("/", 1)[1], example))
-    if not _CONTAINER_RE.match(path):
+    if not _CONTAINER_RE.fullmatch(path):
         raise InvalidInputError("container name %r must be 3-63 lowercase letters, digits and single hyphens, starting "
                                 "and ending with a letter or digit." % path)
     return account, path

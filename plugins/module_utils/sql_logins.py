@@ -45,9 +45,7 @@ def argument_spec():
 def validate(params):
     """Every check that needs no SQL Server, before any statement is sent."""
     name = params["name"]
-    tsql.quote_name(name, "name")
-    if name != name.strip():
-        raise InvalidInputError("name %r has leading or trailing spaces; SQL Server would keep them." % name)
+    tsql.check_name(name, "name")
     kind = params.get("login_type") or "entra"
     if params.get("object_id") is not None:
         if kind != "entra":
@@ -58,18 +56,22 @@ def validate(params):
                                 "Set login_type: sql for a SQL login.")
     if kind == "sql" and params.get("state") == "present" and params.get("sql_login_password") is None:
         raise InvalidInputError("login_type: sql needs sql_login_password (SQL logins need one at creation).")
+    password = params.get("sql_login_password")
+    if password is not None and not password.strip():
+        raise InvalidInputError("sql_login_password is empty or only blanks; give the SQL login a real password "
+                                "(from a vault), or use an Entra login (login_type: entra).")
     if kind == "entra" and "\\" in name:
         raise InvalidInputError("name %r looks like a Windows login (DOMAIN\\user); this module manages Entra and SQL "
                                 "logins." % name)
     for role in params.get("server_roles") or ():
-        tsql.quote_name(role, "server role")
+        tsql.check_name(role, "server role")
         if role.lower() == "public":
             raise InvalidInputError("every login is a member of public; leave it out of server_roles.")
     for db in params.get("databases") or ():
-        tsql.quote_name(db["name"], "database name")
-        tsql.quote_name(db.get("user") or name, "user name")
+        tsql.check_name(db["name"], "database name")
+        tsql.check_name(db.get("user") or name, "user name")
         for role in db.get("roles") or ():
-            tsql.quote_name(role, "database role")
+            tsql.check_name(role, "database role")
             if role.lower() == "public":
                 raise InvalidInputError("every user is a member of public; leave it out of roles.")
 

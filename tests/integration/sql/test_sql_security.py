@@ -136,3 +136,55 @@ def test_a_secret_in_a_url_is_refused_as_what_it_is_and_never_echoed(sqlworld, a
         assert secret not in result.output, secret
         assert all(secret not in str(dict(t)) for t in result.tasks), secret
     assert sqlworld.backend.requests == []
+
+
+OID = "11111111-2222-3333-4444-555555555555"
+# Bad input that was accepted before (issue 10, item 5): each refused before any login or statement, naming the option.
+BAD_SQL_INPUTS = [
+    ("sql_login", dict(name="svc", login_type="sql", sql_login_password=""), "sql_login_password is empty"),
+    ("sql_login", dict(name="svc", login_type="sql", sql_login_password="   "), "sql_login_password is empty"),
+    ("sql_login", dict(name="svc", login_password=""), "login_password is empty"),
+    ("sql_login", dict(name="svc", login_password="  "), "login_password is empty"),
+    ("sql_login", dict(name="svc\r\nGO"), "control character"),
+    ("sql_login", dict(name="svc "), "blanks"),
+    ("sql_login", dict(name="ops", object_id=OID + "\n"), "GUID"),
+    ("sql_login", dict(name="svc", server_roles=["sysadmin\n"]), "control character"),
+    ("sql_login", dict(name="svc", databases=[{"name": "app\n"}]), "control character"),
+    ("sql_restore", dict(urls=[CONTAINER + "/a.bak"], database="msdb ", replace=True), "blanks"),
+    ("sql_restore", dict(urls=[CONTAINER + "/a.bak"], database="../../Windows/x"), "path separator"),
+    ("sql_restore", dict(urls=[CONTAINER + "/a.bak"], database="..\\x"), "path separator"),
+    ("sql_restore", dict(urls=[CONTAINER + "/a.bak"], database="x", file_moves={"app": "F:\\data\\..\\..\\x.mdf"}),
+     "absolute"),
+    ("sql_backup", dict(container_url=CONTAINER, databases=["app"], stripes=-1), "between 1 and 64"),
+    ("sql_backup", dict(container_url=CONTAINER, databases=["app"], skip_if_backed_up_within=-5), "minutes"),
+    ("sql_backup", dict(container_url=CONTAINER, databases=["app"],
+                        blob_name_template="{database}/" + "x" * 1020 + "_{stripe}.bak"), "1024"),
+    ("sql_backup", dict(container_url=CONTAINER, databases=["app\r\n"]), "control character"),
+    ("sql_backup", dict(container_url=CONTAINER + "\n", databases=["app"]), "control character"),
+    ("sql_credential", dict(url=CONTAINER + "\n"), "control character"),
+    ("sql_info", dict(login_timeout=-1), "login_timeout"),
+    ("sql_info", dict(statement_timeout=-1), "statement_timeout"),
+]
+
+
+def test_bad_sql_inputs_are_refused_before_any_login_or_statement(sqlworld, ansible):
+    conn = sqlworld.connection()
+    result = ansible([task(module, dict(conn, **options)) for module, options, _needle in BAD_SQL_INPUTS])
+    for (module, options, needle), outcome in zip(BAD_SQL_INPUTS, result.tasks):
+        assert outcome.failed, (module, options)
+        assert needle in outcome["msg"], (module, options, outcome["msg"])
+        assert outcome["error"]["kind"] == "invalid_input", outcome["msg"]
+    assert sqlworld.backend.requests == []
+
+
+def test_a_database_name_means_the_same_database_to_backup_and_restore(sqlworld, ansible):
+    conn = sqlworld.connection()
+    result = ansible([
+        task("sql_credential", dict(conn, url=CONTAINER)),
+        task("sql_backup", dict(conn, container_url=CONTAINER, databases=["APP"]), register="backup"),
+        task("sql_restore", dict(conn, urls="{{ backup.backups[0].urls }}", database="APP")),
+    ])
+    assert not result[1].failed, result[1]["msg"]
+    assert result[1]["backups"][0]["database"] == "app" and "/app/app_FULL_" in result[1]["backups"][0]["urls"][0]
+    # sql_restore sees [APP] as the existing database app, as sql_backup did.
+    assert result[2].failed and "already exists" in result[2]["msg"]

@@ -60,11 +60,11 @@ class _Cursor:
 DEFAULT_ANSWERS = [
     (r"FROM sys.server_principals WHERE type = 'R'",
      [dict(name=n) for n in ("public", "sysadmin", "securityadmin", "serveradmin", "setupadmin", "processadmin",
-                              "diskadmin", "dbcreator", "bulkadmin")]),
+                             "diskadmin", "dbcreator", "bulkadmin")]),
     (r"FROM sys.database_principals WHERE type = 'R'",
      [dict(name=n) for n in ("public", "db_owner", "db_accessadmin", "db_securityadmin", "db_ddladmin",
-                              "db_backupoperator", "db_datareader", "db_datawriter", "db_denydatareader",
-                              "db_denydatawriter")]),
+                             "db_backupoperator", "db_datareader", "db_datawriter", "db_denydatareader",
+                             "db_denydatawriter")]),
 ]
 
 

@@ -33,6 +33,9 @@ def params(**kw):
     ("https://acct1.blob.core.windows.net/back--ups", "3-63"),
     ("https://acct1.blob.core.windows.net/back]ups", "3-63"),
     (" https://acct1.blob.core.windows.net/backups", "spaces"),
+    ("https://acct1.blob.core.windows.net/backups\n", "control character"),
+    ("https://acct1.blob.core.windows.net/backups?sv=2022-11-02&se=2030-01-01T00:00:00Z&sig=abc", "query string"),
+    ("https://u:p@acct1.blob.core.windows.net/backups", "user name or password"),
 ])
 def test_bad_urls_fail_before_any_statement(url, match):
     s, conn = session([])
@@ -127,3 +130,8 @@ def test_check_mode_skips_validation_and_writes():
     s, conn = session([(r"sys.credentials", [])], check_mode=True)
     result = sc.ensure(s, params(validate=True), True, SUFFIX)
     assert result["changed"] and conn.writes() == [] and "skipped" in result["validation"]
+
+
+def test_name_patterns_match_the_whole_text():
+    # re.match with "$" lets a trailing newline through; the patterns are applied with fullmatch.
+    assert sc._CONTAINER_RE.fullmatch("backups\n") is None and sc._ACCOUNT_RE.fullmatch("acct1\n") is None
