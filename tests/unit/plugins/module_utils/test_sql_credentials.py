@@ -131,7 +131,3 @@ def test_check_mode_skips_validation_and_writes():
     result = sc.ensure(s, params(validate=True), True, SUFFIX)
     assert result["changed"] and conn.writes() == [] and "skipped" in result["validation"]
 
-
-def test_name_patterns_match_the_whole_text():
-    # re.match with "$" lets a trailing newline through; the patterns are applied with fullmatch.
-    assert sc._CONTAINER_RE.fullmatch("backups\n") is None and sc._ACCOUNT_RE.fullmatch("acct1\n") is None
