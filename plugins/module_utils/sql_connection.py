@@ -249,6 +249,14 @@ class SqlSession:
             if cleaned:
                 self.messages.append(cleaned)
 
+    def writes_undone(self, *statements):
+        """Statements that put back what earlier writes of this session changed (a trace flag turned off again, a
+        dropped object created again as it was): both leave the list of completed writes."""
+        for statement in statements:
+            shown = render(statement)
+            if shown in self.writes_done:
+                self.writes_done.remove(shown)
+
     def query(self, statement):
         """Rows (list of dicts) of the first result set."""
         sets = self._run(statement, fetch=True)

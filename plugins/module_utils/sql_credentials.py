@@ -226,8 +226,10 @@ def _recreate_with_trace_flag(session, url, identity):
     finally:
         if not was_on:
             session.execute(tsql.trace_off(flag))
+            session.writes_undone(tsql.trace_on(flag), tsql.trace_off(flag))
     if failure is not None:
         if existed:
             session.execute(tsql.create_credential(url, identity))
+            session.writes_undone(tsql.drop_credential(url), tsql.create_credential(url, identity))
         raise failure
     return True

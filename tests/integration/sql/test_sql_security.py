@@ -188,3 +188,16 @@ def test_a_database_name_means_the_same_database_to_backup_and_restore(sqlworld,
     assert result[1]["backups"][0]["database"] == "app" and "/app/app_FULL_" in result[1]["backups"][0]["urls"][0]
     # sql_restore sees [APP] as the existing database app, as sql_backup did.
     assert result[2].failed and "already exists" in result[2]["msg"]
+
+
+def test_a_backup_that_fails_on_the_second_database_reports_the_first_as_done(sqlworld, ansible):
+    conn = sqlworld.connection()
+    sqlworld.backend.faults.append(dict(vm="vm1", pattern=r"^BACKUP DATABASE \[simple\]", action="error", number=3201,
+                                        message="Cannot open backup device '%s/x.bak'. Operating system error 50(The "
+                                                "remote server returned an error: (409) Conflict.)." % CONTAINER))
+    result = ansible([task("sql_credential", dict(conn, url=CONTAINER)),
+                      task("sql_backup", dict(conn, container_url=CONTAINER, databases=["app", "simple"]))])
+    failed = result[1]
+    assert failed.failed and failed["changed"] is True
+    assert [s.split(" TO ")[0] for s in failed["statements_done"]] == ["BACKUP DATABASE [app]"]
+    assert "lease" in failed["msg"] and "no usable credential" not in failed["msg"]
