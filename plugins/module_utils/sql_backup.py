@@ -174,7 +174,7 @@ def select_databases(all_dbs, params, named=None):
     selected, skipped = [], []
     if params.get("databases"):
         for name in params["databases"]:
-            row = (named or {}).get(name) if named is not None else by_name.get(name)
+            row = named.get(name) if named is not None else by_name.get(name)
             if row is None:
                 raise InvalidInputError("database %r does not exist on this instance." % name)
             name = row["name"]
@@ -189,7 +189,7 @@ def select_databases(all_dbs, params, named=None):
                                         "FULL or back it up with type: full." % name)
             selected.append(name)
         return selected, skipped
-    excluded = set(params.get("exclude_databases") or [])
+    excluded = {((named or {}).get(name) or {"name": name})["name"] for name in params.get("exclude_databases") or []}
     for row in sorted(all_dbs, key=lambda r: r["name"]):
         name = row["name"]
         if row.get("database_id") in SYSTEM_DATABASE_IDS:
@@ -275,8 +275,10 @@ def plan(session, params, suffix, now=None):
         raise PrerequisiteError("compression: on, but %s has no backup compression; use compression: auto or off."
                                 % instance.get("edition"))
     compression = params["compression"] == "on" or (params["compression"] == "auto" and supports_compression(instance))
-    named = {name: (session.query(tsql.database_named(name)) or [None])[0] for name in params.get("databases") or ()}
-    selected, skipped = select_databases(sets[2], params, named if params.get("databases") else None)
+    # Names the user gave are resolved by the server (DB_ID), as every other module's lookups are.
+    names = list(params.get("databases") or ()) or list(params.get("exclude_databases") or ())
+    named = {name: (session.query(tsql.database_named(name)) or [None])[0] for name in names}
+    selected, skipped = select_databases(sets[2], params, named)
     timestamp = now.strftime("%Y%m%dT%H%M%SZ")
     server_now = now
     if skip_within is not None and selected:

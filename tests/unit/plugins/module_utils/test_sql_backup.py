@@ -222,3 +222,11 @@ def test_a_blob_name_longer_than_azure_allows_is_refused_before_any_write():
         assert conn.writes() == []
     finally:
         DBS.pop()
+
+
+def test_exclude_databases_names_are_resolved_by_the_server_too():
+    s, _conn = session(world(), check_mode=True)
+    result = sb.run(s, params(databases=None, all_user_databases=True, exclude_databases=["APP"]), True,
+                    "core.windows.net")
+    assert dict(database="app", reason="listed in exclude_databases") in result["skipped_databases"]
+    assert "app" not in [b["database"] for b in result["backups"]]
