@@ -128,7 +128,7 @@ def test_a_failed_validation_that_put_everything_back_reports_no_write_done():
 
     def cursor():
         cur = real_cursor()
-        if any(sql.startswith("CREATE CREDENTIAL") for sql, _ in conn.log):
+        if any(sql.startswith("CREATE CREDENTIAL") for sql, _params in conn.log):
             conn.failures = []  # only the checked CREATE fails; the credential is put back
         return cur
     conn.cursor = cursor
@@ -158,4 +158,3 @@ def test_check_mode_skips_validation_and_writes():
     s, conn = session([(r"sys.credentials", [])], check_mode=True)
     result = sc.ensure(s, params(validate=True), True, SUFFIX)
     assert result["changed"] and conn.writes() == [] and "skipped" in result["validation"]
-
