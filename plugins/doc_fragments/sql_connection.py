@@ -38,7 +38,7 @@ options:
     type: str
   login_password:
     description:
-      - Password of O(login_user). Never returned or logged.
+      - Password of O(login_user). Never returned or logged. An empty or blank password is refused.
     type: str
   odbc_driver:
     description:

@@ -15,6 +15,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, url_secret_parts
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
@@ -40,6 +41,49 @@ _REQUIREMENTS = {"azure": "azure-identity, azure-core and azure-mgmt-core (see r
                  "pyodbc": "pyodbc and an ODBC driver for SQL Server (see requirements.txt, bindep.txt)"}
 
 
+def secret_option_values(argument_spec, params):
+    """Every value given to a no_log option (under its name or an alias, at the top level or in suboptions),
+    read from the raw parameters, whatever their type.
+
+    ansible-core collects no_log values while it validates the arguments and stops at the first option it
+    cannot convert (a string where a list of dicts is expected): the secrets of the other options would then
+    reach the failure's ``invocation.module_args``. This walk never raises.
+    """
+    found = set()
+    if not isinstance(params, dict):
+        return found
+    for name, spec in (argument_spec or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        given = [params[key] for key in [name] + list(spec.get("aliases") or ()) if key in params]
+        for value in given:
+            if spec.get("no_log"):
+                found.update(_leaf_texts(value))
+            suboptions = spec.get("options")
+            if suboptions:
+                for item in value if isinstance(value, (list, tuple)) else [value]:
+                    found.update(secret_option_values(suboptions, item))
+    return found
+
+
+def _leaf_texts(value):
+    """The text of a value as Ansible could show it: every string and scalar inside, and the whole value."""
+    if value is None or isinstance(value, bool):
+        return set()
+    if isinstance(value, dict):
+        texts = {str(value)} if value else set()
+        for item in value.values():
+            texts.update(_leaf_texts(item))
+        return texts
+    if isinstance(value, (list, tuple, set)):
+        texts = {str(value)} if value else set()
+        for item in value:
+            texts.update(_leaf_texts(item))
+        return texts
+    text = value if isinstance(value, str) else str(value)
+    return {text} if text else set()
+
+
 class SqlvmModule(AnsibleModule):
     """AnsibleModule with our auth options, check mode, a lazy Azure session and one error exit."""
 
@@ -50,6 +94,16 @@ class SqlvmModule(AnsibleModule):
         super().__init__(argument_spec=spec, **kwargs)
         self._azure = None
         self._auth_settings = None
+        self._sql_sessions = []
+
+    def _load_params(self):
+        # Called by AnsibleModule.__init__ before it validates (and possibly fails on) the arguments.
+        super()._load_params()
+        self.no_log_values.update(secret_option_values(self.argument_spec, self.params))
+        # A SAS or a password inside a URL option is refused, but the option's value is echoed in
+        # invocation.module_args: its secret part is masked there and everywhere else.
+        for text in _leaf_texts(self.params):
+            self.no_log_values.update(url_secret_parts(text))
 
     # Azure ----------------------------------------------------------------------------------
 
@@ -80,8 +134,20 @@ class SqlvmModule(AnsibleModule):
         from ansible_collections.sqlvm.backup.plugins.module_utils import sql_connection
         params = dict(self.params)
         params.update(overrides)
-        return sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
-                                      check_mode=self.check_mode)
+        session = sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
+                                         check_mode=self.check_mode)
+        # Kept so that a failure after some writes can say what was already done (see `run`).
+        self._sql_sessions.append(session)
+        return session
+
+    def _writes_before_failure(self):
+        """(write statements that completed, write statements that may or may not have run) of this task's SQL
+        sessions, as shown to the user (secrets not shown)."""
+        done, in_doubt = [], []
+        for session in self._sql_sessions:
+            done.extend(getattr(session, "writes_done", ()))
+            in_doubt.extend(getattr(session, "writes_in_doubt", ()))
+        return done, in_doubt
 
     # Results --------------------------------------------------------------------------------
 
@@ -90,7 +156,7 @@ class SqlvmModule(AnsibleModule):
         try:
             result = fn(self)
         except SqlvmBackupError as error:
-            self.fail_json(**error.to_result())
+            self.fail_json(**self._failure_result(error))
         except ImportError as error:
             root = (getattr(error, "name", None) or "").split(".", maxsplit=1)[0]
             if root not in _REQUIREMENTS:
@@ -99,6 +165,32 @@ class SqlvmModule(AnsibleModule):
         if isinstance(result, dict):
             self.exit_json(**result)
         self.fail_json(msg="internal error: the module finished without a result")
+
+    def _failure_result(self, error):
+        """fail_json arguments for a domain error. A task that failed after some of its writes ran did change the
+        server: it says changed=true and lists what ran (statements_done) and what may have run (statements_in_doubt,
+        when the connection was lost while a write was on its way), so a half-written state is never reported as
+        unchanged."""
+        result = error.to_result()
+        done, in_doubt = self._writes_before_failure()
+        if not done and not in_doubt:
+            return result
+        notes = []
+        if done:
+            notes.append("These changes were made before the failure and were not undone: %s." % "; ".join(done))
+        if in_doubt:
+            notes.append("This statement may have run (the connection was lost before SQL Server answered): %s."
+                         % "; ".join(in_doubt))
+        notes.append("Fix the cause and run the task again: it continues from the current state.")
+        result["msg"] = redact("%s %s" % (result["msg"], " ".join(notes)))
+        result["changed"] = True
+        result["statements_done"] = done
+        result["statements_in_doubt"] = in_doubt
+        return result
+
+    def warn(self, warning):
+        # A warning can quote a URL or a service's message: no secret in it, as in error messages.
+        super().warn(redact(warning))
 
     def exit(self, changed, before=None, after=None, **result):
         """exit_json with `changed`, and `diff` (before/after) when --diff is on."""

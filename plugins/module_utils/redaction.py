@@ -54,9 +54,27 @@ def url_secret_problem(url):
         return None
     if _URL_USERINFO.search(url):
         return "it carries a user name or password before '@'"
-    if "?" in url or "#" in url:
+    if "?" in url or "#" in url or _SAS_PARAMETER.search("&" + url.split("/", 3)[-1]):
         return "it has a query string (a shared access signature belongs in a credential, not in the URL)"
     return None
+
+
+_URL_QUERY = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"?#]*[?#]([^\s'\"]+)")
+_USERINFO_PART = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://([^/@\s'\"]+)@")
+_SAS_VALUE = re.compile(r"(?i)(?:^|[?&])(?:sig|signature)=([^&#\s'\"]+)")
+
+
+def url_secret_parts(text):
+    """The parts of `text` that are secrets inside URLs - user information, query strings, SAS signatures - as
+    substrings, so they can be masked wherever the text is shown (Ansible's no_log values)."""
+    if not isinstance(text, str) or not text:
+        return set()
+    parts = set(_URL_QUERY.findall(text)) | set(_USERINFO_PART.findall(text)) | set(_SAS_VALUE.findall(text))
+    # A SAS glued on without '?' ("...container&sv=...&sig=..."): everything from its first parameter on.
+    for match in _SAS_PARAMETER.finditer(text):
+        parts.add(re.split(r"[\s'\"]", text[match.start() + 1:], maxsplit=1)[0])
+        break
+    return {part for part in parts if len(part) >= 4}
 
 
 def redact_data(value):

@@ -14,6 +14,7 @@ import datetime
 import math
 import re
 import time
+import urllib.parse
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
@@ -31,6 +32,13 @@ SYSTEM_DATABASE_IDS = (1, 2, 3, 4)  # master, tempdb, model, msdb
 TYPE_CODES = {"full": "D", "differential": "I", "log": "L"}
 TYPE_LABELS = {"full": "FULL", "differential": "DIFF", "log": "LOG"}
 _UNRESERVED = re.compile(r"[^A-Za-z0-9._~$-]")
+# Naming and Referencing Containers, Blobs, and Metadata: a blob name is 1 to 1,024 characters, in at most 254
+# path segments (the name as stored, after the URL's percent-encoding is decoded).
+MAX_BLOB_NAME = 1024
+MAX_BLOB_SEGMENTS = 254
+# The shortest each placeholder can be: what the template adds whatever the names are.
+_SHORTEST = dict(server="x", database="x", type="LOG", timestamp="20260101T000000Z", stripe="1", stripes="1",
+                 ext="bak")
 
 
 def argument_spec():
@@ -56,12 +64,12 @@ def argument_spec():
 
 
 def validate(params, suffix):
-    split_container_url(params["container_url"], suffix)
+    split_container_url(params["container_url"], suffix, "container_url")
     databases = params.get("databases")
     if bool(databases) == bool(params.get("all_user_databases")):
         raise InvalidInputError("give either databases (a list of names) or all_user_databases: true.")
     for name in (databases or []) + list(params.get("exclude_databases") or []):
-        tsql.quote_name(name, "database name")
+        tsql.check_name(name, "database name")
     if databases and len(set(databases)) != len(databases):
         raise InvalidInputError("databases lists a database twice.")
     if databases and "tempdb" in [d.lower() for d in databases]:
@@ -93,6 +101,14 @@ def check_template(template, several_databases):
         raise InvalidInputError("blob_name_template has an unbalanced brace.")
     if several_databases and "database" not in names:
         raise InvalidInputError("blob_name_template must contain {database} when several databases are backed up.")
+    if tsql.has_control_character(template):
+        raise InvalidInputError("blob_name_template holds a control character (a line break, tab, ...); remove it.")
+    shortest = template.format(**_SHORTEST) if not unknown else template
+    if len(shortest) > MAX_BLOB_NAME or shortest.count("/") + 1 > MAX_BLOB_SEGMENTS:
+        raise InvalidInputError(
+            "blob_name_template gives blob names of at least %d characters in %d path segments; Azure Blob Storage "
+            "allows at most %d characters and %d segments (Naming and Referencing Containers, Blobs, and Metadata). "
+            "Shorten it." % (len(shortest), shortest.count("/") + 1, MAX_BLOB_NAME, MAX_BLOB_SEGMENTS))
     if template.startswith("/") or "//" in template or ".." in template.split("/") or any(c in template for c in "?#\\"):
         raise InvalidInputError("blob_name_template %r must be a relative blob path without '//', '..', '?', '#' or "
                                 "backslashes." % template)
@@ -135,21 +151,36 @@ def blob_urls(container_url, template, server, database, backup_type, timestamp,
             server=_segment((server or "server").replace("\\", "$")), database=_segment(database),
             type=TYPE_LABELS[backup_type], timestamp=timestamp, stripe=n, stripes=stripes,
             ext="trn" if backup_type == "log" else "bak")
+        stored = urllib.parse.unquote(name)
+        if len(stored) > MAX_BLOB_NAME or stored.count("/") + 1 > MAX_BLOB_SEGMENTS:
+            raise InvalidInputError(
+                "blob_name_template gives database %r the blob name %s... of %d characters in %d path segments; Azure "
+                "Blob Storage allows at most %d characters and %d segments (Naming and Referencing Containers, Blobs, "
+                "and Metadata). Shorten blob_name_template." % (database, stored[:60], len(stored), stored.count("/") + 1,
+                                                                MAX_BLOB_NAME, MAX_BLOB_SEGMENTS))
         urls.append(container_url + "/" + name)
     if len(set(urls)) != len(urls):
         raise InvalidInputError("blob_name_template gives the same blob name to several stripes.")
     return urls
 
 
-def select_databases(all_dbs, params):
-    """(selected names, skipped [{database, reason}]). Raises for named databases that cannot be backed up."""
+def select_databases(all_dbs, params, named=None):
+    """(selected names, skipped [{database, reason}]). Raises for named databases that cannot be backed up.
+
+    ``named`` maps each name in params['databases'] to the row the server resolved it to (tsql.database_named) or
+    None; the server's own name is what is backed up, so 'APP' and 'app' are one database, as in sql_restore.
+    """
     by_name = {row["name"]: row for row in all_dbs}
     selected, skipped = [], []
     if params.get("databases"):
         for name in params["databases"]:
-            row = by_name.get(name)
+            row = named.get(name) if named is not None else by_name.get(name)
             if row is None:
                 raise InvalidInputError("database %r does not exist on this instance." % name)
+            name = row["name"]
+            if name in selected:
+                raise InvalidInputError("databases lists database %r twice (SQL Server compares names without regard "
+                                        "to case)." % name)
             if row.get("state_desc") != "ONLINE":
                 raise PrerequisiteError("database %r is %s; only ONLINE databases can be backed up."
                                         % (name, row.get("state_desc")))
@@ -158,7 +189,7 @@ def select_databases(all_dbs, params):
                                         "FULL or back it up with type: full." % name)
             selected.append(name)
         return selected, skipped
-    excluded = set(params.get("exclude_databases") or [])
+    excluded = {((named or {}).get(name) or {"name": name})["name"] for name in params.get("exclude_databases") or []}
     for row in sorted(all_dbs, key=lambda r: r["name"]):
         name = row["name"]
         if row.get("database_id") in SYSTEM_DATABASE_IDS:
@@ -244,7 +275,10 @@ def plan(session, params, suffix, now=None):
         raise PrerequisiteError("compression: on, but %s has no backup compression; use compression: auto or off."
                                 % instance.get("edition"))
     compression = params["compression"] == "on" or (params["compression"] == "auto" and supports_compression(instance))
-    selected, skipped = select_databases(sets[2], params)
+    # Names the user gave are resolved by the server (DB_ID), as every other module's lookups are.
+    names = list(params.get("databases") or ()) or list(params.get("exclude_databases") or ())
+    named = {name: (session.query(tsql.database_named(name)) or [None])[0] for name in names}
+    selected, skipped = select_databases(sets[2], params, named)
     timestamp = now.strftime("%Y%m%dT%H%M%SZ")
     server_now = now
     if skip_within is not None and selected:

@@ -100,7 +100,7 @@ class SqlConnectionSettings:
         return auth
 
     def _validate(self):
-        if not self.host or any(c in self.host for c in ";{}=\x00"):
+        if not self.host or any(c in self.host for c in ";{}= ") or any(ord(c) < 32 or ord(c) == 127 for c in self.host):
             raise InvalidInputError("sql_host %r is not a host name or address." % (self.host,))
         if not 0 < int(self.port) < 65536:
             raise InvalidInputError("sql_port %r is not a TCP port (1-65535)." % (self.port,))
@@ -112,6 +112,12 @@ class SqlConnectionSettings:
             raise InvalidInputError("statement_timeout must be 0 (no limit) or more seconds.")
         if self.auth == "sql" and (not self.user or self.password is None):
             raise InvalidInputError("sql_auth: sql needs login_user and login_password.")
+        if self.auth == "sql" and not self.password.strip():
+            raise InvalidInputError("login_password is empty or only blanks; give the password of login_user (from a "
+                                    "vault), or connect with a Microsoft Entra token (sql_auth: entra).")
+        if self.user is not None and (not self.user.strip() or any(ord(c) < 32 for c in self.user)):
+            raise InvalidInputError("login_user %r is blank or holds a control character; give the login name."
+                                    % (self.user,))
         if self.auth == "sql" and is_freetds(self.driver) and ("};" in self.password or self.password.endswith("}")):
             raise InvalidInputError("login_password ends with '}' or contains '};', which the FreeTDS driver cannot pass; "
                                     "use the Microsoft ODBC driver or another password.")
@@ -192,6 +198,10 @@ class SqlSession:
         self.check_mode = check_mode
         self.executed = []
         self.messages = []
+        # Writes that completed, and writes whose answer was lost with the connection (they may have run):
+        # a task that fails after a write reports changed with these (SqlvmModule.run).
+        self.writes_done = []
+        self.writes_in_doubt = []
 
     def _run(self, statement, fetch):
         if statement.kind == "write" and self.check_mode:
@@ -215,13 +225,18 @@ class SqlSession:
             if isinstance(exc, SqlvmBackupError):
                 raise
             from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import translate
-            raise translate(exc, statement_label(statement)) from None
+            error = translate(exc, statement_label(statement))
+            if statement.kind == "write" and getattr(error, "connection_lost", False):
+                self.writes_in_doubt.append(render(statement))
+            raise error from None
         finally:
             try:
                 cursor.close()
             except Exception:  # pragma: no cover - closing a broken cursor
                 pass
         self.executed.append(render(statement))
+        if statement.kind == "write":
+            self.writes_done.append(render(statement))
         return result_sets
 
     def _collect_messages(self, cursor):
@@ -233,6 +248,14 @@ class SqlSession:
             cleaned = server_text(text)
             if cleaned:
                 self.messages.append(cleaned)
+
+    def writes_undone(self, *statements):
+        """Statements that put back what earlier writes of this session changed (a trace flag turned off again, a
+        dropped object created again as it was): both leave the list of completed writes."""
+        for statement in statements:
+            shown = render(statement)
+            if shown in self.writes_done:
+                self.writes_done.remove(shown)
 
     def query(self, statement):
         """Rows (list of dicts) of the first result set."""

@@ -17,6 +17,7 @@ import re
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact_url, url_secret_problem
 
 # Storage endpoint suffixes of the known clouds (azure-cli cloud.py, storage_endpoint).
 STORAGE_SUFFIXES = {
@@ -51,17 +52,40 @@ def storage_suffix_for(params, cloud=None):
     return STORAGE_SUFFIXES["AzureCloud"]
 
 
-def split_container_url(url, suffix):
+def refuse_secret_in_url(url, option="url"):
+    """Refuse a URL that carries a credential - a shared access signature in its query, or user:password@ - before
+    any other check, so no message (or suggested fix) ever repeats the secret; the URL is shown redacted."""
+    problem = url_secret_problem(url)
+    if problem is None:
+        return
+    shown = redact_url(url)
+    if "@" in url.split("?", 1)[0].split("#", 1)[0]:
+        raise InvalidInputError(
+            "%s %s carries a user name or password before '@'; Azure Blob Storage URLs take none, and SQL Server finds "
+            "the credential by the container URL." % (option, shown),
+            fix="remove 'user:password@' from %s; for a shared access signature create the credential with "
+                "sqlvm.backup.sql_credential (identity: sas, sas_token: <token>)." % option)
+    raise InvalidInputError(
+        "%s %s has a query string or a shared access signature in it; a credential URL takes no query string."
+        % (option, shown),
+        fix="give %s without '?...' and give the SAS to sqlvm.backup.sql_credential's sas_token (identity: sas, the "
+            "token without the leading '?'), keeping the token in a vault." % option)
+
+
+def split_container_url(url, suffix, option="url"):
     """Validate a container URL; return (account, container). Raises InvalidInputError saying what to fix."""
     if not isinstance(url, str) or not url:
-        raise InvalidInputError("url is empty; give the container URL, e.g. https://account.blob.%s/container." % suffix)
+        raise InvalidInputError("%s is empty; give the container URL, e.g. https://account.blob.%s/container."
+                                % (option, suffix))
+    refuse_secret_in_url(url, option)
+    url_has_no_control_characters(url, option)
     example = "https://<account>.blob.%s/<container>" % suffix
     if url != url.strip():
-        raise InvalidInputError("url %r has leading or trailing spaces." % url)
+        raise InvalidInputError("%s %r has leading or trailing spaces." % (option, url))
     if url != url.lower():
         raise InvalidInputError(
-            "url %r has upper-case letters. The credential name must equal the container URL exactly, and SQL Server "
-            "compares it case-sensitively; use %r." % (url, url.lower()))
+            "%s %r has upper-case letters. The credential name must equal the container URL exactly, and SQL Server "
+            "compares it case-sensitively; use %r." % (option, url, url.lower()))
     if not url.startswith("https://"):
         raise InvalidInputError("url %r must start with https:// (%s)." % (url, example))
     rest = url[len("https://"):]
@@ -78,17 +102,23 @@ def split_container_url(url, suffix):
         raise InvalidInputError("url %r is not a blob endpoint of this cloud: the host must end with %s (%s). Set "
                                 "storage_suffix for another cloud." % (url, blob_suffix, example))
     account = host[:-len(blob_suffix)]
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise InvalidInputError("storage account name %r in url must be 3-24 lowercase letters and digits." % account)
     if not path:
         raise InvalidInputError("url %r names no container (%s)." % (url, example))
     if "/" in path:
         raise InvalidInputError("url %r has something after the container (%r); the credential is named by the "
                                 "container URL only (%s)." % (url, path.split("/", 1)[1], example))
-    if not _CONTAINER_RE.match(path):
+    if not _CONTAINER_RE.fullmatch(path):
         raise InvalidInputError("container name %r must be 3-63 lowercase letters, digits and single hyphens, starting "
                                 "and ending with a letter or digit." % path)
     return account, path
+
+
+def url_has_no_control_characters(url, option="url"):
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidInputError("%s %r holds a control character (a line break or tab?); give the URL on one line."
+                                % (option, url))
 
 
 def validate(params, suffix):
@@ -196,8 +226,10 @@ def _recreate_with_trace_flag(session, url, identity):
     finally:
         if not was_on:
             session.execute(tsql.trace_off(flag))
+            session.writes_undone(tsql.trace_on(flag), tsql.trace_off(flag))
     if failure is not None:
         if existed:
             session.execute(tsql.create_credential(url, identity))
+            session.writes_undone(tsql.drop_credential(url), tsql.create_credential(url, identity))
         raise failure
     return True

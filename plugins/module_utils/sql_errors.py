@@ -164,12 +164,15 @@ def _statement_label(statement_kind):
 def classify(number, text):
     """(cause, fix) for a number and server text."""
     if number in (3201, 3271, 3013, 3202, 3203, 3204):
-        os_match = _OS_ERROR_RE.search(text)
-        if os_match and int(os_match.group(1)) in _OS_ERRORS:
-            return _OS_ERRORS[int(os_match.group(1))]
+        # The storage service's HTTP status, when the message holds one, says more than the operating-system error
+        # SQL Server wraps it in: "(409)" / "(412)" inside a 3201 is a lease on the blob (SQL Server backup to URL
+        # best practices and troubleshooting), not a missing credential (OS error 50).
         http = _HTTP_STATUS_RE.search(text)
         if http and int(http.group(1)) in _HTTP:
             return _HTTP[int(http.group(1))]
+        os_match = _OS_ERROR_RE.search(text)
+        if os_match and int(os_match.group(1)) in _OS_ERRORS:
+            return _OS_ERRORS[int(os_match.group(1))]
     if number in (18456,):
         who = _LOGIN_FAILED_RE.search(text)
         principal = who.group(1) if who else "the connecting principal"
@@ -185,6 +188,38 @@ def classify(number, text):
     return None
 
 
+# A connection that broke while a statement was on its way: SQLSTATE 08S01 (communication link failure) and
+# 08S02 of the Microsoft ODBC driver (ODBC API reference, "Appendix A: ODBC error codes"), its "TCP Provider"
+# and "Communication link failure" texts, and FreeTDS's db-lib client errors 20017 (unexpected EOF from the
+# server), 20004 / 20006 (read from / write to the server failed) and 20047 (the connection is dead).
+_CONNECTION_LOST_RE = re.compile(
+    r"\b08S0[12]\b|communication link failure|tcp provider|unexpected eof|read from the server failed|"
+    r"write to the server failed|dbprocess is dead|connection is broken|connection reset|\((?:20017|20004|20006|20047)\)",
+    re.IGNORECASE)
+
+
+def is_connection_lost(raw):
+    """Whether a driver message says the connection to SQL Server broke (not that the server refused)."""
+    return bool(_CONNECTION_LOST_RE.search(raw or ""))
+
+
+def connection_lost_error(raw, statement_kind=None):
+    """The connection broke during a statement: it may or may not have run on the server."""
+    text = server_text(raw) or "the connection was closed"
+    number = error_number(raw)
+    error = SqlServerError(
+        number if number is not None and 20000 <= number < 21000 else None,
+        "the connection to SQL Server was lost while the statement was running (%s); SQL Server may or may not have "
+        "run it." % text.rstrip("."),
+        _statement_label(statement_kind),
+        fix="Check the network path to SQL Server (NSG, firewall, load balancer idle timeout, TLS inspection) and that "
+            "the instance is up (a restart or failover ends every session), then run the task again; the modules read "
+            "the current state first, so a statement that did run is not repeated.")
+    error.connection_lost = True
+    error.details["connection_lost"] = True
+    return error
+
+
 def translate(exc_or_message, statement_kind=None):
     """A pyodbc error (or its text) as SqlServerError naming cause and fix.
 
@@ -195,6 +230,10 @@ def translate(exc_or_message, statement_kind=None):
     else:
         args = getattr(exc_or_message, "args", ())
         raw = args[-1] if args and isinstance(args[-1], str) else str(exc_or_message)
+        if args and isinstance(args[0], str) and args[0] in ("08S01", "08S02") and args[0] not in raw:
+            raw = "[%s] %s" % (args[0], raw)
+    if is_connection_lost(raw):
+        return connection_lost_error(raw, statement_kind)
     number = error_number(raw)
     text = server_text(raw)
     known = classify(number, text) if number is not None else None
@@ -235,6 +274,12 @@ def connect_error(exc, settings):
                 "Could not reach SQL Server at %s:%s within %s s: %s"
                 % (settings.host, settings.port, settings.login_timeout, text),
                 fix="check the host, port, NSG / firewall rules and that SQL Server listens on TCP.")
+        if getattr(error, "connection_lost", False):
+            # Nothing ran yet: the connection closed during the login handshake.
+            return SqlvmBackupError(
+                "The connection to SQL Server at %s:%s was closed during login: %s" % (settings.host, settings.port, text),
+                fix="check encrypt / the TLS settings (a server or proxy that closes TLS connections), the network "
+                    "path (NSG, firewall, load balancer) and that the instance is up, then run again.")
     return error
 
 

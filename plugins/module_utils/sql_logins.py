@@ -45,9 +45,7 @@ def argument_spec():
 def validate(params):
     """Every check that needs no SQL Server, before any statement is sent."""
     name = params["name"]
-    tsql.quote_name(name, "name")
-    if name != name.strip():
-        raise InvalidInputError("name %r has leading or trailing spaces; SQL Server would keep them." % name)
+    tsql.check_name(name, "name")
     kind = params.get("login_type") or "entra"
     if params.get("object_id") is not None:
         if kind != "entra":
@@ -58,18 +56,22 @@ def validate(params):
                                 "Set login_type: sql for a SQL login.")
     if kind == "sql" and params.get("state") == "present" and params.get("sql_login_password") is None:
         raise InvalidInputError("login_type: sql needs sql_login_password (SQL logins need one at creation).")
+    password = params.get("sql_login_password")
+    if password is not None and not password.strip():
+        raise InvalidInputError("sql_login_password is empty or only blanks; give the SQL login a real password "
+                                "(from a vault), or use an Entra login (login_type: entra).")
     if kind == "entra" and "\\" in name:
         raise InvalidInputError("name %r looks like a Windows login (DOMAIN\\user); this module manages Entra and SQL "
                                 "logins." % name)
     for role in params.get("server_roles") or ():
-        tsql.quote_name(role, "server role")
+        tsql.check_name(role, "server role")
         if role.lower() == "public":
             raise InvalidInputError("every login is a member of public; leave it out of server_roles.")
     for db in params.get("databases") or ():
-        tsql.quote_name(db["name"], "database name")
-        tsql.quote_name(db.get("user") or name, "user name")
+        tsql.check_name(db["name"], "database name")
+        tsql.check_name(db.get("user") or name, "user name")
         for role in db.get("roles") or ():
-            tsql.quote_name(role, "database role")
+            tsql.check_name(role, "database role")
             if role.lower() == "public":
                 raise InvalidInputError("every user is a member of public; leave it out of roles.")
 
@@ -86,7 +88,26 @@ def sid_to_guid(sid):
 
 def read_login(session, name):
     # One round trip: the login and its server roles.
-    sets = session.query_all(tsql.batch(tsql.login_by_name(name), tsql.login_server_roles(name)))
+    return _login_state(session.query_all(tsql.batch(tsql.login_by_name(name), tsql.login_server_roles(name))))
+
+
+def _missing(wanted, existing_rows):
+    """Names in `wanted` that no row names. Role names compare as the server's default collation does
+    (case-insensitive), which is how ALTER ROLE resolves them."""
+    existing = {(row.get("name") or "").lower() for row in existing_rows}
+    return [name for name in wanted if name.lower() not in existing]
+
+
+def _check_roles_exist(wanted, rows, what, where):
+    missing = _missing(wanted, rows)
+    if missing:
+        raise InvalidInputError(
+            "%s %s %s not exist %s; nothing was changed. Give existing roles (%s) or create the role first."
+            % (what, ", ".join(repr(m) for m in missing), "does" if len(missing) == 1 else "do", where,
+               ", ".join(sorted(row["name"] for row in rows)) or "none"))
+
+
+def _login_state(sets):
     rows = sets[0] if sets else []
     if not rows:
         return None
@@ -108,6 +129,9 @@ def _read_database(session, db, login_name):
         raise PrerequisiteError("database %r is %s; users can be managed only in ONLINE databases."
                                 % (db["name"], rows[0].get("state_desc")))
     session.query(tsql.use_database(db["name"]))
+    if db.get("roles") and db.get("state", "present") == "present":
+        _check_roles_exist(db["roles"], session.query(tsql.database_roles()), "database role",
+                           "in database %r" % db["name"])
     user_name = db.get("user") or login_name
     rows = session.query(tsql.database_user_by_name(user_name))
     if not rows:
@@ -253,7 +277,16 @@ def ensure(session, params, check_mode, principal_kind=None):
     """
     validate(params)
     name = params["name"]
-    current = read_login(session, name)
+    # Everything that can be checked is read before the first write (one round trip for the login): a role that
+    # does not exist must not fail the task after CREATE LOGIN ran.
+    reads = [tsql.login_by_name(name), tsql.login_server_roles(name)]
+    check_server_roles = params["state"] == "present" and bool(params.get("server_roles"))
+    if check_server_roles:
+        reads.append(tsql.server_roles())
+    sets = session.query_all(tsql.batch(*reads))
+    current = _login_state(sets)
+    if check_server_roles:
+        _check_roles_exist(params["server_roles"], sets[2] if len(sets) > 2 else [], "server role", "on this instance")
     kind = None
     if principal_kind is not None and needs_principal_kind(params, current):
         kind = principal_kind(name, params.get("object_id"))

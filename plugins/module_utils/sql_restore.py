@@ -16,7 +16,8 @@ import time
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import (
+    refuse_secret_in_url, split_container_url, url_has_no_control_characters)
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row
 
 
@@ -40,6 +41,9 @@ def argument_spec():
 
 def container_of(url, suffix):
     """Container URL of a blob URL (validated), e.g. https://a.blob.core.windows.net/c/x/y.bak -> .../c."""
+    if isinstance(url, str):
+        refuse_secret_in_url(url, "urls entry")
+        url_has_no_control_characters(url, "urls entry")
     if not isinstance(url, str) or not url.startswith("https://"):
         raise InvalidInputError("url %r must be an https blob URL (https://<account>.blob.%s/<container>/<blob>)."
                                 % (url, suffix))
@@ -49,7 +53,7 @@ def container_of(url, suffix):
     if any(c in url for c in "?#"):
         raise InvalidInputError("url %r has a query or fragment; SAS tokens belong in the credential." % url)
     container = "/".join(parts[:4])
-    split_container_url(container, suffix)
+    split_container_url(container, suffix, "the container of urls entry %s" % url)
     return container
 
 
@@ -71,18 +75,22 @@ def validate(params, suffix):
     if mode == "restore":
         if not params.get("database"):
             raise InvalidInputError("mode: restore needs database (the name to restore as).")
-        tsql.quote_name(params["database"], "database")
-        if params["database"].lower() in ("master", "model", "msdb", "tempdb"):
+        tsql.check_name(params["database"], "database")
+        check_file_name_part(params["database"], "database")
+        if params["database"].strip().lower() in ("master", "model", "msdb", "tempdb"):
             raise InvalidInputError("restoring system databases (%s) is not supported by this module."
                                     % params["database"])
     for key in ("data_path", "log_path"):
         value = params.get(key)
-        if value is not None and (not value or "\x00" in value or not (value.startswith("/") or ntpath.isabs(value))):
+        if value is not None and (not value or tsql.has_control_character(value) or _climbs(value)
+                                  or not (value.startswith("/") or ntpath.isabs(value))):
             raise InvalidInputError("%s %r must be an absolute directory path on the SQL Server host." % (key, value))
     for logical, physical in (params.get("file_moves") or {}).items():
         tsql.quote_string(logical, "logical file name")
-        if not isinstance(physical, str) or not (physical.startswith("/") or ntpath.isabs(physical)):
-            raise InvalidInputError("file_moves[%r] = %r must be an absolute file path on the SQL Server host."
+        if not isinstance(physical, str) or not (physical.startswith("/") or ntpath.isabs(physical)) \
+                or tsql.has_control_character(physical) or _climbs(physical):
+            raise InvalidInputError("file_moves[%r] = %r must be an absolute file path on the SQL Server host, without "
+                                    "'..' or control characters."
                                     % (logical, physical))
     if params.get("stopat"):
         try:
@@ -91,6 +99,24 @@ def validate(params, suffix):
             raise InvalidInputError(
                 "stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"]) from None
     return containers.pop()
+
+
+# Characters that separate or end path components on Windows or Linux, or that Windows forbids in file names:
+# a database or logical file name holding one would put a MOVE target outside the data directory.
+_PATH_CHARACTERS = '/\\:*?"<>|'
+
+
+def _climbs(path):
+    return ".." in path.replace("\\", "/").split("/")
+
+
+def check_file_name_part(name, what, hint="give another name"):
+    """`name` becomes part of a file name under the data / log directory (MOVE targets): no path separators, no
+    '..', no characters Windows forbids in file names, no control characters."""
+    if any(c in name for c in _PATH_CHARACTERS) or ".." in name or tsql.has_control_character(name):
+        raise InvalidInputError(
+            "%s %r cannot be part of a file name: it holds a path separator, '..' or a character file names cannot "
+            "hold (%s); the restored files are named after it. %s." % (what, name, " ".join(_PATH_CHARACTERS), hint))
 
 
 def _join(directory, filename):
@@ -121,6 +147,10 @@ def compute_moves(files, database, instance, params):
     moves, seen, first_data = [], set(), True
     for f in files:
         logical, ftype = f["LogicalName"], (f.get("Type") or "D").strip()
+        if logical not in given:
+            # The backup's own logical names are names from another server: checked like the user's.
+            check_file_name_part(logical, "logical file name of the backup",
+                                 "give its target path in file_moves (file_moves: {%r: <absolute path>})" % logical)
         if logical in given:
             target = given[logical]
         elif ftype == "L":

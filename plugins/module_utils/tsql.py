@@ -65,6 +65,27 @@ def quote_name(name, what="name"):
     return "[" + name.replace("]", "]]") + "]"
 
 
+def has_control_character(value):
+    """Whether a text holds a control character (CR, LF, tab, NUL, ...): never part of a name a user means."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)
+
+
+def check_name(name, what="name"):
+    """A name the user gave (login, user, role, database): quoted as QUOTENAME does, and refused when it holds a
+    control character (a line break from a template) or leading / trailing blanks. SQL Server ignores trailing
+    blanks when it compares names ('msdb ' is msdb: "SQL Server ... pads strings with blanks before comparing",
+    ANSI_PADDING / comparison rules), so such a name would slip past checks made here and name another object there.
+    """
+    quoted = quote_name(name, what)
+    if has_control_character(name):
+        raise InvalidInputError("%s %r holds a control character (a line break, tab, ...); give the name on one line "
+                                "without them." % (what, name))
+    if name != name.strip():
+        raise InvalidInputError("%s %r has leading or trailing blanks; SQL Server ignores trailing blanks when it "
+                                "compares names, so remove them (give %r)." % (what, name, name.strip()))
+    return quoted
+
+
 def quote_string(value, what="value"):
     """A Unicode string literal: N'...' with every ``'`` doubled."""
     _check_text(value, what)
@@ -72,7 +93,7 @@ def quote_string(value, what="value"):
 
 
 def check_guid(value, what="object_id"):
-    if not isinstance(value, str) or not GUID_RE.match(value):
+    if not isinstance(value, str) or not GUID_RE.fullmatch(value):
         raise InvalidInputError(
             "%s %r is not a GUID like 00000000-0000-0000-0000-000000000000; use the object id "
             "(or, for an application, its client id) shown by Microsoft Entra ID." % (what, value))
@@ -100,7 +121,12 @@ def render(statement):
     secret is shown by its first words only.
     """
     if statement.secret:
-        return " ".join(statement.sql.split(" ")[:2]) + " ... /* holds a secret, not shown */"
+        # DDL with a secret has it after WITH (PASSWORD = / SECRET =): what comes before the first " WITH " is the
+        # statement and the object's name, which say what ran.
+        head, found, _rest = statement.sql.partition(" WITH ")
+        if not found:
+            head = " ".join(statement.sql.split(" ")[:2])
+        return head + " ... /* holds a secret, not shown */"
     sql, params = statement.sql, list(statement.params)
     out = []
     for part in re.split(r"(\?)", sql):
@@ -179,6 +205,11 @@ def login_server_roles(name):
 def server_role_exists(role):
     _check_text(role, "server role")
     return _read("SELECT name FROM sys.server_principals WHERE name = ? AND type = 'R'", role)
+
+
+def server_roles():
+    """Every server role (fixed and user-defined), to check the roles a task names before anything is written."""
+    return _read("SELECT name FROM sys.server_principals WHERE type = 'R'")
 
 
 def sql_login_password_matches(name, password):
@@ -263,6 +294,11 @@ def database_user_roles(user):
         "WHERE u.name = ?", user)
 
 
+def database_roles():
+    """Every role of the current database, to check the roles a task names before anything is written."""
+    return _read("SELECT name FROM sys.database_principals WHERE type = 'R'")
+
+
 def create_user_from_login(user, login):
     return _write("CREATE USER %s FROM LOGIN %s" % (quote_name(user, "user name"), quote_name(login, "login name")))
 
@@ -322,6 +358,14 @@ def drop_credential(name):
 
 def list_databases():
     return _read("SELECT name, state_desc, database_id, recovery_model_desc FROM sys.databases")
+
+
+def database_named(database):
+    """The database a name means on this server: DB_ID resolves the name as SQL Server does (its collation, by
+    default case-insensitive), so 'APP' finds [app] here exactly when BACKUP DATABASE [APP] would."""
+    _check_text(database, "database name")
+    return _read("SELECT name, state_desc, database_id, recovery_model_desc FROM sys.databases "
+                 "WHERE database_id = DB_ID(?)", database)
 
 
 def database_files(database):

@@ -24,6 +24,8 @@ options:
   databases:
     description:
       - Names of the databases to back up. Mutually exclusive with O(all_user_databases).
+      - Each name is resolved as SQL Server resolves it (C(DB_ID), the server's collation - case-insensitive by
+        default), as in sqlvm.backup.sql_restore; results and blob names use the server's spelling of the name.
     type: list
     elements: str
   all_user_databases:
@@ -48,6 +50,9 @@ options:
     description:
       - The container URL, which is also the name of the server credential, for example
         C(https://contosobackups.blob.core.windows.net/sql).
+      - Without a query string or user information - a shared access signature belongs in the credential
+        (sqlvm.backup.sql_credential O(sqlvm.backup.sql_credential#module:sas_token)); such a URL is refused and shown
+        redacted.
     type: str
     required: true
   storage_suffix:
@@ -60,6 +65,8 @@ options:
         C({database}), C({type}) (FULL, DIFF, LOG), C({timestamp}) (UTC, C(20261122T031500Z)), C({stripe}) and
         C({stripes}) (stripe n of N), C({ext}) (C(bak) or C(trn)).
       - Must contain C({stripe}) when there are several stripes and C({database}) when several databases are backed up.
+      - A blob name may be at most 1,024 characters in at most 254 path segments (Azure Blob Storage naming rules); a
+        template whose names would be longer is refused before anything is written.
     type: str
     default: "{server}/{database}/{database}_{type}_{timestamp}_{stripe}of{stripes}.{ext}"
   stripes:
@@ -166,6 +173,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+statements_done:
+  description:
+    - When the task failed after some of its write statements ran, those statements (secrets not shown). The task then
+      reports C(changed=true); run it again after fixing the cause and it continues from the current state.
+  returned: on failure after a write
+  type: list
+  elements: str
+statements_in_doubt:
+  description:
+    - When the connection to SQL Server was lost while a write statement was running, that statement - it may or may not
+      have run.
+  returned: on failure after a write
+  type: list
+  elements: str
 backups:
   description: One entry per database backed up (in check mode, per database that would be).
   returned: always

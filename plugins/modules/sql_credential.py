@@ -22,6 +22,8 @@ options:
     description:
       - The container URL, for example C(https://contosobackups.blob.core.windows.net/sql). It is the credential's
         name.
+      - A URL with a query string (a shared access signature) or user information is refused and shown redacted;
+        give the SAS to O(sas_token) with O(identity=sas).
     type: str
     required: true
     aliases: [name]
@@ -103,6 +105,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+statements_done:
+  description:
+    - When the task failed after some of its write statements ran, those statements (secrets not shown). The task then
+      reports C(changed=true); run it again after fixing the cause and it continues from the current state.
+  returned: on failure after a write
+  type: list
+  elements: str
+statements_in_doubt:
+  description:
+    - When the connection to SQL Server was lost while a write statement was running, that statement - it may or may not
+      have run.
+  returned: on failure after a write
+  type: list
+  elements: str
 credential:
   description: The credential after the run (predicted in check mode); empty when absent. Never holds a secret.
   returned: always

@@ -130,8 +130,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials impor
 
 def _run(module):
     if module.params.get("container_url"):
-        split_container_url(module.params["container_url"],
-                            storage_suffix(module.params))
+        split_container_url(module.params["container_url"], storage_suffix(module.params), "container_url")
     session = module.sql_connect()
     session.check_mode = True  # read-only module: a write would be a bug
     try:

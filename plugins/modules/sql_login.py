@@ -25,7 +25,8 @@ options:
     description:
       - The login name. For Entra users the user principal name (C(ops@contoso.com)); for groups and applications their
         display name.
-      - At most 128 characters; any character is allowed and quoted as QUOTENAME does.
+      - At most 128 characters, quoted as QUOTENAME does; control characters (line breaks, tabs) and leading or trailing
+        blanks are refused (SQL Server ignores trailing blanks when it compares names).
     type: str
     required: true
   state:
@@ -47,7 +48,7 @@ options:
     type: str
   sql_login_password:
     description:
-      - Password of a SQL login (O(login_type=sql)). Never returned or logged.
+      - Password of a SQL login (O(login_type=sql)). Never returned or logged. An empty or blank password is refused.
       - Not to be confused with O(login_password), the password of the login this task connects as, or O(password),
         the Azure password of O(ad_user).
     type: str
@@ -154,6 +155,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+statements_done:
+  description:
+    - When the task failed after some of its write statements ran, those statements (secrets not shown). The task then
+      reports C(changed=true); run it again after fixing the cause and it continues from the current state.
+  returned: on failure after a write
+  type: list
+  elements: str
+statements_in_doubt:
+  description:
+    - When the connection to SQL Server was lost while a write statement was running, that statement - it may or may not
+      have run.
+  returned: on failure after a write
+  type: list
+  elements: str
 login:
   description: The login after the run (predicted in check mode); empty when absent.
   returned: always

@@ -29,6 +29,9 @@ options:
   database:
     description:
       - Name to restore the database as. Required for O(mode=restore).
+      - The restored files are named after it, so it may not hold path separators (C(/ \\ :)), C(..), characters
+        file names cannot hold, control characters, or leading / trailing blanks (SQL Server ignores trailing blanks
+        when it compares names, so C(msdb ) would be C(msdb)).
     type: str
   mode:
     description:
@@ -117,6 +120,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+statements_done:
+  description:
+    - When the task failed after some of its write statements ran, those statements (secrets not shown). The task then
+      reports C(changed=true); run it again after fixing the cause and it continues from the current state.
+  returned: on failure after a write
+  type: list
+  elements: str
+statements_in_doubt:
+  description:
+    - When the connection to SQL Server was lost while a write statement was running, that statement - it may or may not
+      have run.
+  returned: on failure after a write
+  type: list
+  elements: str
 database:
   description: The database restored.
   returned: when O(mode=restore)

@@ -34,6 +34,9 @@ class _Cursor:
                     break
                 columns = list(rows[0].keys()) if rows else ["x"]
                 return [(c,) for c in columns], [tuple(r[c] for c in columns) for r in rows]
+        if re.match(r"^\s*SELECT\b", sql):
+            # A SELECT always answers a result set (with columns), even an empty one.
+            return [("name",)], []
         return None, []
 
     def _next(self):
@@ -52,9 +55,22 @@ class _Cursor:
         pass
 
 
+# Roles every instance and database has (fixed server roles, fixed database roles): answered unless a test says
+# otherwise.
+DEFAULT_ANSWERS = [
+    (r"FROM sys.server_principals WHERE type = 'R'",
+     [dict(name=n) for n in ("public", "sysadmin", "securityadmin", "serveradmin", "setupadmin", "processadmin",
+                             "diskadmin", "dbcreator", "bulkadmin")]),
+    (r"FROM sys.database_principals WHERE type = 'R'",
+     [dict(name=n) for n in ("public", "db_owner", "db_accessadmin", "db_securityadmin", "db_ddladmin",
+                             "db_backupoperator", "db_datareader", "db_datawriter", "db_denydatareader",
+                             "db_denydatawriter")]),
+]
+
+
 class FakeConnection:
     def __init__(self, answers=(), failures=()):
-        self.answers = list(answers)
+        self.answers = list(answers) + DEFAULT_ANSWERS
         self.failures = list(failures)
         self.log = []
 

@@ -82,3 +82,43 @@ def test_sql_connect_passes_params_check_mode_and_a_lazy_token(monkeypatch):
     params, token_provider, check_mode = calls[0]
     assert params["name"] == "db2" and check_mode is True and callable(token_provider)
     assert module._azure is None  # no Azure session until a token is really needed
+
+
+def test_secret_option_values_are_read_from_raw_params_whatever_their_type():
+    spec = dict(login_password=dict(type="str", no_log=True, aliases=["pw"]), name=dict(type="str"),
+                databases=dict(type="list", elements="dict", options=dict(name=dict(type="str"),
+                                                                          key=dict(type="str", no_log=True))),
+                token=dict(type="str", no_log=True))
+    params = dict(pw="S3cret-1", name="app", databases=[{"name": "a", "key": "S3cret-2"}, "not-a-dict"],
+                  token=["S3cret-3", 12345])
+    found = base.secret_option_values(spec, params)
+    assert {"S3cret-1", "S3cret-2", "S3cret-3", "12345"} <= found
+    assert "app" not in found and "a" not in found
+    assert base.secret_option_values(spec, dict(databases="app")) == set()
+
+
+def test_a_type_error_still_masks_every_secret_option(monkeypatch, capsys):
+    spec = dict(sql_login_password=dict(type="str", no_log=True),
+                databases=dict(type="list", elements="dict", options=dict(name=dict(type="str"))))
+    with pytest.raises(SystemExit):
+        make_module(monkeypatch, {"sql_login_password": "Pa55-w0rd-x", "databases": "app",
+                                  "secret": "Azur3-s3cret", "container_url": "https://a.blob.core.windows.net/c?sv=1&sig=SiGnAtUrE"},
+                    spec=spec)
+    out = capsys.readouterr().out
+    assert json.loads(out)["failed"] is True
+    for secret in ("Pa55-w0rd-x", "Azur3-s3cret", "SiGnAtUrE"):
+        assert secret not in out
+
+
+def test_a_failure_after_writes_reports_changed_and_the_statements(monkeypatch, capsys):
+    module = make_module(monkeypatch, {})
+    module._sql_sessions.append(types.SimpleNamespace(writes_done=["CREATE LOGIN [x] ... /* holds a secret, not shown */"],
+                                                      writes_in_doubt=["ALTER SERVER ROLE [dbcreator] ADD MEMBER [x]"]))
+
+    def broken(_module):
+        raise InvalidInputError("it broke.")
+
+    code, result = finish(capsys, lambda: module.run(broken))
+    assert code == 1 and result["changed"] is True
+    assert result["statements_done"] == ["CREATE LOGIN [x] ... /* holds a secret, not shown */"]
+    assert "may have run" in result["msg"] and "ALTER SERVER ROLE" in result["msg"]

@@ -3,7 +3,7 @@ import pytest
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlServerError
 from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import (
-    REDACTED, redact, redact_data, redact_url, url_secret_problem)
+    REDACTED, redact, redact_data, redact_url, url_secret_parts, url_secret_problem)
 
 SIG = "Zm9vYmFyc2VjcmV0c2lnbmF0dXJl%3D"
 JWT = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJodHRwczovL2V4YW1wbGUifQ.c2lnbmF0dXJlLXBhcnQ"
@@ -67,3 +67,17 @@ def test_errors_redact_their_message_and_details():
     assert SIG not in repr(result) and SIG not in str(error)
     sql = SqlServerError(18456, "Login failed; PWD=Pa55word! rejected", "login")
     assert "Pa55word!" not in sql.msg
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=%s" % SIG, SIG),
+    ("https://acct.blob.core.windows.net/c&sv=2022-11-02&sig=%s" % SIG, SIG),
+    ("https://admin:Pa55word!@acct.blob.core.windows.net/c", "Pa55word!"),
+])
+def test_url_secret_parts_cover_the_secret_and_url_secret_problem_names_it(url, secret):
+    parts = url_secret_parts(url)
+    masked = url
+    for part in parts:
+        masked = masked.replace(part, "****")
+    assert secret not in masked and "acct.blob.core.windows.net" in masked
+    assert url_secret_problem(url)

@@ -31,9 +31,15 @@ DBS = [dict(name="master", state_desc="ONLINE", database_id=1, recovery_model_de
        dict(name="simple db", state_desc="ONLINE", database_id=7, recovery_model_desc="SIMPLE")]
 
 
+def _named(_sql, params):
+    # DB_ID resolves a name as the server's default collation does: without regard to case.
+    return [d for d in DBS if d["name"].lower() == params[0].lower()]
+
+
 def world(size=10 * GB, identity="Managed Identity", history=(), **inst):
     return [(r"sys.credentials", [dict(name=C, credential_identity=identity, create_date=None, modify_date=None)]),
             *instance_answers(**inst),
+            (r"FROM sys.databases WHERE database_id = DB_ID", _named),
             (r"FROM sys.databases", DBS),
             (r"sys.master_files", [dict(type=0, size=size // 8192), dict(type=1, size=0)]),
             (r"backupmediafamily WHERE physical_device_name IN", [dict(physical_device_name=h) for h in history]),
@@ -82,6 +88,14 @@ def test_urls_from_template():
     (dict(container_url=C + "/"), "trailing slash"),
     (dict(container_url=C.upper()), "upper-case"),
     (dict(skip_if_backed_up_within=-1), "minutes"),
+    (dict(stripes=-2), "between 1 and 64"),
+    (dict(databases=["app "]), "blanks"),
+    (dict(databases=["app\n"]), "control character"),
+    (dict(container_url=C + "?sv=2022-11-02&se=2030-01-01T00:00:00Z&sig=abcd"), "query string"),
+    (dict(container_url=C + "\n"), "control character"),
+    (dict(blob_name_template="{database}/" + "x" * 1020 + "{stripe}.bak"), "1024"),
+    (dict(blob_name_template="/".join(["d"] * 260) + "/{database}.bak"), "254 segments"),
+    (dict(blob_name_template="{database}\n.bak"), "control character"),
 ])
 def test_bad_input_fails_before_any_statement(kw, match):
     s, conn = session([])
@@ -185,3 +199,34 @@ def test_skip_if_backed_up_within_uses_the_servers_clock():
     assert not result["changed"] and conn.writes() == [] and "within 60 minutes" in result["skipped_databases"][0]["reason"]
     s, conn = session(answers + world())
     assert sb.run(s, params(skip_if_backed_up_within=10), True, "core.windows.net")["changed"]
+
+
+def test_a_name_is_resolved_as_the_server_resolves_it():
+    s, _conn = session(world(), check_mode=True)
+    result = sb.run(s, params(databases=["APP"]), True, "core.windows.net")
+    assert result["backups"][0]["database"] == "app"
+    assert result["statements"][0].startswith("BACKUP DATABASE [app] TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
+    s, _conn = session(world(), check_mode=True)
+    with pytest.raises(InvalidInputError, match="twice"):
+        sb.run(s, params(databases=["APP", "app"]), True, "core.windows.net")
+
+
+def test_a_blob_name_longer_than_azure_allows_is_refused_before_any_write():
+    long_name = "d" * 128
+    DBS.append(dict(name=long_name, state_desc="ONLINE", database_id=9, recovery_model_desc="FULL"))
+    try:
+        s, conn = session(world())
+        template = "{database}/{database}/{database}/{database}/{database}/{database}/{database}/{database}_{stripe}.bak"
+        with pytest.raises(InvalidInputError, match="1024"):
+            sb.run(s, params(databases=[long_name], blob_name_template=template), False, "core.windows.net")
+        assert conn.writes() == []
+    finally:
+        DBS.pop()
+
+
+def test_exclude_databases_names_are_resolved_by_the_server_too():
+    s, _conn = session(world(), check_mode=True)
+    result = sb.run(s, params(databases=None, all_user_databases=True, exclude_databases=["APP"]), True,
+                    "core.windows.net")
+    assert dict(database="app", reason="listed in exclude_databases") in result["skipped_databases"]
+    assert "app" not in [b["database"] for b in result["backups"]]

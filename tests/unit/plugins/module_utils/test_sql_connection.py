@@ -28,13 +28,17 @@ def test_default_is_tls_with_certificate_validation():
 
 def test_auto_auth_picks_entra_without_user():
     assert sc.SqlConnectionSettings("h").auth == "entra"
-    assert sc.SqlConnectionSettings("h", user="u", password="").auth == "sql"
+    assert sc.SqlConnectionSettings("h", user="u", password="p").auth == "sql"
 
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(host="h", auth="entra", driver="FreeTDS"), "FreeTDS"),
     (dict(host="h", auth="entra", driver=FREETDS), "FreeTDS"),
     (dict(host="h", auth="sql", user="u"), "login_password"),
+    (dict(host="h", auth="sql", user="u", password=""), "login_password is empty"),
+    (dict(host="h", auth="sql", user="u", password="   "), "login_password is empty"),
+    (dict(host="h", auth="sql", user="u\n", password="p"), "login_user"),
+    (dict(host="h\n"), "sql_host"),
     (dict(host="h;DRIVER=x"), "sql_host"),
     (dict(host="h", port=70000), "sql_port"),
     (dict(host="h", encrypt="maybe"), "encrypt"),

@@ -33,6 +33,9 @@ def params(**kw):
     ("https://acct1.blob.core.windows.net/back--ups", "3-63"),
     ("https://acct1.blob.core.windows.net/back]ups", "3-63"),
     (" https://acct1.blob.core.windows.net/backups", "spaces"),
+    ("https://acct1.blob.core.windows.net/backups\n", "control character"),
+    ("https://acct1.blob.core.windows.net/backups?sv=2022-11-02&se=2030-01-01T00:00:00Z&sig=abc", "query string"),
+    ("https://u:p@acct1.blob.core.windows.net/backups", "user name or password"),
 ])
 def test_bad_urls_fail_before_any_statement(url, match):
     s, conn = session([])
@@ -115,6 +118,34 @@ def test_validate_failure_restores_flag_and_credential():
     writes = conn.writes()
     assert writes[0] == "DBCC TRACEON(4675, -1)" and "DBCC TRACEOFF(4675, -1)" in writes
     assert writes[-1].startswith("CREATE CREDENTIAL")  # put back without the flag
+
+
+def test_a_failed_validation_that_put_everything_back_reports_no_write_done():
+    cred = [dict(name=URL, credential_identity="Managed Identity", create_date=None, modify_date=None)]
+    s, conn = session([(r"sys.credentials", cred), (r"TRACESTATUS", [dict(TraceFlag=4675, Status=0, Global=0, Session=0)])],
+                      failures=[(r"^CREATE CREDENTIAL", (37563, "The primary managed identity is not selected."))])
+    real_cursor = conn.cursor
+
+    def cursor():
+        cur = real_cursor()
+        if any(sql.startswith("CREATE CREDENTIAL") for sql, _params in conn.log):
+            conn.failures = []  # only the checked CREATE fails; the credential is put back
+        return cur
+    conn.cursor = cursor
+    with pytest.raises(SqlServerError):
+        sc.ensure(s, params(validate=True), False, SUFFIX)
+    assert conn.writes()[-1].startswith("CREATE CREDENTIAL")
+    # Trace flag off again, credential created again as it was: nothing is left changed.
+    assert s.writes_done == []
+
+
+def test_a_credential_dropped_and_not_created_again_is_reported_as_done():
+    cred = [dict(name=URL, credential_identity="Managed Identity", create_date=None, modify_date=None)]
+    s, _conn = session([(r"sys.credentials", cred), (r"TRACESTATUS", [dict(TraceFlag=4675, Status=0, Global=0, Session=0)])],
+                       failures=[(r"^CREATE CREDENTIAL", (37563, "The primary managed identity is not selected."))])
+    with pytest.raises(SqlServerError):
+        sc.ensure(s, params(validate=True), False, SUFFIX)
+    assert s.writes_done == ["DROP CREDENTIAL [%s]" % URL]
 
 
 def test_validate_keeps_flag_that_was_on():

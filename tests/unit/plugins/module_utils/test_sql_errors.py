@@ -79,3 +79,37 @@ def test_message_without_number():
 
 def test_http_status_is_not_taken_for_the_error_number():
     assert sql_errors.error_number("remote server returned an error: (412) lease") is None
+
+
+LEASE_3201 = [
+    "Cannot open backup device '%s'. Operating system error 50(The remote server returned an error: (409) Conflict.)."
+    % URL,
+    "Cannot open backup device '%s'. Operating system error 50(The remote server returned an error: (412) There is "
+    "currently a lease on the blob and no lease ID was specified in the request.)." % URL,
+]
+
+
+@pytest.mark.parametrize("text", LEASE_3201)
+def test_3201_with_a_lease_status_is_a_lease_not_a_missing_credential(text):
+    error = sql_errors.translate(MS % (text, 3201), "BACKUP DATABASE")
+    assert "lease" in error.msg and "break the lease" in error.msg.lower()
+    assert "sql_credential" not in error.msg and "no usable credential" not in error.msg
+
+
+@pytest.mark.parametrize("raw", [
+    "[08S01] [FreeTDS][SQL Server]Unexpected EOF from the server (20017) (SQLExecDirectW)",
+    "[08S01] [Microsoft][ODBC Driver 18 for SQL Server]Communication link failure (0) (SQLExecDirectW)",
+    "[08S01] [Microsoft][ODBC Driver 18 for SQL Server]TCP Provider: Error code 0x68 (104) (SQLExecDirectW)",
+    "[08S01] [FreeTDS][SQL Server]Read from the server failed (20004) (SQLExecDirectW)",
+])
+def test_a_dropped_connection_says_the_statement_may_have_run(raw):
+    class FakePyodbcError(Exception):
+        pass
+    error = sql_errors.translate(FakePyodbcError("08S01", raw), "CREATE LOGIN")
+    assert error.connection_lost is True and error.to_result()["error"]["connection_lost"] is True
+    assert "connection to SQL Server was lost" in error.msg and "may or may not have run" in error.msg
+    assert "Fix:" in error.msg and "run the task again" in error.msg
+
+
+def test_a_server_error_is_not_taken_for_a_dropped_connection():
+    assert not getattr(sql_errors.translate(MS % ("Incorrect syntax near 'x'.", 102)), "connection_lost", False)

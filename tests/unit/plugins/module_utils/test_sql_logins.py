@@ -118,7 +118,14 @@ def test_sql_login_password_never_shown():
     (dict(login_type="sql", sql_login_password="p", object_id=OID), "Entra logins only"),
     (dict(server_roles=["public"]), "public"),
     (dict(name="CONTOSO\\ops"), "Windows"),
-    (dict(name=" ops"), "spaces"),
+    (dict(name=" ops"), "blanks"),
+    (dict(name="ops "), "blanks"),
+    (dict(name="ops\r\nDROP"), "control character"),
+    (dict(object_id=OID + "\n"), "GUID"),
+    (dict(login_type="sql", sql_login_password=""), "sql_login_password is empty"),
+    (dict(login_type="sql", sql_login_password="  \t"), "sql_login_password is empty"),
+    (dict(server_roles=["sysadmin\n"]), "control character"),
+    (dict(databases=[dict(name="app ", user=None, roles=None, roles_exclusive=False, state="present")]), "blanks"),
     (dict(databases=[dict(name="x]" * 70, user=None, roles=None, roles_exclusive=False, state="present")]), "128"),
 ])
 def test_bad_input_fails_before_any_statement(kw, match):

@@ -95,6 +95,17 @@ def test_log_restore_needs_restoring_database():
     (dict(data_path="relative/dir"), "absolute"),
     (dict(file_moves={"app": "rel.mdf"}), "absolute"),
     (dict(stopat="yesterday"), "date and time"),
+    (dict(database="msdb "), "blanks"),
+    (dict(database=" msdb"), "blanks"),
+    (dict(database="app\r\n"), "control character"),
+    (dict(database="../../Windows/app"), "path separator"),
+    (dict(database="..\\..\\app"), "path separator"),
+    (dict(database="C:app"), "path separator"),
+    (dict(database="a..b"), "path separator"),
+    (dict(data_path="F:\\data\\..\\..\\Windows"), "absolute"),
+    (dict(file_moves={"app": "F:\\data\\..\\x.mdf"}), "absolute"),
+    (dict(urls=[C + "/a.bak\n"]), "control character"),
+    (dict(urls=["https://admin:pw@acct1.blob.core.windows.net/backups/a.bak"]), "user name or password"),
 ])
 def test_bad_input_fails_before_any_statement(kw, match):
     s, conn = session([])
@@ -108,3 +119,12 @@ def test_unknown_logical_name_in_file_moves():
     with pytest.raises(InvalidInputError, match="does not have"):
         sr.run(s, params(file_moves={"nope": "F:\\x.mdf"}), False, "core.windows.net")
     assert conn.writes() == []
+
+
+def test_a_logical_name_with_a_path_separator_needs_file_moves():
+    files = [dict(LogicalName="..\\..\\evil", PhysicalName="C:\\x.mdf", Type="D")]
+    with pytest.raises(InvalidInputError, match="file_moves"):
+        sr.compute_moves(files, "n", dict(default_data_path="F:\\data"), dict(file_moves=None))
+    moves = sr.compute_moves(files, "n", dict(default_data_path="F:\\data"),
+                             dict(file_moves={"..\\..\\evil": "F:\\data\\n.mdf"}))
+    assert moves == [("..\\..\\evil", "F:\\data\\n.mdf")]

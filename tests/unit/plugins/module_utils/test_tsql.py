@@ -191,3 +191,8 @@ def test_parameter_markers_match_parameters_in_every_read():
                  tsql.urls_in_backup_history(["a", "b"]), tsql.last_backup_set("x"),
                  tsql.last_restore("x"), tsql.backup_set_urls(3), tsql.database_files("x"), tsql.restore_filelistonly(["a", "b"])]:
         assert len(re.findall(r"\?", stmt.sql)) == len(stmt.params), stmt
+
+
+def test_guid_with_a_trailing_newline_is_refused():
+    with pytest.raises(InvalidInputError, match="GUID"):
+        tsql.check_guid("11111111-2222-3333-4444-555555555555\n")
