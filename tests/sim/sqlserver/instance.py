@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import itertools
+import logging
 import threading
 import time
 
@@ -17,6 +18,7 @@ from .server import ConnectionDropped, LoginFailed
 # https://database.windows.net/.default); a backend may name its cloud's own (WorldBackend.sql_audiences).
 SQL_AUDIENCES = ("https://database.windows.net/", "https://database.windows.net")
 _spids = itertools.count(51)
+log = logging.getLogger("sim.sqlserver.instance")
 
 
 class Session:
@@ -186,6 +188,11 @@ class Instance:
                                         path=(text or "")[:500], principal=principal, vm=self.vm_key, **extra)
         except Exception:
             pass
+
+    def record_internal_error(self, session, text, exc):
+        """The request log's line for a request the world failed to answer (server.py's watchdog)."""
+        self._record(_guess_verb(text) or "INTERNAL", text, E.INTERNAL_ERROR, kind=_guess_kind(text),
+                     principal=session.login.name if session else None, error=f"{type(exc).__name__}: {exc}")
 
     async def run_batch(self, session, text):
         return await self._run(session, text, {}, rpc=False)
@@ -363,6 +370,14 @@ class Instance:
                     res.messages.extend(exc.messages())
                     res.error = True
                     status = exc.number
+                except Exception as exc:  # a fault of the world: answer it, log it, run nothing more
+                    log.exception("statement failed inside the world: %s", st.text[:200])
+                    res.messages.append(E.internal_error(exc))
+                    res.error = True
+                    self._record(st.verb, st.text, E.INTERNAL_ERROR, kind=st.kind, principal=session.login.name,
+                                 error=f"{type(exc).__name__}: {exc}")
+                    results.append(res)
+                    break
                 if not res.sets and res.rowcount is None and not res.messages and st.verb in ("SET", "USE"):
                     pass
                 self._record(st.verb, st.text, status, kind=st.kind, principal=session.login.name)
