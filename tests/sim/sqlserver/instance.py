@@ -12,7 +12,7 @@ from . import catalog as C
 from . import errors as E
 from . import tds
 from .engine import Parser, Result, compare, infer_type, like_to_regex
-from .server import ConnectionDropped, LoginFailed
+from .server import ConnectionDropped, FatalError, LoginFailed
 
 # The audience SQL Server on an Azure VM accepts in Azure's public cloud (tokens for the scope
 # https://database.windows.net/.default); a backend may name its cloud's own (WorldBackend.sql_audiences).
@@ -306,6 +306,10 @@ class Instance:
                 body = self._result_tokens(res, tok, more=rpc)
                 if rpc:
                     body += trailer + tds.tok_returnstatus(-6) + tds.tok_done(tds.TOK_DONEPROC, tds.DONE_ERROR)
+                if klass >= 20:
+                    # severity 20-25: "fatal errors … the client connection is terminated" (Database engine
+                    # error severities)
+                    raise FatalError(body)
                 return body
         results = await asyncio.to_thread(self._execute_sync, session, text, params)
         out = bytearray()

@@ -25,6 +25,14 @@ class ConnectionDropped(Exception):
         self.partial = partial
 
 
+class FatalError(Exception):
+    """An error of severity 20 or more: SQL Server sends it and then closes the connection."""
+
+    def __init__(self, tokens: bytes):
+        super().__init__("fatal error")
+        self.tokens = tokens
+
+
 class LoginFailed(Exception):
     def __init__(self, number, state, text, klass=14):
         super().__init__(text)
@@ -280,6 +288,11 @@ class _Connection:
             if drop.partial:
                 self.wire.send(tds.split_packets(tds.PKT_RESPONSE, drop.partial, self.packet_size)[:-7])
                 await self.wire.drain()
+            self.writer.close()
+            return
+        except FatalError as fatal:
+            self.send_tokens(fatal.tokens)
+            await self.wire.drain()
             self.writer.close()
             return
         except asyncio.CancelledError:
