@@ -117,12 +117,14 @@ def _tsql_session(port, batches, conf=None, timeout=DEADLINE):
         proc = subprocess.run(["tsql", "-H", "127.0.0.1", "-p", str(port), "-U", "sa", "-P", SA_PASSWORD],
                               input="\n".join(lines + ["exit", ""]), capture_output=True, text=True,
                               timeout=timeout, env=env, check=False)
+        return proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        answered = [i for i in range(len(batches)) if str(SENTINEL + i) in out]
-        nxt = (max(answered) + 1) if answered else 0
-        pytest.fail(f"tsql got no answer to batch {batches[nxt]!r} within {timeout} s:\n{out[-2000:]}")
-    return proc.stdout + proc.stderr
+    answered = [i for i in range(len(batches)) if str(SENTINEL + i) in out]
+    hung = batches[(max(answered) + 1) if answered else 0]
+    # pytrace=False: the report is the message (no traceback through subprocess internals)
+    pytest.fail(f"tsql got no answer to batch {hung!r} within {timeout} s:\n{out[-2000:]}", pytrace=False)
+    return ""
 
 
 def _assert_all_answered(out, batches):
@@ -143,7 +145,7 @@ def test_session_set_batch_through_tsql(world, client):
 
 @pytest.mark.parametrize("driver", ["freetds", "msodbc18"])
 def test_session_set_batches_through_pyodbc(world, driver):
-    backend, handle = world
+    _backend, handle = world
     conn = connect(driver, handle.ports["vm-ready"], "sa", SA_PASSWORD, timeout=10)
     conn.timeout = 10   # query timeout: an unanswered batch raises instead of blocking
     cur = conn.cursor()
@@ -167,7 +169,7 @@ def test_tsql_sends_textsize_at_connect_when_freetds_conf_sets_it(world, tmp_pat
 
 
 def test_every_statement_kind_is_answered_through_tsql(world):
-    backend, handle = world
+    _backend, handle = world
     batches = KNOWN + UNKNOWN
     out = _tsql_session(handle.ports["vm-ready"], batches, timeout=2 * DEADLINE)
     _assert_all_answered(out, batches)
@@ -177,7 +179,7 @@ def test_every_statement_kind_is_answered_through_tsql(world):
 
 @pytest.mark.parametrize("driver", ["freetds", "msodbc18"])
 def test_every_statement_kind_is_answered_through_pyodbc(world, driver):
-    backend, handle = world
+    _backend, handle = world
     conn = connect(driver, handle.ports["vm-ready"], "sa", SA_PASSWORD, timeout=10)
     conn.timeout = 10
     cur = conn.cursor()
@@ -203,18 +205,18 @@ def test_every_statement_kind_is_answered_through_pyodbc(world, driver):
 def test_watchdog_answers_a_fault_of_the_world_and_logs_it(world, monkeypatch, caplog):
     """Any exception inside the world while it answers a request becomes Msg 50101 (severity 16) with DONE, a
     traceback in the world's log and a `tds` request-log entry; the connection stays usable."""
-    from sqlserver import instance as I
+    from sqlserver import instance as sql_instance
     backend, handle = world
     conn = connect("msodbc18", handle.ports["vm-ready"], "sa", SA_PASSWORD, timeout=10)
     conn.timeout = 10
     cur = conn.cursor()
-    real = I.Instance.run_batch
+    real = sql_instance.Instance.run_batch
 
     async def broken(self, session, text):
         if "BREAKME" in text:
             raise RuntimeError("the world tripped over BREAKME")
         return await real(self, session, text)
-    monkeypatch.setattr(I.Instance, "run_batch", broken)
+    monkeypatch.setattr(sql_instance.Instance, "run_batch", broken)
     with caplog.at_level(logging.ERROR, logger="sim.sqlserver.tds"):
         with pytest.raises(pyodbc.Error) as exc:
             cur.execute("SELECT 'BREAKME'")

@@ -109,12 +109,12 @@ def test_not_modelled_runs_nothing_of_the_batch(inst):
 def test_a_fault_inside_a_statement_is_an_answer_and_a_log_line(inst, monkeypatch):
     """Any exception of the world while a statement runs answers INTERNAL_ERROR for it (the statements before it
     keep their results) and lands in the request log with the exception."""
-    from sqlserver import instance as I
-    i, session = inst
+    from sqlserver import instance as sql_instance
+    i = inst[0]
 
     def broken(self, spec):
         raise KeyError("boom")
-    monkeypatch.setattr(I.Context, "use", broken)
+    monkeypatch.setattr(sql_instance.Context, "use", broken)
     res = run(inst, "SELECT 1; USE appdb; SELECT 2")
     assert len(res) == 2 and res[0].sets[0][1] == [[1]]
     assert res[1].error and res[1].messages[0][0] == E.INTERNAL_ERROR and "KeyError" in res[1].messages[0][3]
