@@ -191,7 +191,8 @@ class Instance:
 
     def record_internal_error(self, session, text, exc):
         """The request log's line for a request the world failed to answer (server.py's watchdog)."""
-        self._record(_guess_verb(text) or "INTERNAL", text, E.INTERNAL_ERROR, kind=_guess_kind(text),
+        verb = "LOGIN" if text == "LOGIN7" else (_guess_verb(text) or "INTERNAL")
+        self._record(verb, text, E.INTERNAL_ERROR, kind="read" if verb == "LOGIN" else _guess_kind(text),
                      principal=session.login.name if session else None, error=f"{type(exc).__name__}: {exc}")
 
     async def run_batch(self, session, text):

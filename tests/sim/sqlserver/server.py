@@ -235,6 +235,15 @@ class _Connection:
                              + tds.tok_done(tds.TOK_DONE, tds.DONE_ERROR))
             await self.wire.drain()
             return
+        except Exception as exc:  # the watchdog, for LOGIN7: the client sees why instead of a closed socket
+            log.exception("LOGIN7 failed inside the world")
+            inst.record_internal_error(None, "LOGIN7", exc)
+            number, klass, state, message = E.internal_error(exc)
+            self.session = None
+            self.send_tokens(tds.tok_message(tds.TOK_ERROR, number, state, klass, message, inst.server_name, "", 1)
+                             + tds.tok_done(tds.TOK_DONE, tds.DONE_ERROR))
+            await self.wire.drain()
+            return
         s = self.session
         out = bytearray()
         out += tds.tok_envchange(1, s.database, "master")

@@ -227,6 +227,21 @@ def test_watchdog_answers_a_fault_of_the_world_and_logs_it(world, monkeypatch, c
     assert cur.execute("SELECT 8").fetchone()[0] == 8
 
 
+def test_watchdog_answers_a_fault_during_login(world, monkeypatch, caplog):
+    from sqlserver import instance as sql_instance
+    backend, handle = world
+
+    def broken(self, login):
+        raise ValueError("login tripped")
+    monkeypatch.setattr(sql_instance.Instance, "login", broken)
+    with caplog.at_level(logging.ERROR, logger="sim.sqlserver.tds"):
+        with pytest.raises(pyodbc.Error) as exc:
+            connect("msodbc18", handle.ports["vm-ready"], "sa", SA_PASSWORD, timeout=10)
+    assert f"({E.INTERNAL_ERROR})" in str(exc.value) and "login tripped" in str(exc.value)
+    assert "LOGIN7 failed inside the world" in caplog.text
+    assert [(e["method"], e["status"]) for e in backend.requests] == [("LOGIN", E.INTERNAL_ERROR)]
+
+
 def test_severity_20_and_above_closes_the_connection_as_sql_server_does(world):
     backend, handle = world
     backend.faults.append({"vm": "vm-ready", "pattern": "FATALME", "action": "error", "number": 823,
