@@ -158,3 +158,28 @@ def test_instance_view_of_a_missing_vm_and_a_bad_expand(sim):
     with pytest.raises(HttpResponseError) as info:
         compute.virtual_machines.get("rg-sql", "sqlvm-ready", expand="everything")
     assert info.value.status_code == 400 and info.value.error.code == "InvalidParameter"
+
+
+@pytest.mark.parametrize("os_name,power,agent", [
+    ("linux", "stopped", "Not Ready"), ("windows", "stopped", "Not Ready"), ("linux", "running", "Ready")])
+def test_instance_view_per_power_state_reads_as_the_sdk_model(os_name, power, agent):
+    """Every scenario power state gives a body azure-mgmt-compute's VirtualMachineInstanceView reads: a stopped
+    VM keeps its guest details and an unresponsive agent (level Warning)."""
+    import sys
+    import types
+    from pathlib import Path
+    from azure.mgmt.compute.models import VirtualMachineInstanceView
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from azsim.arm import ArmService
+    from azsim.scenario import normalise
+    from azsim.world import World
+    world = World(normalise({"subscriptions": [{"resource_groups": [{"name": "rg", "vms": [
+        {"name": "vm1", "os": os_name, "power_state": power, "sql": {"version": "16.0.4175.1"}}]}]}]}))
+    vm = next(iter(world.vms.values()))
+    view = VirtualMachineInstanceView(ArmService(types.SimpleNamespace(world=world))._vm_instance_view(vm))
+    assert [s.code for s in view.statuses] == ["ProvisioningState/succeeded", "PowerState/" + power]
+    assert view.computer_name == "vm1" and view.vm_agent.statuses[0].display_status == agent
+    assert view.vm_agent.statuses[0].level == ("Info" if agent == "Ready" else "Warning")
+    assert view.os_name == ("ubuntu" if os_name == "linux" else "Windows Server 2022 Datacenter")
+    handler = "SqlIaaSAgentLinux" if os_name == "linux" else "SqlIaaSAgent"
+    assert view.vm_agent.extension_handlers[0].type.endswith(handler)
