@@ -3,7 +3,9 @@
 * /metadata/endpoints — cloud metadata (Azure Stack Hub "metadata endpoints"; azure-cli
   src/azure-cli-core/azure/cli/core/cloud.py `_arm_to_cli_mapper` reads the 2022-09-01 shape).
 * Microsoft.Compute virtualMachines — specification/compute/resource-manager/Microsoft.Compute/
-  ComputeRP/stable/*/virtualMachine.json (identity: VirtualMachineIdentity, userAssignedIdentities map).
+  ComputeRP/stable/*/virtualMachine.json (identity: VirtualMachineIdentity, userAssignedIdentities map;
+  GET …/instanceView and GET ?$expand=instanceView: VirtualMachineInstanceView, InstanceViewStatus of
+  computeRPCommon.json, example VirtualMachine_Get_InstanceView.json).
 * Microsoft.ManagedIdentity userAssignedIdentities — specification/msi/.../ManagedIdentity.json.
 * Microsoft.SqlVirtualMachine sqlVirtualMachines — specification/sqlvirtualmachine/resource-manager/
   Microsoft.SqlVirtualMachine/stable/2023-10-01/sqlvm.json (PUT long-running, PATCH = tags only:
@@ -81,6 +83,16 @@ class ArmError(Exception):
         self.response = response
 
 
+def _status(code, display, level="Info", message=None, time=None):
+    """InstanceViewStatus (computeRPCommon.json): code, level (Info|Warning|Error), displayStatus, message, time."""
+    out = {"code": code, "level": level, "displayStatus": display}
+    if message:
+        out["message"] = message
+    if time:
+        out["time"] = time
+    return out
+
+
 def _fail(status, code, message):
     raise ArmError(arm_error(status, code, message))
 
@@ -111,6 +123,8 @@ class ArmService:
         r.add("GET", vm, self.list_vms, P + "Microsoft.Compute/virtualMachines")
         r.add("GET", sub + r"/providers/Microsoft\.Compute/virtualMachines", self.list_vms,
               "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines")
+        r.add("GET", vm + r"/(?P<name>[^/]+)/instanceView", self.get_vm_instance_view,
+              P + "Microsoft.Compute/virtualMachines/{vmName}/instanceView")
         r.add("GET", vm + r"/(?P<name>[^/]+)", self.get_vm, P + "Microsoft.Compute/virtualMachines/{vmName}")
         r.add("PUT PATCH", vm + r"/(?P<name>[^/]+)", self.update_vm, P + "Microsoft.Compute/virtualMachines/{vmName}")
         mi = rg + r"/providers/Microsoft\.ManagedIdentity/userAssignedIdentities"
@@ -564,8 +578,69 @@ class ArmService:
     def get_vm(self, request, sub, rg, name):
         vm = self._vm_or_404(sub, rg, name)
         self._authorize(request, "Microsoft.Compute/virtualMachines/read", vm["id"])
+        expand = (request.query_ci.get("$expand") or "").strip()
+        if expand and expand.lower() not in ("instanceview", "userdata", "resiliencypolicy"):
+            # InstanceViewTypes of the spec: instanceView | userData | resiliencyPolicy
+            _fail(400, "InvalidParameter", "The value '%s' of parameter '$expand' is not valid. Allowed values are "
+                  "'instanceView', 'userData', 'resiliencyPolicy'." % expand)
         with self.world.lock:
-            return Response(200, self._vm_body(vm))
+            body = self._vm_body(vm)
+            if expand.lower() == "instanceview":
+                body["properties"]["instanceView"] = self._vm_instance_view(vm)
+            return Response(200, body)
+
+    def get_vm_instance_view(self, request, sub, rg, name):
+        vm = self._vm_or_404(sub, rg, name)
+        self._authorize(request, "Microsoft.Compute/virtualMachines/read", vm["id"])
+        with self.world.lock:
+            return Response(200, self._vm_instance_view(vm))
+
+    def _vm_instance_view(self, vm):
+        """VirtualMachineInstanceView (virtualMachine.json; example VirtualMachine_Get_InstanceView.json):
+        statuses = ProvisioningState/<state> + PowerState/<running|stopped|deallocated>. What the guest agent
+        reports (computerName, osName, osVersion, vmAgent) is there while the VM runs; a stopped VM keeps an
+        unresponsive agent, a deallocated one reports none of it."""
+        windows = vm["os_type"] == "Windows"
+        power = vm.get("power_state", "running")
+        provisioning = vm.get("provisioning", "Succeeded")
+        view = {
+            "hyperVGeneration": "V2",
+            "disks": [{"name": vm["name"] + "_OsDisk_1", "statuses": [_status(
+                "ProvisioningState/succeeded", "Provisioning succeeded", time="2025-01-15T10:00:41.9876543+00:00")]}],
+            "isVMInStandbyPool": False,
+            "statuses": [
+                _status("ProvisioningState/" + provisioning.lower(), "Provisioning " + provisioning.lower(),
+                        time="2025-01-15T10:04:12.1234567+00:00"),
+                _status("PowerState/" + power, "VM " + power),
+            ],
+        }
+        if power == "deallocated":
+            return view
+        major = ((vm["sql"] or {}).get("version") or "16").split(".")[0]
+        if windows:
+            os_name, os_version = (("Windows Server 2025 Datacenter", "Microsoft Windows NT 10.0.26100.0")
+                                   if major == "17" else
+                                   ("Windows Server 2022 Datacenter", "Microsoft Windows NT 10.0.20348.0"))
+            agent_version = "2.7.41491.1130"
+        else:
+            os_name, os_version, agent_version = "ubuntu", "20.04", "2.11.1.12"
+        handlers = []
+        if vm.get("sql_vm_id"):
+            # the SQL IaaS Agent extension that registration with the SQL IaaS Agent installs
+            handlers.append({"type": "Microsoft.SqlServer.Management.SqlIaaSAgent" if windows else
+                             "Microsoft.SqlServer.Management.SqlIaaSAgentLinux", "typeHandlerVersion": "2.0",
+                             "status": _status("ProvisioningState/succeeded", "Ready")})
+        if power == "running":
+            agent_status = _status("ProvisioningState/succeeded", "Ready",
+                                   message="GuestAgent is running and processing the extensions.",
+                                   time="2025-01-15T10:06:30+00:00")
+        else:
+            agent_status = _status("ProvisioningState/Unavailable", "Not Ready", level="Warning",
+                                   message="VM Agent is unresponsive.", time="2025-01-15T10:06:30+00:00")
+        view.update({"platformUpdateDomain": 0, "platformFaultDomain": 0, "computerName": vm["name"][:15], "osName": os_name, "osVersion": os_version,
+                     "vmAgent": {"vmAgentVersion": agent_version, "statuses": [agent_status],
+                                 "extensionHandlers": handlers}})
+        return view
 
     def update_vm(self, request, sub, rg, name):
         w = self.world

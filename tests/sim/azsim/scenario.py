@@ -182,6 +182,11 @@ def _identity(value, where):
     _err(where, "identity must be none, system or {system:, user_assigned: [...]}, not %r" % (value,))
 
 
+# PowerState/<state> codes a VM's instance view reports (learn.microsoft.com/azure/virtual-machines/states-billing);
+# the world models the three steady ones a scenario can set.
+POWER_STATES = ("running", "stopped", "deallocated")
+
+
 def _vm(vm, where, location, seed, sub_id, rg_name, vm_names):
     name = vm.get("name")
     if not name or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name):
@@ -192,6 +197,9 @@ def _vm(vm, where, location, seed, sub_id, rg_name, vm_names):
     os_type = str(vm.get("os", "windows")).lower()
     if os_type not in ("windows", "linux"):
         _err(where, "os must be windows or linux")
+    power_state = str(vm.get("power_state", "running")).lower()
+    if power_state not in POWER_STATES:
+        _err(where + ".power_state", "must be one of %s" % ", ".join(POWER_STATES))
     sql = vm.get("sql")
     if sql is not None:
         if not isinstance(sql, dict):
@@ -214,7 +222,7 @@ def _vm(vm, where, location, seed, sub_id, rg_name, vm_names):
             sql_vm = False
     backup = vm.get("backup") or {}
     return {
-        "name": name, "os": os_type, "location": vm.get("location", location),
+        "name": name, "os": os_type, "location": vm.get("location", location), "power_state": power_state,
         "size": vm.get("size", "Standard_E4ds_v5"),
         "identity": _identity(vm.get("identity"), where + ".identity"),
         "system_principal_id": _guid(vm.get("system_principal_id"), where) or

@@ -240,6 +240,7 @@ class World:
             vm = {"id": rid, "name": v["name"], "subscription": sub, "resource_group": rg["name"],
                   "location": v["location"], "os_type": "Windows" if v["os"] == "windows" else "Linux",
                   "size": v["size"], "vm_id": v["vm_id"], "identity": Identity(), "sql": v["sql"],
+                  "power_state": v.get("power_state", "running"),
                   "backup": v["backup"], "expect": v["expect"], "tags": dict(v["tags"])}
             self.vms[rid.lower()] = vm
             self.vm_by_name[v["name"].lower()] = vm

@@ -20,7 +20,63 @@ SET_OPTIONS_ONOFF = {"ANSI_NULLS", "QUOTED_IDENTIFIER", "NOCOUNT", "ANSI_WARNING
                      "NUMERIC_ROUNDABORT", "FMTONLY", "NOEXEC", "PARSEONLY", "ARITHIGNORE", "NO_BROWSETABLE",
                      "STATISTICS"}
 SET_OPTIONS_VALUE = {"TEXTSIZE", "LOCK_TIMEOUT", "DATEFORMAT", "DATEFIRST", "LANGUAGE", "ROWCOUNT",
-                     "DEADLOCK_PRIORITY", "CONTEXT_INFO"}
+                     "DEADLOCK_PRIORITY", "CONTEXT_INFO", "QUERY_GOVERNOR_COST_LIMIT"}
+# SET statements of SQL Server ("SET Statements (Transact-SQL)") that change what a statement does, so the
+# world cannot accept them as no-ops: they answer "not modelled".
+SET_OPTIONS_UNMODELLED = {"SHOWPLAN_ALL", "SHOWPLAN_TEXT", "SHOWPLAN_XML", "FORCEPLAN", "FIPS_FLAGGER",
+                          "IDENTITY_INSERT", "OFFSETS", "REMOTE_PROC_TRANSACTIONS", "RESULT_SET_CACHING"}
+
+# Statements of T-SQL ("Transact-SQL statements" reference) that the world does not model at all.
+UNMODELLED_STATEMENTS = {"DECLARE", "PRINT", "INSERT", "UPDATE", "DELETE", "MERGE", "WHILE", "RAISERROR",
+                         "TRUNCATE", "GRANT", "REVOKE", "DENY", "WAITFOR", "GOTO", "RETURN", "BREAK", "CONTINUE",
+                         "WITH", "CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "OPEN", "FETCH", "CLOSE",
+                         "DEALLOCATE", "BULK", "READTEXT", "UPDATETEXT", "WRITETEXT", "SAVE", "REVERT", "SETUSER",
+                         "THROW"}
+# What follows CREATE / ALTER / DROP in SQL Server's DDL reference; the world models only some of them.
+DDL_OBJECT_KINDS = {"TABLE", "VIEW", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "INDEX", "UNIQUE", "CLUSTERED",
+                    "NONCLUSTERED", "COLUMNSTORE", "SCHEMA", "ROLE", "CERTIFICATE", "MASTER", "SYMMETRIC",
+                    "ASYMMETRIC", "ENDPOINT", "AVAILABILITY", "EVENT", "TYPE", "SEQUENCE", "SYNONYM", "STATISTICS",
+                    "SERVER", "APPLICATION", "ASSEMBLY", "DEFAULT", "RULE", "XML", "FULLTEXT", "PARTITION", "QUEUE",
+                    "SERVICE", "CONTRACT", "MESSAGE", "ROUTE", "REMOTE", "RESOURCE", "WORKLOAD", "EXTERNAL",
+                    "SECURITY", "CRYPTOGRAPHIC", "COLUMN", "SPATIAL", "SEARCH", "BROKER", "OR", "USER", "LOGIN",
+                    "CREDENTIAL", "DATABASE", "AUTHORIZATION"}
+DDL_TWO_WORD_KINDS = {"OR", "UNIQUE", "CLUSTERED", "NONCLUSTERED", "COLUMNSTORE", "MASTER", "SYMMETRIC", "ASYMMETRIC",
+                      "SERVER", "AVAILABILITY", "EVENT", "APPLICATION", "EXTERNAL", "FULLTEXT", "PARTITION",
+                      "SECURITY", "CRYPTOGRAPHIC", "RESOURCE", "WORKLOAD", "REMOTE", "XML", "SPATIAL", "SEARCH",
+                      "COLUMN", "BROKER", "MESSAGE"}
+# Clauses of SELECT ("SELECT (Transact-SQL)", "FROM clause") beyond the modelled subset.
+SELECT_UNMODELLED_CLAUSES = {"GROUP", "HAVING", "UNION", "EXCEPT", "INTERSECT", "INTO", "FOR", "OPTION", "OFFSET",
+                             "WINDOW", "CROSS", "OUTER", "RIGHT", "FULL", "PIVOT", "UNPIVOT", "TABLESAMPLE", "WITH"}
+# Documented DBCC commands ("DBCC (Transact-SQL)") besides the modelled ones: not modelled, not Msg 2526.
+DBCC_UNMODELLED = {"CHECKALLOC", "CHECKCATALOG", "CHECKCONSTRAINTS", "CHECKDB", "CHECKFILEGROUP", "CHECKIDENT",
+                   "CHECKTABLE", "CLEANTABLE", "CLONEDATABASE", "DBREINDEX", "DROPCLEANBUFFERS", "FREEPROCCACHE",
+                   "FREESESSIONCACHE", "HELP", "INDEXDEFRAG", "INPUTBUFFER", "OPENTRAN", "OUTPUTBUFFER",
+                   "PDW_SHOWSPACEUSED", "PROCCACHE", "SHOW_STATISTICS", "SHOWCONTIG", "SHRINKDATABASE", "SHRINKFILE", "SQLPERF",
+                   "UPDATEUSAGE", "USEROPTIONS", "SHOWFILESTATS", "MEMORYSTATUS"}
+# Built-in functions ("What are the SQL database functions?") the expression evaluator does not compute.
+MODELLED_FUNCTIONS = {"SERVERPROPERTY", "DB_NAME", "DB_ID", "SUSER_SNAME", "SUSER_NAME", "SYSTEM_USER",
+                      "ORIGINAL_LOGIN", "USER_NAME", "CURRENT_USER", "SESSION_USER", "SUSER_SID", "IS_SRVROLEMEMBER",
+                      "IS_MEMBER", "HAS_PERMS_BY_NAME", "ISNULL", "COALESCE", "NULLIF", "UPPER", "LOWER", "LEN",
+                      "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID"}
+BUILTIN_FUNCTIONS = {"ABS", "ASCII", "CEILING", "CHAR", "CHARINDEX", "CHOOSE", "CONCAT", "CONCAT_WS", "DATALENGTH",
+                     "DATEADD", "DATEDIFF", "DATEDIFF_BIG", "DATEFROMPARTS", "DATENAME", "DATEPART", "DAY",
+                     "DB_NAME", "DATABASEPROPERTYEX", "EOMONTH", "ERROR_LINE", "ERROR_MESSAGE", "ERROR_NUMBER",
+                     "ERROR_PROCEDURE", "ERROR_SEVERITY", "ERROR_STATE", "EXP", "FILE_ID", "FILE_NAME",
+                     "FILEPROPERTY", "FLOOR", "FORMAT", "FORMATMESSAGE", "GETUTCDATE", "HASHBYTES", "HOST_NAME",
+                     "IIF", "ISDATE", "ISJSON", "ISNUMERIC", "JSON_VALUE", "JSON_QUERY", "LOG", "LOGINPROPERTY",
+                     "LTRIM", "MAX", "MIN", "AVG", "SUM", "STDEV", "VAR", "MONTH", "NCHAR", "NEWID", "OBJECT_NAME",
+                     "OBJECT_SCHEMA_NAME", "OBJECTPROPERTY", "PARSENAME", "PATINDEX", "POWER", "RAND", "REPLACE",
+                     "REPLICATE", "REVERSE", "RIGHT", "ROUND", "ROW_NUMBER", "RANK", "DENSE_RANK", "NTILE",
+                     "RTRIM", "SCHEMA_ID", "SCHEMA_NAME", "SCOPE_IDENTITY", "SIGN", "SPACE", "SQRT", "STR",
+                     "STRING_AGG", "STRING_SPLIT", "STUFF", "SUBSTRING", "SWITCHOFFSET", "SYSDATETIMEOFFSET",
+                     "SYSUTCDATETIME", "TODATETIMEOFFSET", "TRANSLATE", "TRIM", "TRY_CONVERT", "TRY_PARSE",
+                     "PARSE", "TYPE_ID", "TYPE_NAME", "UNICODE", "USER_ID", "YEAR", "COL_NAME", "COLUMNPROPERTY",
+                     "CONTEXT_INFO", "CURRENT_TIMESTAMP", "DATABASE_PRINCIPAL_ID", "SUSER_ID", "APP_NAME",
+                     "CERTPROPERTY", "CHECKSUM", "BINARY_CHECKSUM", "COMPRESS", "DECOMPRESS", "CRYPT_GEN_RANDOM",
+                     "ENCRYPTBYPASSPHRASE", "DECRYPTBYPASSPHRASE", "SESSION_CONTEXT", "STRING_ESCAPE",
+                     "OPENJSON", "OPENROWSET", "OPENQUERY", "OPENXML", "FULLTEXTSERVICEPROPERTY", "INDEXPROPERTY",
+                     "COUNT_BIG", "GROUPING", "LAG", "LEAD", "FIRST_VALUE", "LAST_VALUE", "NEWSEQUENTIALID",
+                     "PERMISSIONS", "SQL_VARIANT_PROPERTY", "XACT_STATE", "GREATEST", "LEAST", "DATETRUNC"}
 
 
 class Result:
@@ -145,6 +201,16 @@ class Parser:
     def statement(self, first):
         t = self.tok
         u = t.value.upper() if t.kind == "word" else None
+        if u in UNMODELLED_STATEMENTS:
+            raise E.not_modelled(f"The {u} statement" if u != "WITH" else "WITH (a common table expression)")
+        if u in ("ENABLE", "DISABLE") and self.is_kw("TRIGGER", tok=self.peek()):
+            raise E.not_modelled(f"{u} TRIGGER")
+        if u == "BEGIN" and not self.is_kw("TRAN", "TRANSACTION", tok=self.peek()):
+            nxt = self.peek()
+            what = {"TRY": "BEGIN TRY … END TRY", "DISTRIBUTED": "BEGIN DISTRIBUTED TRANSACTION",
+                    "DIALOG": "BEGIN DIALOG", "CONVERSATION": "BEGIN CONVERSATION TIMER"}.get(
+                nxt.value.upper() if nxt.kind == "word" else "", "BEGIN … END (a statement block)")
+            raise E.not_modelled(what)
         if u == "SELECT":
             return self.p_select(), "read", "SELECT"
         if u == "SET":
@@ -174,6 +240,8 @@ class Parser:
             self.next()
             cond = self.expr()
             fn, kind, verb = self.statement(False)
+            if self.is_kw("ELSE"):
+                raise E.not_modelled("IF … ELSE")
             return (lambda ctx: fn(ctx) if ctx.eval(cond, {}) is True else None), kind, verb
         if first and (t.kind == "ident" or (t.kind == "word" and u not in RESERVED)):
             return self.p_exec()  # a batch may start with a bare procedure name
@@ -189,15 +257,30 @@ class Parser:
     def p_set(self):
         self.kw("SET")
         t = self.tok
+        if t.kind == "var" and not t.value.startswith("@@"):
+            raise E.not_modelled("SET @variable")
         if t.kind != "word":
             raise self.fail()
         opt = t.value.upper()
+        if opt in SET_OPTIONS_UNMODELLED:
+            raise E.not_modelled(f"SET {opt}")
         self.next()
         if opt in SET_OPTIONS_ONOFF:
+            # SET NOEXEC, PARSEONLY, FMTONLY OFF / SET STATISTICS IO, TIME ON: one ON|OFF for a list (SSMS sends
+            # the first form)
+            opts = [opt]
             if opt == "STATISTICS":
                 self.kw("IO", "TIME", "XML", "PROFILE")
+            while self.opt_op(","):
+                if opt == "STATISTICS":
+                    self.kw("IO", "TIME", "XML", "PROFILE")
+                    continue
+                nxt = self.tok
+                if nxt.kind != "word" or nxt.value.upper() not in SET_OPTIONS_ONOFF - {"STATISTICS"}:
+                    raise self.fail()
+                opts.append(self.next().value.upper())
             state = self.kw("ON", "OFF")
-            return (lambda ctx: ctx.set_option(opt, state == "ON")), "read", "SET"
+            return lambda ctx: [ctx.set_option(o, state == "ON") for o in opts]
         if opt == "TRANSACTION":
             self.kw("ISOLATION")
             self.kw("LEVEL")
@@ -207,7 +290,7 @@ class Parser:
                 self.kw("READ")
             else:
                 self.kw("SERIALIZABLE", "SNAPSHOT")
-            return (lambda ctx: None), "read", "SET"
+            return lambda ctx: None
         if opt in SET_OPTIONS_VALUE:
             if self.tok.kind in ("num", "str", "word", "ident", "hex"):
                 self.next()
@@ -217,7 +300,7 @@ class Parser:
                 self.next()
             else:
                 raise self.fail()
-            return (lambda ctx: None), "read", "SET"
+            return lambda ctx: None
         raise self.fail(t)
 
     def p_exec(self):
@@ -237,9 +320,22 @@ class Parser:
         return (lambda ctx: ctx.exec_proc(proc, [(n, ctx.eval(e, {})) for n, e in args])), "read", "EXECUTE"
 
     # -- logins, users, roles, credentials
+    def ddl_kind(self, verb, *modelled):
+        """The object kind after CREATE/ALTER/DROP: one of `modelled`, else "not modelled" for a kind SQL Server
+        has, else a syntax error."""
+        if self.is_kw(*modelled):
+            return self.next().value.upper()
+        if self.tok.kind == "word" and self.tok.value.upper() in DDL_OBJECT_KINDS:
+            kind = self.tok.value.upper()
+            nxt = self.peek()
+            if kind in DDL_TWO_WORD_KINDS and nxt.kind == "word":
+                kind += " " + nxt.value.upper()
+            raise E.not_modelled(f"{verb} {kind}")
+        raise self.fail()
+
     def p_create(self):
         self.kw("CREATE")
-        what = self.kw("LOGIN", "USER", "CREDENTIAL", "DATABASE")
+        what = self.ddl_kind("CREATE", "LOGIN", "USER", "CREDENTIAL", "DATABASE")
         if what == "LOGIN":
             name = self.name()
             if self.opt_kw("FROM"):
@@ -321,9 +417,12 @@ class Parser:
 
     def p_alter(self):
         self.kw("ALTER")
-        what = self.kw("LOGIN", "SERVER", "ROLE", "CREDENTIAL", "DATABASE", "AUTHORIZATION")
+        what = self.ddl_kind("ALTER", "LOGIN", "SERVER", "ROLE", "CREDENTIAL", "DATABASE", "AUTHORIZATION")
         if what == "AUTHORIZATION":
             self.kw("ON")
+            if not self.is_kw("DATABASE") and self.tok.kind == "word" and self.peek().kind == "op" \
+                    and self.peek().value == "::":
+                raise E.not_modelled(f"ALTER AUTHORIZATION ON {self.tok.value.upper()}::")
             self.kw("DATABASE")
             self.op("::")
             db = self.name()
@@ -342,8 +441,12 @@ class Parser:
                     "write", "ALTER LOGIN")
         if what in ("SERVER", "ROLE"):
             if what == "SERVER":
+                if not self.is_kw("ROLE") and self.tok.kind == "word":
+                    raise E.not_modelled(f"ALTER SERVER {self.tok.value.upper()}")
                 self.kw("ROLE")
             role = self.name()
+            if self.is_kw("WITH"):
+                raise E.not_modelled(f"ALTER {what} ROLE … WITH NAME" if what == "SERVER" else "ALTER ROLE … WITH NAME")
             action = self.kw("ADD", "DROP")
             self.kw("MEMBER")
             member = self.name()
@@ -352,7 +455,11 @@ class Parser:
             return (lambda ctx: ctx.alter_db_role(role, action, member)), "write", "ALTER ROLE"
         if what == "DATABASE":
             name = self.name()
+            if self.is_kw("ADD", "MODIFY", "REMOVE", "COLLATE") and not self.is_kw("SET"):
+                raise E.not_modelled(f"ALTER DATABASE … {self.tok.value.upper()}")
             self.kw("SET")
+            if not self.is_kw("RECOVERY") and self.tok.kind == "word":
+                raise E.not_modelled(f"ALTER DATABASE … SET {self.tok.value.upper()}")
             self.kw("RECOVERY")
             model = self.kw("FULL", "SIMPLE", "BULK_LOGGED")
             return (lambda ctx: ctx.alter_database_recovery(name, model)), "write", "ALTER DATABASE"
@@ -364,7 +471,7 @@ class Parser:
 
     def p_drop(self):
         self.kw("DROP")
-        what = self.kw("LOGIN", "USER", "CREDENTIAL", "DATABASE")
+        what = self.ddl_kind("DROP", "LOGIN", "USER", "CREDENTIAL", "DATABASE")
         if_exists = False
         if what in ("USER", "DATABASE") and self.is_kw("IF") and self.is_kw("EXISTS", tok=self.peek()):
             self.next()
@@ -377,6 +484,8 @@ class Parser:
         self.kw("DBCC")
         cmd = self.name().upper()
         args = []
+        if cmd in DBCC_UNMODELLED:
+            raise E.not_modelled(f"DBCC {cmd}")
         if cmd not in ("TRACEON", "TRACEOFF", "TRACESTATUS", "FLUSHAUTHCACHE", "FREESYSTEMCACHE"):
             # DBCC with an unknown command: Msg 2526 "Incorrect DBCC statement. Check the documentation ..."
             def unknown(ctx):
@@ -446,6 +555,7 @@ class Parser:
         sources = []
         where = None
         order = []
+        self.unmodelled_select_clause()
         if self.opt_kw("FROM"):
             sources.append(self.p_source(None))
             while self.is_kw("JOIN", "INNER", "LEFT"):
@@ -465,9 +575,17 @@ class Parser:
                 order.append((e, desc))
                 if not self.opt_op(","):
                     break
+        self.unmodelled_select_clause()
         spec = {"items": items, "sources": sources, "where": where, "order": order, "top": top,
                 "distinct": distinct}
         return lambda ctx: ctx.select(spec)
+
+    def unmodelled_select_clause(self):
+        if self.tok.kind == "word" and self.tok.value.upper() in SELECT_UNMODELLED_CLAUSES:
+            word = self.tok.value.upper()
+            what = {"WITH": "A table hint (WITH (…))", "GROUP": "SELECT … GROUP BY",
+                    "FOR": "SELECT … FOR XML|JSON|BROWSE"}.get(word, f"SELECT … {word}")
+            raise E.not_modelled(what)
 
     def alias(self):
         t = self.next()
@@ -530,6 +648,14 @@ class Parser:
             return ("in", left, items, neg)
         if self.opt_kw("LIKE"):
             return ("like", left, self.e_add(), neg)
+        if self.is_kw("BETWEEN") or (self.is_kw("NOT") and self.is_kw("BETWEEN", tok=self.peek())):
+            negate = bool(self.opt_kw("NOT"))
+            self.kw("BETWEEN")
+            low = self.e_add()
+            self.kw("AND")
+            high = self.e_add()
+            inside = ("and", ("cmp", ">=", left, low), ("cmp", "<=", left, high))
+            return ("not", inside) if negate else inside
         return left
 
     def e_add(self):
@@ -564,13 +690,15 @@ class Parser:
         if t.kind == "op" and t.value == "(":
             self.next()
             if self.is_kw("SELECT"):
-                raise self.fail()
+                raise E.not_modelled("A subquery")
             e = self.expr()
             self.op(")")
             return e
         if self.is_kw("NULL"):
             self.next()
             return ("lit", None)
+        if self.is_kw("EXISTS"):
+            raise E.not_modelled("EXISTS (subquery)")
         if self.is_kw("CAST", "TRY_CAST"):
             self.next()
             self.op("(")
@@ -579,7 +707,7 @@ class Parser:
             typ = self.p_type()
             self.op(")")
             return ("cast", e, typ)
-        if self.is_kw("CONVERT"):
+        if self.is_kw("CONVERT", "TRY_CONVERT"):
             self.next()
             self.op("(")
             typ = self.p_type()
@@ -604,8 +732,12 @@ class Parser:
                 other = self.expr()
             self.kw("END")
             return ("case", base, whens, other)
+        if self.is_kw("CURRENT_TIMESTAMP"):
+            self.next()
+            return ("func", "GETDATE", [])
         name_like = t.kind == "word" and (t.value.upper() not in RESERVED or t.value.upper() in (
-            "CURRENT_USER", "SYSTEM_USER", "SESSION_USER", "COALESCE", "NULLIF"))
+            "CURRENT_USER", "SYSTEM_USER", "SESSION_USER", "COALESCE", "NULLIF") or (
+            t.value.upper() in ("LEFT", "RIGHT") and self.peek().kind == "op" and self.peek().value == "("))
         if t.kind == "ident" or name_like:
             if self.peek().kind == "op" and self.peek().value == "(" and t.kind == "word":
                 fname = self.next().value.upper()
@@ -621,8 +753,12 @@ class Parser:
                         if not self.opt_op(","):
                             break
                     self.op(")")
+                if self.is_kw("OVER"):
+                    raise E.not_modelled(f"{fname}(…) OVER (a window function)")
                 if fname == "COUNT":
                     return ("count", args[0])
+                if fname not in MODELLED_FUNCTIONS and fname in BUILTIN_FUNCTIONS:
+                    raise E.not_modelled(f"The built-in function {fname}")
                 return ("func", fname, args)
             if t.kind == "word" and t.value.upper() in ("CURRENT_USER", "SYSTEM_USER", "SESSION_USER"):
                 self.next()

@@ -33,6 +33,27 @@ def syntax_near(token_text: str, is_keyword: bool) -> SyntaxError_:
     return e
 
 
+# World-only messages.  Numbers from 50000 up are user-defined messages in SQL Server (RAISERROR/THROW,
+# sp_addmessage), so no statement of a real server produces them by itself: a client seeing one of these
+# knows the answer comes from the test world, not from SQL Server.
+NOT_MODELLED = 50100
+INTERNAL_ERROR = 50101
+
+
+def not_modelled(what: str) -> SqlError:
+    """Valid T-SQL outside the modelled subset (README.md "T-SQL understood"): the batch does not run."""
+    e = SqlError(NOT_MODELLED, 16, 1, f"{what} is valid T-SQL that the test world does not model; nothing of "
+                                      "the batch ran (see tests/sim/sqlserver/README.md, T-SQL understood).")
+    e.batch_abort = True
+    return e
+
+
+def internal_error(exc: BaseException) -> tuple:
+    """(number, class, state, text) for a fault of the world itself while it answered a request."""
+    return (INTERNAL_ERROR, 16, 1, f"The test world failed while answering this request ({type(exc).__name__}: "
+                                   f"{exc}); the world's log has the traceback.")
+
+
 def terminating(verb: str):
     # Msg 3013: "BACKUP DATABASE is terminating abnormally." (seed 002)
     return (3013, 16, 1, f"{verb} is terminating abnormally.")

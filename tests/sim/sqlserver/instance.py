@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import itertools
+import logging
 import threading
 import time
 
@@ -11,12 +12,13 @@ from . import catalog as C
 from . import errors as E
 from . import tds
 from .engine import Parser, Result, compare, infer_type, like_to_regex
-from .server import ConnectionDropped, LoginFailed
+from .server import ConnectionDropped, FatalError, LoginFailed
 
 # The audience SQL Server on an Azure VM accepts in Azure's public cloud (tokens for the scope
 # https://database.windows.net/.default); a backend may name its cloud's own (WorldBackend.sql_audiences).
 SQL_AUDIENCES = ("https://database.windows.net/", "https://database.windows.net")
 _spids = itertools.count(51)
+log = logging.getLogger("sim.sqlserver.instance")
 
 
 class Session:
@@ -187,6 +189,12 @@ class Instance:
         except Exception:
             pass
 
+    def record_internal_error(self, session, text, exc):
+        """The request log's line for a request the world failed to answer (server.py's watchdog)."""
+        verb = "LOGIN" if text == "LOGIN7" else (_guess_verb(text) or "INTERNAL")
+        self._record(verb, text, E.INTERNAL_ERROR, kind="read" if verb == "LOGIN" else _guess_kind(text),
+                     principal=session.login.name if session else None, error=f"{type(exc).__name__}: {exc}")
+
     async def run_batch(self, session, text):
         return await self._run(session, text, {}, rpc=False)
 
@@ -299,6 +307,10 @@ class Instance:
                 body = self._result_tokens(res, tok, more=rpc)
                 if rpc:
                     body += trailer + tds.tok_returnstatus(-6) + tds.tok_done(tds.TOK_DONEPROC, tds.DONE_ERROR)
+                if klass >= 20:
+                    # severity 20-25: "fatal errors … the client connection is terminated" (Database engine
+                    # error severities)
+                    raise FatalError(body)
                 return body
         results = await asyncio.to_thread(self._execute_sync, session, text, params)
         out = bytearray()
@@ -363,6 +375,14 @@ class Instance:
                     res.messages.extend(exc.messages())
                     res.error = True
                     status = exc.number
+                except Exception as exc:  # a fault of the world: answer it, log it, run nothing more
+                    log.exception("statement failed inside the world: %s", st.text[:200])
+                    res.messages.append(E.internal_error(exc))
+                    res.error = True
+                    self._record(st.verb, st.text, E.INTERNAL_ERROR, kind=st.kind, principal=session.login.name,
+                                 error=f"{type(exc).__name__}: {exc}")
+                    results.append(res)
+                    break
                 if not res.sets and res.rowcount is None and not res.messages and st.verb in ("SET", "USE"):
                     pass
                 self._record(st.verb, st.text, status, kind=st.kind, principal=session.login.name)

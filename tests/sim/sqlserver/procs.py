@@ -42,7 +42,28 @@ def _datatype_info(ctx, args):
     ctx.result.rowcount = len(rows)
 
 
+# System stored procedures SQL Server has ("System stored procedures (Transact-SQL)") that the world does not
+# run: they answer "not modelled" instead of Msg 2812, which would claim they do not exist.
+SYSTEM_PROCEDURES = {
+    "sp_who", "sp_who2", "sp_configure", "sp_helpdb", "sp_help", "sp_helptext", "sp_helplogins", "sp_helpuser",
+    "sp_helprole", "sp_helprolemember", "sp_helpsrvrole", "sp_helpsrvrolemember", "sp_addsrvrolemember",
+    "sp_dropsrvrolemember", "sp_addrolemember", "sp_droprolemember", "sp_addlogin", "sp_droplogin", "sp_adduser",
+    "sp_dropuser", "sp_grantlogin", "sp_revokelogin", "sp_password", "sp_defaultdb", "sp_changedbowner",
+    "sp_spaceused", "sp_lock", "sp_databases", "sp_server_info", "sp_tables", "sp_columns", "sp_stored_procedures",
+    "sp_pkeys", "sp_fkeys", "sp_statistics", "sp_special_columns", "sp_sproc_columns", "sp_set_session_context",
+    "sp_readerrorlog", "sp_cycle_errorlog", "sp_addmessage", "sp_dropmessage", "sp_rename", "sp_msforeachdb",
+    "sp_msforeachtable", "sp_describe_first_result_set", "sp_describe_undeclared_parameters", "sp_getapplock",
+    "sp_releaseapplock", "sp_addextendedproperty", "sp_updatestats", "sp_recompile", "sp_refreshview",
+    "sp_get_database_scoped_credential", "sp_delete_backuphistory", "sp_add_job", "sp_start_job",
+    "sp_executesql", "sp_prepare", "sp_execute", "sp_unprepare", "sp_prepexec", "sp_cursoropen", "sp_cursorfetch",
+    "sp_cursorclose", "sp_reset_connection", "xp_readerrorlog", "xp_cmdshell", "xp_msver", "xp_fixeddrives",
+    "xp_instance_regread", "xp_regread", "xp_logininfo",
+}
+
+
 def run_procedure(ctx, proc, args):
     if proc.lower() in ("sp_datatype_info_100", "sp_datatype_info", "sp_datatype_info_90"):
         return _datatype_info(ctx, args)
+    if proc.lower() in SYSTEM_PROCEDURES:
+        raise E.not_modelled(f"The system procedure {proc}")
     raise E.SqlError(2812, 16, 62, f"Could not find stored procedure '{proc}'.")

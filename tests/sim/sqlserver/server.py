@@ -11,6 +11,7 @@ import logging
 import ssl
 import struct
 
+from . import errors as E
 from . import tds
 
 log = logging.getLogger("sim.sqlserver.tds")
@@ -22,6 +23,14 @@ class ConnectionDropped(Exception):
     def __init__(self, partial=b""):
         super().__init__("connection dropped")
         self.partial = partial
+
+
+class FatalError(Exception):
+    """An error of severity 20 or more: SQL Server sends it and then closes the connection."""
+
+    def __init__(self, tokens: bytes):
+        super().__init__("fatal error")
+        self.tokens = tokens
 
 
 class LoginFailed(Exception):
@@ -226,6 +235,15 @@ class _Connection:
                              + tds.tok_done(tds.TOK_DONE, tds.DONE_ERROR))
             await self.wire.drain()
             return
+        except Exception as exc:  # the watchdog, for LOGIN7: the client sees why instead of a closed socket
+            log.exception("LOGIN7 failed inside the world")
+            inst.record_internal_error(None, "LOGIN7", exc)
+            number, klass, state, message = E.internal_error(exc)
+            self.session = None
+            self.send_tokens(tds.tok_message(tds.TOK_ERROR, number, state, klass, message, inst.server_name, "", 1)
+                             + tds.tok_done(tds.TOK_DONE, tds.DONE_ERROR))
+            await self.wire.drain()
+            return
         s = self.session
         out = bytearray()
         out += tds.tok_envchange(1, s.database, "master")
@@ -281,13 +299,35 @@ class _Connection:
                 await self.wire.drain()
             self.writer.close()
             return
+        except FatalError as fatal:
+            self.send_tokens(fatal.tokens)
+            await self.wire.drain()
+            self.writer.close()
+            return
         except asyncio.CancelledError:
             raise
         except tds.ProtocolError as exc:
             out = self.instance.protocol_error_tokens(str(exc))
+        except Exception as exc:  # the watchdog: a fault of the world still gets an answer, and a log line
+            out = self._internal_error(ptype, payload, exc)
         if not self.attention.is_set():
             self.send_tokens(out)
             await self.wire.drain()
+
+    def _internal_error(self, ptype: int, payload: bytes, exc: Exception) -> bytes:
+        """ERROR + DONE(error) for a request the world failed to answer; the traceback goes to the log
+        (sim.log under simctl) and the request log gets a `tds` entry with status INTERNAL_ERROR."""
+        log.exception("TDS request (packet type %#x) failed inside the world", ptype)
+        text = ""
+        try:
+            if ptype == tds.PKT_SQL_BATCH:
+                text = tds.strip_all_headers(payload).decode("utf-16-le", "replace")
+        except Exception:  # the request itself may be what failed to decode
+            text = ""
+        number, klass, state, message = E.internal_error(exc)
+        self.instance.record_internal_error(self.session, text or f"packet type {ptype:#x}", exc)
+        return (tds.tok_message(tds.TOK_ERROR, number, state, klass, message, self.instance.server_name, "", 1)
+                + tds.tok_done(tds.TOK_DONE, tds.DONE_ERROR))
 
 
 def make_ssl_context(certfile: str, keyfile: str) -> ssl.SSLContext:

@@ -119,3 +119,67 @@ def test_assigning_a_user_assigned_identity_needs_the_linked_permission(sim):
         compute.virtual_machines.begin_update("rg-sql", "sqlvm-fresh", {"identity": {
             "type": "UserAssigned", "userAssignedIdentities": {uami: {}}}})
     assert info.value.status_code == 403 and info.value.error.code == "LinkedAuthorizationFailed"
+
+
+def test_instance_view_as_arm_returns_it(sim):
+    """GET …/instanceView and GET ?$expand=instanceView through azure-mgmt-compute: statuses, VM agent and the
+    guest's OS for a running VM; a deallocated VM reports its power state and no guest agent."""
+    compute = mgmt(sim, ComputeManagementClient)
+    view = compute.virtual_machines.instance_view("rg-sql", "sqlvm-ready")
+    codes = [s.code for s in view.statuses]
+    assert codes == ["ProvisioningState/succeeded", "PowerState/running"]
+    assert [s.display_status for s in view.statuses] == ["Provisioning succeeded", "VM running"]
+    assert all(s.level == "Info" for s in view.statuses)
+    assert view.computer_name == "sqlvm-ready" and view.os_name.startswith("Windows Server")
+    assert view.os_version.startswith("Microsoft Windows NT 10.0.")
+    agent = view.vm_agent
+    assert agent.vm_agent_version and [s.display_status for s in agent.statuses] == ["Ready"]
+    assert [h.type for h in agent.extension_handlers] == ["Microsoft.SqlServer.Management.SqlIaaSAgent"]
+    assert view.disks[0].name.endswith("_OsDisk_1") and view.hyper_v_generation == "V2"
+
+    vm = compute.virtual_machines.get("rg-sql", "sqlvm-ready", expand="instanceView")
+    assert [s.code for s in vm.instance_view.statuses] == codes
+    assert vm.instance_view.vm_agent.vm_agent_version == agent.vm_agent_version
+    assert compute.virtual_machines.get("rg-sql", "sqlvm-ready").instance_view is None
+
+    off = compute.virtual_machines.instance_view("rg-sql", "app-vm")
+    assert [s.code for s in off.statuses] == ["ProvisioningState/succeeded", "PowerState/deallocated"]
+    assert off.vm_agent is None and off.computer_name is None and off.os_name is None
+    assert compute.virtual_machines.get("rg-sql", "app-vm", expand="instanceView").instance_view.statuses[1].code \
+        == "PowerState/deallocated"
+    routes = {e["route"] for e in sim.admin.requests(service="arm")}
+    assert any(r.endswith("/virtualMachines/{vmName}/instanceView") for r in routes)
+
+
+def test_instance_view_of_a_missing_vm_and_a_bad_expand(sim):
+    compute = mgmt(sim, ComputeManagementClient)
+    with pytest.raises(ResourceNotFoundError):
+        compute.virtual_machines.instance_view("rg-sql", "nope")
+    with pytest.raises(HttpResponseError) as info:
+        compute.virtual_machines.get("rg-sql", "sqlvm-ready", expand="everything")
+    assert info.value.status_code == 400 and info.value.error.code == "InvalidParameter"
+
+
+@pytest.mark.parametrize("os_name,power,agent", [
+    ("linux", "stopped", "Not Ready"), ("windows", "stopped", "Not Ready"), ("linux", "running", "Ready")])
+def test_instance_view_per_power_state_reads_as_the_sdk_model(os_name, power, agent):
+    """Every scenario power state gives a body azure-mgmt-compute's VirtualMachineInstanceView reads: a stopped
+    VM keeps its guest details and an unresponsive agent (level Warning)."""
+    import sys
+    import types
+    from pathlib import Path
+    from azure.mgmt.compute.models import VirtualMachineInstanceView
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from azsim.arm import ArmService
+    from azsim.scenario import normalise
+    from azsim.world import World
+    world = World(normalise({"subscriptions": [{"resource_groups": [{"name": "rg", "vms": [
+        {"name": "vm1", "os": os_name, "power_state": power, "sql": {"version": "16.0.4175.1"}}]}]}]}))
+    vm = next(iter(world.vms.values()))
+    view = VirtualMachineInstanceView(ArmService(types.SimpleNamespace(world=world))._vm_instance_view(vm))
+    assert [s.code for s in view.statuses] == ["ProvisioningState/succeeded", "PowerState/" + power]
+    assert view.computer_name == "vm1" and view.vm_agent.statuses[0].display_status == agent
+    assert view.vm_agent.statuses[0].level == ("Info" if agent == "Ready" else "Warning")
+    assert view.os_name == ("ubuntu" if os_name == "linux" else "Windows Server 2022 Datacenter")
+    handler = "SqlIaaSAgentLinux" if os_name == "linux" else "SqlIaaSAgent"
+    assert view.vm_agent.extension_handlers[0].type.endswith(handler)

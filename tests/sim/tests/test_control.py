@@ -92,6 +92,14 @@ def test_scenario_validation_errors():
         normalise(dict(base, settings={"throttle": False}))
     with pytest.raises(ScenarioError, match="not a GUID"):
         normalise(dict(base, tenant={"id": "nope"}))
+    vm = normalise(base)["subscriptions"][0]["resource_groups"][0]["vms"][0]
+    assert vm["power_state"] == "running"
+    off = {"subscriptions": [{"resource_groups": [{"name": "rg", "vms": [
+        {"name": "vm1", "power_state": "Deallocated"}]}]}]}
+    assert normalise(off)["subscriptions"][0]["resource_groups"][0]["vms"][0]["power_state"] == "deallocated"
+    off["subscriptions"][0]["resource_groups"][0]["vms"][0]["power_state"] = "hibernated"
+    with pytest.raises(ScenarioError, match="power_state: must be one of running, stopped, deallocated"):
+        normalise(off)
 
 
 @pytest.mark.slow

@@ -41,14 +41,85 @@ def test_tokenizer():
     ("BACKUP DATABASE db TO 'x'", 102, "'x'"),
     ("BACKUP DATABASE db TO URL = 'x' WITH FORMATT", 102, "FORMATT"),
     ("RESTORE DATABASE db FROM URL = 'x' WITH MOVE 'a' 'b'", 102, "'b'"),
-    ("DELETE FROM sys.databases", 156, "DELETE"),
-    ("SELECT 1 UNION SELECT 2", 156, "UNION"),
-    ("CREATE TABLE t (a int)", 156, "TABLE"),
+    ("SELECT 1 SELECT FROM", 156, "FROM"),
+    ("CREATE ELSE x", 156, "ELSE"),
+    ("DROP LOGIN", 102, "LOGIN"),
+    ("SET NOCOUNT MAYBE", 102, "MAYBE"),
 ])
 def test_syntax_errors(sql, number, near):
     with pytest.raises(E.SqlError) as exc:
         Parser(sql).parse_batch()
     assert exc.value.number == number and f"'{near}'" in exc.value.text
+
+
+@pytest.mark.parametrize("sql,what", [
+    ("DECLARE @x int", "The DECLARE statement"),
+    ("PRINT 'hi'", "The PRINT statement"),
+    ("DELETE FROM sys.databases", "The DELETE statement"),
+    ("GRANT CONTROL SERVER TO x", "The GRANT statement"),
+    ("THROW 50000, 'x', 1", "The THROW statement"),
+    ("WITH c AS (SELECT 1 AS a) SELECT a FROM c", "WITH (a common table expression)"),
+    ("SELECT 1 UNION SELECT 2", "SELECT … UNION"),
+    ("SELECT name FROM sys.databases GROUP BY name", "SELECT … GROUP BY"),
+    ("SELECT name INTO #t FROM sys.databases", "SELECT … INTO"),
+    ("SELECT name FROM sys.databases WITH (NOLOCK)", "A table hint"),
+    ("SELECT (SELECT 1)", "A subquery"),
+    ("IF EXISTS (SELECT 1) SELECT 2", "EXISTS (subquery)"),
+    ("IF 1 = 1 SELECT 1 ELSE SELECT 2", "IF … ELSE"),
+    ("SELECT ABS(-1)", "The built-in function ABS"),
+    ("SELECT ROW_NUMBER() OVER (ORDER BY name) FROM sys.databases", "ROW_NUMBER(…) OVER"),
+    ("CREATE TABLE t (a int)", "CREATE TABLE"),
+    ("CREATE OR ALTER PROCEDURE p AS SELECT 1", "CREATE OR ALTER"),
+    ("ALTER USER u WITH DEFAULT_SCHEMA = dbo", "ALTER USER"),
+    ("ALTER DATABASE appdb SET SINGLE_USER", "ALTER DATABASE … SET SINGLE_USER"),
+    ("ALTER SERVER CONFIGURATION SET PROCESS AFFINITY CPU = AUTO", "ALTER SERVER CONFIGURATION"),
+    ("DROP TABLE t", "DROP TABLE"),
+    ("DBCC CHECKDB", "DBCC CHECKDB"),
+    ("SET @x = 1", "SET @variable"),
+    ("SET SHOWPLAN_XML ON", "SET SHOWPLAN_XML"),
+    ("BEGIN TRY SELECT 1 END TRY BEGIN CATCH END CATCH", "BEGIN TRY"),
+    ("IF @@TRANCOUNT = 0 BEGIN BEGIN TRAN END", "BEGIN … END"),
+    ("SELECT 1; CREATE LOGIN early WITH PASSWORD = 'Xx-12345678'; PRINT 'x'", "The PRINT statement"),
+])
+def test_valid_tsql_outside_the_subset_is_not_modelled_not_a_syntax_error(sql, what):
+    with pytest.raises(E.SqlError) as exc:
+        Parser(sql).parse_batch()
+    assert exc.value.number == E.NOT_MODELLED and exc.value.klass == 16 and exc.value.batch_abort
+    assert exc.value.text.startswith(what) and "is valid T-SQL that the test world does not model" in exc.value.text
+
+
+@pytest.mark.parametrize("sql", [
+    "SET STATISTICS IO, TIME ON",
+    "SET NOEXEC, PARSEONLY, FMTONLY OFF",
+    "SELECT name FROM sys.databases WHERE database_id BETWEEN 1 AND 4",
+    "SELECT LEFT(name, 2), CURRENT_TIMESTAMP, TRY_CONVERT(int, '5') FROM sys.databases",
+])
+def test_newly_modelled_forms_parse(sql):
+    assert Parser(sql).parse_batch()
+
+
+def test_not_modelled_runs_nothing_of_the_batch(inst):
+    res = run(inst, "CREATE LOGIN early WITH PASSWORD = 'Xx-12345678'; PRINT 'x'")
+    assert [m[0] for m in res[0].messages] == [E.NOT_MODELLED]
+    assert run(inst, "SELECT COUNT(*) FROM sys.server_principals WHERE name = 'early'")[0].sets[0][1] == [[0]]
+    res = run(inst, "SELECT name FROM sys.databases WHERE database_id BETWEEN 2 AND 3 ORDER BY database_id")
+    assert res[0].sets[0][1] == [["tempdb"], ["model"]]
+
+
+def test_a_fault_inside_a_statement_is_an_answer_and_a_log_line(inst, monkeypatch):
+    """Any exception of the world while a statement runs answers INTERNAL_ERROR for it (the statements before it
+    keep their results) and lands in the request log with the exception."""
+    from sqlserver import instance as sql_instance
+    i = inst[0]
+
+    def broken(self, spec):
+        raise KeyError("boom")
+    monkeypatch.setattr(sql_instance.Context, "use", broken)
+    res = run(inst, "SELECT 1; USE appdb; SELECT 2")
+    assert len(res) == 2 and res[0].sets[0][1] == [[1]]
+    assert res[1].error and res[1].messages[0][0] == E.INTERNAL_ERROR and "KeyError" in res[1].messages[0][3]
+    entry = i.backend.requests[-1]
+    assert entry["status"] == E.INTERNAL_ERROR and entry["method"] == "USE" and "boom" in entry["error"]
 
 
 def test_unclosed_quote():

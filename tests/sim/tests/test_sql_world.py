@@ -99,3 +99,17 @@ def test_tds_logins_and_statements_in_the_request_log(sim):
     assert ("LOGIN", "read", 0) in by
     assert ("SELECT", "read", 102) in by
     assert all(e.get("principal") == "sa" for e in tds)
+
+
+def test_session_set_batch_and_not_modelled_statement_inside_the_world(sim):
+    """The world's own log sees what the standalone tests check: a SET batch answered, valid T-SQL outside the
+    subset answered with the world-only Msg 50100."""
+    from sqlserver import errors as E
+    conn = _sa(sim, "sqlvm-ready")
+    conn.timeout = 10
+    cur = conn.cursor()
+    assert cur.execute("SET ARITHABORT ON; SET TEXTSIZE 2147483647; SELECT 1").fetchone()[0] == 1
+    with pytest.raises(pyodbc.Error, match=r"does not model.*\(50100\)"):
+        cur.execute("PRINT 'hi'")
+    entries = [(e["method"], e["status"]) for e in sim.admin.requests(service="tds")]
+    assert ("SET", 0) in entries and ("PRINT", E.NOT_MODELLED) in entries
