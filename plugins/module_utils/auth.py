@@ -207,16 +207,15 @@ def discovery_cache_transport(cache_dir=None, now=None):
     import hashlib
     import io
     import json
-    import time
 
     import requests
     from azure.core.pipeline.transport import RequestsTransport
     from requests.adapters import HTTPAdapter
     from urllib3.response import HTTPResponse
 
-    from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir
+    from ansible_collections.sqlvm.backup.plugins.module_utils import private_files
 
-    directory = cache_dir if cache_dir is not None else default_cache_dir()
+    directory = cache_dir if cache_dir is not None else private_files.default_root()
 
     def cache_file(url):
         return os.path.join(directory, "openid-%s.json" % hashlib.sha256(url.encode("utf-8")).hexdigest()[:24])
@@ -232,31 +231,33 @@ def discovery_cache_transport(cache_dir=None, now=None):
             if request.method != "GET" or not url.endswith(_DISCOVERY_SUFFIX):
                 return super().send(request, *args, **kwargs)
             path = cache_file(request.url)
-            try:
-                if (time.time() if now is None else now) - os.path.getmtime(path) < DISCOVERY_CACHE_SECONDS:
-                    with open(path, "rb") as handle:
-                        body = handle.read()
-                    json.loads(body)
-                    return self._cached(request, body)
-            except (OSError, ValueError):
-                pass
+            # Only a file nobody else could have planted: its token_endpoint receives the secret.
+            body = private_files.read_file(directory, path, max_age=DISCOVERY_CACHE_SECONDS, now=now)
+            if body is not None and _same_host_endpoints(body, request.url):
+                return self._cached(request, body)
             response = super().send(request, *args, **kwargs)
             if response.status_code != 200:
                 return response
             body = response.content
-            try:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-                tmp = "%s.%d.tmp" % (path, os.getpid())
-                with open(tmp, "wb") as handle:
-                    handle.write(body)
-                os.replace(tmp, path)
-            except OSError:
-                pass
+            private_files.write_file(directory, path, body)
             return self._cached(request, body)
 
     session = requests.Session()
     session.mount("https://", DiscoveryCachingAdapter())
     return RequestsTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
+
+
+def _same_host_endpoints(body, url):
+    """True for an OpenID document (JSON bytes) whose token endpoint is on the host it was read from,
+    as Entra ID's and AD FS's are: a second guard against a document that sends the secret elsewhere."""
+    import json
+    from urllib.parse import urlsplit
+    try:
+        document = json.loads(body)
+        endpoint = urlsplit(document["token_endpoint"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return endpoint.scheme == "https" and endpoint.netloc.lower() == urlsplit(url).netloc.lower()
 
 
 def _authority_kwargs(cloud, settings):

@@ -10,6 +10,7 @@ domain errors into fail_json (`run`). `exit` adds the diff when Ansible runs wit
 from __future__ import annotations
 
 import os
+import sys
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -84,6 +85,20 @@ class SqlvmModule(AnsibleModule):
                                       check_mode=self.check_mode)
 
     # Results --------------------------------------------------------------------------------
+
+    def _report_cache_warnings(self):
+        # Caches the task found untrusted (private_files.py); loaded only if a cache was touched.
+        private_files = sys.modules.get("ansible_collections.sqlvm.backup.plugins.module_utils.private_files")
+        for text in private_files.take_warnings() if private_files is not None else ():
+            self.warn(text)
+
+    def exit_json(self, **kwargs):
+        self._report_cache_warnings()
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self._report_cache_warnings()
+        super().fail_json(msg, **kwargs)
 
     def run(self, fn):
         """Call fn(self); the only place where domain errors become fail_json."""

@@ -1,3 +1,4 @@
+import json
 import socket
 
 import pytest
@@ -146,9 +147,10 @@ def test_openid_configuration_is_served_from_the_day_cache(tmp_path):
     # Nothing listens there: an answer can only come from the cache.
     url = "https://127.0.0.1:%d/tenant/v2.0/.well-known/openid-configuration" % port
     path = tmp_path / ("openid-%s.json" % hashlib.sha256(url.encode()).hexdigest()[:24])
-    path.write_text('{"token_endpoint": "https://127.0.0.1/t"}')
+    document = {"token_endpoint": "https://127.0.0.1:%d/tenant/oauth2/v2.0/token" % port}
+    path.write_text(json.dumps(document))
     session = auth.discovery_cache_transport(cache_dir=str(tmp_path)).session
-    assert session.get(url).json() == {"token_endpoint": "https://127.0.0.1/t"}
+    assert session.get(url).json() == document
     # Other URLs, and a stale cache, go to the network.
     with pytest.raises(requests.exceptions.ConnectionError):
         session.post(url.replace(".well-known/openid-configuration", "oauth2/v2.0/token"))
