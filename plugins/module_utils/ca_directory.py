@@ -115,7 +115,7 @@ def hashed_directory(bundle_path, cache_dir):
     if not trusted_directory(root, cache_dir, create=True):
         return None
     try:
-        return _build(content, directory)
+        return _build(content, directory, root)
     except (OSError, ValueError, ImportError):
         return None
 
@@ -138,7 +138,7 @@ def _trusted_certificates(root, directory):
     return True
 
 
-def _build(content, directory):
+def _build(content, directory, root):
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
