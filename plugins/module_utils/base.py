@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import Deadline, SqlvmBackupError
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
@@ -44,13 +45,24 @@ _REQUIREMENTS = {"azure": "azure-identity, azure-core and azure-mgmt-core (see r
 class SqlvmModule(AnsibleModule):
     """AnsibleModule with our auth options, check mode, a lazy Azure session and one error exit."""
 
-    def __init__(self, argument_spec, **kwargs):
+    def __init__(self, argument_spec, default_timeout=None, **kwargs):
+        """`default_timeout`: the default of the `timeout` option when the module's work can
+        legitimately take longer than DEFAULT_TIMEOUT (BACKUP, RESTORE: docs/design.md, "Deadline")."""
+        started = time.monotonic()
         spec = dict(AUTH_ARGUMENT_SPEC)
+        if default_timeout is not None:
+            spec["timeout"] = dict(spec["timeout"], default=default_timeout)
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
         super().__init__(argument_spec=spec, **kwargs)
         self._azure = None
         self._auth_settings = None
+        timeout = self.params.get("timeout")
+        if timeout is None or timeout <= 0:
+            from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import TIMEOUT_FIX, timeout_problem
+            self.fail_json(msg="%s Fix: %s" % (timeout_problem(timeout), TIMEOUT_FIX))
+        # One deadline for the whole task, from its start: sign-in, cloud metadata, ARM, Graph, SQL.
+        self.deadline = Deadline(timeout, start=started)
 
     # Azure ----------------------------------------------------------------------------------
 
@@ -69,7 +81,7 @@ class SqlvmModule(AnsibleModule):
         """The task's AzureSession (cloud, credential, arm, graph, subscription_id, deadline)."""
         if self._azure is None:
             from ansible_collections.sqlvm.backup.plugins.module_utils.http import AzureSession
-            self._azure = AzureSession(self.auth_settings)
+            self._azure = AzureSession(self.auth_settings, deadline=self.deadline)
         return self._azure
 
     # SQL Server -----------------------------------------------------------------------------
@@ -82,7 +94,7 @@ class SqlvmModule(AnsibleModule):
         params = dict(self.params)
         params.update(overrides)
         return sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
-                                      check_mode=self.check_mode)
+                                      check_mode=self.check_mode, deadline=self.deadline)
 
     # Results --------------------------------------------------------------------------------
 

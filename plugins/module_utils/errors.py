@@ -9,6 +9,8 @@ request bodies or option values that may hold secrets.
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, redact_data
 
 
@@ -56,6 +58,50 @@ class AuthenticationError(SqlvmBackupError):
     """No credential could be built, or the identity platform refused to issue a token."""
 
     kind = "authentication"
+
+
+class Deadline:
+    """The time left for the task: one per task, started with it, shared by every step (sign-in, cloud
+    metadata, Azure Resource Manager, Microsoft Graph, SQL login, SQL statements). Monotonic, so
+    clock changes do not matter."""
+
+    def __init__(self, seconds, clock=time.monotonic, start=None):
+        self.seconds = seconds
+        self._clock = clock
+        self._end = (clock() if start is None else start) + seconds
+
+    def remaining(self):
+        return max(0.0, self._end - self._clock())
+
+    def expired(self):
+        return self.remaining() <= 0
+
+
+# What to do when the task's timeout ran out in each step (TimeoutExceeded).
+TIMEOUT_FIXES = {
+    "sign-in": "the sign-in authority did not answer in time: check that the controller reaches it (proxy, "
+               "firewall, DNS) and that cloud_environment names the right cloud, then run again or raise the "
+               "task's `timeout`.",
+    "cloud metadata": "the cloud's /metadata/endpoints document did not arrive in time: check that the controller "
+                      "reaches the cloud_environment URL, then run again or raise the task's `timeout`.",
+    "SQL login": "SQL Server did not accept the login in time: check sql_host, sql_port and the firewall / NSG "
+                 "rules, then run again or raise the task's `timeout`.",
+    "SQL statement": "the statement was cancelled; SQL Server rolls back what it had not finished. Raise the "
+                     "task's `timeout` to the time the statement needs (a BACKUP or RESTORE of a large database "
+                     "can take hours) and run again.",
+}
+
+
+class TimeoutExceeded(SqlvmBackupError):
+    """The task's `timeout` ran out; `step` says where (a key of TIMEOUT_FIXES)."""
+
+    kind = "timeout"
+
+    def __init__(self, step, seconds, detail=None):
+        self.step = step
+        cause = "The task's timeout of %s s ran out during %s%s." % (
+            seconds, step, " (%s)" % detail.strip().rstrip(".") if detail else "")
+        super().__init__(cause, fix=TIMEOUT_FIXES.get(step), step=step, timeout=seconds)
 
 
 # Fixes for Azure Resource Manager and Microsoft Graph error codes users meet most often.
