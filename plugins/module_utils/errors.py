@@ -143,6 +143,42 @@ AZURE_ERROR_FIXES = {
 }
 
 
+# Sign-in failures by AADSTS code ("Microsoft Entra authentication and authorization error codes",
+# learn.microsoft.com/entra/identity-platform/reference-error-codes). Only these blame the credentials.
+SIGN_IN_GENERIC_FIX = ("check client_id, tenant, the secret or certificate, auth_source and cloud_environment (the "
+                       "authority must belong to the same cloud as the endpoints).")
+SIGN_IN_TRANSIENT_FIX = ("run the task again (Microsoft Entra ID reported a temporary failure); if it persists, check "
+                         "the Azure status page and that the controller reaches the sign-in authority.")
+AADSTS_TRANSIENT = frozenset((90033, 90055))  # directory service unavailable; tenant throttled
+AADSTS_FIXES = {
+    7000215: "the client secret is wrong: give the secret's value (not its id) in secret (AZURE_SECRET).",
+    7000222: "the client secret has expired: create a new one for the application and update secret (AZURE_SECRET).",
+    700016: "no application with this client_id in the tenant: check client_id and tenant (AZURE_CLIENT_ID, "
+            "AZURE_TENANT) and cloud_environment.",
+    90002: "the tenant does not exist: check tenant (AZURE_TENANT) and cloud_environment.",
+    900023: "tenant is not a tenant id or domain: check tenant (AZURE_TENANT).",
+    90072: "the account is not in this tenant: check tenant, or invite the account.",
+    50034: "the user does not exist in the tenant: check ad_user and tenant.",
+    50126: "the user name or password is wrong: check ad_user and password (AZURE_AD_USER, AZURE_PASSWORD).",
+    50053: "the account is locked after too many failed sign-ins: wait, or have an administrator unlock it.",
+    50057: "the account or application is disabled in Microsoft Entra ID: enable it, or use another identity.",
+    7000112: "the application is disabled in Microsoft Entra ID: enable its service principal, or use another identity.",
+    50076: "the user needs multifactor authentication, which an unattended task cannot do: use a service principal, "
+           "managed identity or workload identity.",
+    50079: "the user must register for multifactor authentication: use a service principal, managed identity or "
+           "workload identity for automation.",
+    53003: "a Conditional Access policy blocked the sign-in: ask the tenant's administrators to allow this identity "
+           "from the controller.",
+    700027: "the client certificate or assertion was not accepted: check client_certificate_path (the certificate "
+            "registered on the application, with its private key) and the controller's clock.",
+    700024: "the client assertion is outside its validity period: check the controller's clock and the federated token.",
+    70021: "no federated identity credential on the application matches the token's issuer and subject: add one, or "
+           "check federated_token_file.",
+    500011: "the resource's service principal was not found in the tenant: check cloud_environment (the token was "
+            "asked for another cloud's audience).",
+}
+
+
 class AzureApiError(SqlvmBackupError):
     """A call to Azure Resource Manager or Microsoft Graph did not succeed."""
 

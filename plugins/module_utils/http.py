@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (  # noqa: F401 - Deadline re-exported
+    AADSTS_FIXES,
+    AADSTS_TRANSIENT,
+    SIGN_IN_GENERIC_FIX,
+    SIGN_IN_TRANSIENT_FIX,
     AuthenticationError,
     AzureApiError,
     Deadline,
@@ -265,8 +270,7 @@ def error_from_exception(operation, resource, exc):
         elif "AzureCliCredential" in text:
             fix = "run `az login` as the user that runs the task, or choose another auth_source."
         else:
-            fix = ("check client_id, tenant, the secret or certificate, auth_source and cloud_environment "
-                   "(the authority must belong to the same cloud as the endpoints).")
+            return sign_in_error(operation, text)
         return AuthenticationError("Signing in to Azure failed during %s: %s" % (operation, text), fix=fix)
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
         return AzureApiError(operation, resource, None, "Timeout",
@@ -285,6 +289,32 @@ def error_from_exception(operation, resource, exc):
                                   getattr(exc.error, "code", None), getattr(exc.error, "message", None))
         return error
     return AzureApiError(operation, resource, None, type(exc).__name__, _first_line(str(exc)))
+
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+_SIGN_IN_HTTP_STATUS = re.compile(r"(?i)\bHTTP(?: Error)?:?\s*(\d{3})\b|status(?: code)?:?\s*(\d{3})\b")
+
+
+def sign_in_error(operation, text):
+    """The sign-in service's refusal or failure, blaming the credentials only when its AADSTS code
+    says they are wrong (Microsoft Entra authentication and authorization error codes)."""
+    cause = "Signing in to Azure failed during %s: %s" % (operation, text)
+    match = _AADSTS.search(text or "")
+    if match:
+        code = int(match.group(1))
+        if code in AADSTS_TRANSIENT:
+            return AuthenticationError(
+                "The sign-in service failed transiently during %s (AADSTS%d): %s" % (operation, code, text),
+                fix=SIGN_IN_TRANSIENT_FIX, transient=True)
+        return AuthenticationError(cause, fix=AADSTS_FIXES.get(code, SIGN_IN_GENERIC_FIX))
+    status = _SIGN_IN_HTTP_STATUS.search(text or "")
+    code = int(status.group(1) or status.group(2)) if status else None
+    if code is not None and (code >= 500 or code in (408, 429)):
+        return AuthenticationError(
+            "The sign-in service failed transiently during %s (HTTP %d from the authority); nothing says the "
+            "credentials are wrong: %s" % (operation, code, text),
+            fix=SIGN_IN_TRANSIENT_FIX, transient=True)
+    return AuthenticationError(cause, fix=SIGN_IN_GENERIC_FIX)
 
 
 def _first_line(text):
@@ -381,7 +411,33 @@ def wait_for_lro(client, method, url, body=None, deadline=None, operation=None, 
                             "the operation was still running when the task's timeout of %s s ran "
                             "out; Azure may still complete it" % exc.seconds) from None
     except AzureError as exc:
-        raise error_from_exception(operation, resource, exc) from None
+        error = error_from_exception(operation, resource, exc)
+        raise _lro_outcome_error(error, polling) from None
+
+
+def _lro_outcome_error(error, polling):
+    """A clearer error for an operation that ended Canceled, or Failed without saying why: the status
+    answer itself was HTTP 200, so `error` alone reads "HTTP 200 (no error code): (no message)"."""
+    if error.code:
+        return error
+    try:
+        status = str(polling.status() or "")
+    except Exception:  # pylint: disable=broad-except - no status known: keep the error as it is
+        return error
+    if status.lower() == "canceled":
+        return AzureApiError(
+            error.operation, error.resource, error.status, "OperationCanceled",
+            "Azure canceled the operation before it finished (its status is Canceled): another request changed or "
+            "deleted the resource meanwhile (a concurrent deployment, the portal, a policy remediation), or "
+            "someone canceled it; nothing is known to be half-done",
+            fix="run the task again once nothing else changes the resource; if it is canceled again, look in the "
+                "resource's Activity Log for who or what canceled it.")
+    if status.lower() == "failed":
+        return AzureApiError(
+            error.operation, error.resource, error.status, "OperationFailed",
+            "Azure reports the operation as Failed without an error code or message",
+            fix="look in the resource's Activity Log for the failed operation's details, then run the task again.")
+    return error
 
 
 def fetch_cloud_metadata(url, deadline=None):

@@ -160,6 +160,30 @@ def backoff_delays(budget, first=2.0, cap=30.0):
     return delays
 
 
+def retry_while_principal_missing(call, missing, budget, sleep=time.sleep):
+    """call() again, after backoff_delays(budget), while it fails with an error `missing(err)` says
+    means "the principal has not replicated yet" (ARM's PrincipalNotFound, Graph's 404 for a new
+    service principal); the last error is raised when the budget is spent."""
+    delays = backoff_delays(budget)
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except AzureApiError as err:
+            if not missing(err) or attempt >= len(delays):
+                raise
+            sleep(delays[attempt])
+            attempt += 1
+
+
+def validate_principal_wait(desired):
+    wait = desired.get("principal_wait")
+    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, int) or wait < 0):
+        raise InvalidInputError(
+            "principal_wait=%r is not a number of seconds; give 0 (do not wait) or more, e.g. 120 (the default): how "
+            "long to wait for a new identity to appear in the directory" % (wait,))
+
+
 def principal_wait_budget(session, desired):
     """Seconds to wait out PrincipalNotFound: principal_wait, but never past the task's timeout."""
     budget = desired.get("principal_wait", 120)
@@ -185,6 +209,7 @@ def summarize(item):
 
 def validate_desired(desired, subscription_id):
     """Normalize and check options before any request (InvalidInputError)."""
+    validate_principal_wait(desired)
     principal = desired.get("principal_id")
     if not is_guid(principal or ""):
         raise InvalidInputError(
@@ -291,9 +316,7 @@ def ensure_present(session, desired, check_mode, sleep=time.sleep):
 
 
 def _create(session, assignment_id, body, principal_wait, sleep):
-    delays = backoff_delays(principal_wait)
-    attempt = 0
-    while True:
+    def put():
         try:
             return arm_write(session, "PUT", assignment_id, AUTHORIZATION_API_VERSION, body,
                              operation="create role assignment", long_running=False)
@@ -301,17 +324,18 @@ def _create(session, assignment_id, body, principal_wait, sleep):
             code = getattr(err, "code", None)
             if code == "RoleAssignmentExists" or getattr(err, "status", None) == 409 and code in (None, "Conflict"):
                 return None
-            if code == "PrincipalNotFound" and attempt < len(delays):
-                sleep(delays[attempt])
-                attempt += 1
-                continue
-            if code == "PrincipalNotFound":
-                raise AzureApiError(
-                    "create role assignment", assignment_id, err.status, code,
-                    "principal %s was not found in the directory after waiting %d s; if it was just "
-                    "created, raise principal_wait (the task's timeout bounds it too); otherwise check principal_id (an object id, not a "
-                    "client id)" % (body["properties"]["principalId"], principal_wait))
             raise
+
+    try:
+        return retry_while_principal_missing(put, lambda err: err.code == "PrincipalNotFound", principal_wait, sleep)
+    except AzureApiError as err:
+        if err.code != "PrincipalNotFound":
+            raise
+        raise AzureApiError(
+            "create role assignment", assignment_id, err.status, err.code,
+            "principal %s was not found in the directory after waiting %d s; if it was just "
+            "created, raise principal_wait (the task's timeout bounds it too); otherwise check principal_id (an object id, not a "
+            "client id)" % (body["properties"]["principalId"], principal_wait)) from None
 
 
 def ensure_absent(session, desired, check_mode):
