@@ -422,7 +422,7 @@ def _lro_outcome_error(error, polling):
         return error
     try:
         status = str(polling.status() or "")
-    except Exception:  # pylint: disable=broad-except - no status known: keep the error as it is
+    except Exception:  # pylint: disable=broad-except
         return error
     if status.lower() == "canceled":
         return AzureApiError(
