@@ -61,7 +61,7 @@ ENV_NAMES = {
 }
 SECRET_OPTIONS = ("secret", "password", "client_certificate_password")
 _CREDENTIAL_OPTIONS = tuple(name for name in ENV_NAMES if name not in ("subscription_id", "cloud_environment"))
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 TOKEN_CACHE_ENV = "SQLVM_BACKUP_TOKEN_CACHE"
@@ -79,7 +79,7 @@ def parse_boolean(value, name):
 
 
 def is_guid(value):
-    return bool(value) and bool(_GUID.match(str(value)))
+    return bool(value) and bool(_GUID.fullmatch(str(value)))
 
 
 def _env_hint(name):

@@ -90,7 +90,9 @@ def read_verdict(transitive, app_roles=None):
 
 def validate_desired(desired):
     from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import validate_principal_wait
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import check_names
     validate_principal_wait(desired)
+    check_names(desired, ("resource_group", "vm_name"))
     method = desired.get("method") or "directory_role"
     if method not in METHODS:
         raise InvalidInputError("method must be one of %s" % ", ".join(METHODS))

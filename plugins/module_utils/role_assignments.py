@@ -26,7 +26,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AzureApiError,
     InvalidInputError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, is_guid
+from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, check_names, is_guid
 
 AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
 
@@ -43,11 +43,11 @@ BUILTIN_ROLES = {
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group", "ForeignGroup", "Device")
 
 _ROLE_DEF_ID_RE = re.compile(
-    r"^(/subscriptions/[^/]+)?/providers/microsoft\.authorization/roledefinitions/([0-9a-f-]{36})$",
+    r"^(/subscriptions/[^/\x00-\x1f\x7f]+)?/providers/microsoft\.authorization/roledefinitions/([0-9a-f-]{36})\Z",
     re.IGNORECASE,
 )
 _SCOPE_RE = re.compile(
-    r"^/(subscriptions/(?P<sub>[^/]+)(/.*)?|providers/microsoft\.management/managementgroups/[^/]+)$",
+    r"^/(subscriptions/(?P<sub>[^/\x00-\x1f\x7f]+)(/[^\x00-\x1f\x7f]*)?|providers/microsoft\.management/managementgroups/[^/\x00-\x1f\x7f]+)\Z",
     re.IGNORECASE,
 )
 
@@ -66,7 +66,7 @@ def same_scope(left, right):
 
 
 def scope_subscription(scope):
-    match = _SCOPE_RE.match(normalize_scope(scope))
+    match = _SCOPE_RE.fullmatch(normalize_scope(scope))
     return match.group("sub") if match else None
 
 
@@ -81,7 +81,7 @@ def storage_scope(subscription_id, resource_group, account, container=None):
 def validate_scope(scope, subscription_id):
     """The normalized scope; InvalidInputError when it cannot be an ARM scope of this task."""
     normalized = normalize_scope(scope)
-    match = _SCOPE_RE.match(normalized)
+    match = _SCOPE_RE.fullmatch(normalized)
     if not scope or not match:
         raise InvalidInputError(
             "scope %r is not an ARM scope; give a resource id such as /subscriptions/<id>/resourceGroups/"
@@ -104,9 +104,13 @@ def validate_scope(scope, subscription_id):
 def role_guid_from_input(role):
     """The role definition GUID when ``role`` is a GUID or a role definition id, else None."""
     role = (role or "").strip()
-    if GUID_RE.match(role):
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in role):
+        raise InvalidInputError(
+            "role %r contains a line break or control character; give a role name such as 'Storage Blob Data "
+            "Contributor', its GUID or its role definition id" % role)
+    if GUID_RE.fullmatch(role):
         return role.lower()
-    match = _ROLE_DEF_ID_RE.match(role)
+    match = _ROLE_DEF_ID_RE.fullmatch(role)
     if match:
         return match.group(2).lower()
     if role.lower().startswith("/") or "roledefinitions" in role.lower():
@@ -210,6 +214,7 @@ def summarize(item):
 def validate_desired(desired, subscription_id):
     """Normalize and check options before any request (InvalidInputError)."""
     validate_principal_wait(desired)
+    check_names(desired, ("resource_group", "storage_account", "container"))
     principal = desired.get("principal_id")
     if not is_guid(principal or ""):
         raise InvalidInputError(
