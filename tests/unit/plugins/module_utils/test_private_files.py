@@ -52,7 +52,7 @@ def test_root_is_created_private_and_files_round_trip(root):
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert pf.read_file(root, path, secret=True) == b"{}"
-    assert [name for name in os.listdir(os.path.dirname(path))] == ["f.json"]  # no temporary file left
+    assert os.listdir(os.path.dirname(path)) == ["f.json"]  # no temporary file left
     assert pf.take_warnings() == []
 
 
