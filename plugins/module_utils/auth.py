@@ -257,7 +257,12 @@ def discovery_cache_transport(cache_dir=None, now=None, deadline=None):
     session = requests.Session()
     session.mount("https://", DiscoveryCachingAdapter())
     session.mount("http://", DiscoveryCachingAdapter())  # managed identity endpoints (IMDS) are plain http
-    return RequestsTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
+    class SignInTransport(RequestsTransport):
+        def sleep(self, duration):
+            # azure-identity's retries back off between attempts; never past the task's deadline.
+            super().sleep(duration if deadline is None else min(duration, deadline.remaining()))
+
+    return SignInTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
 
 
 def _bounded_timeout(timeout, remaining):

@@ -241,3 +241,15 @@ def test_the_deadline_starts_with_the_task_and_long_modules_may_raise_the_defaul
 def test_auth_settings_keep_an_explicit_zero_to_refuse_it():
     with pytest.raises(Exception, match="timeout=0"):
         auth.AuthSettings.from_options_and_env({"timeout": 0}, {})
+
+
+def test_sign_in_retries_never_back_off_past_the_deadline(monkeypatch):
+    import time
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    clock = FakeClock()
+    transport = auth.discovery_cache_transport(deadline=Deadline(5, clock=clock))
+    transport.sleep(2)
+    clock.advance(4)
+    transport.sleep(8)
+    assert slept == [2, 1]
