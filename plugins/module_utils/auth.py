@@ -257,6 +257,7 @@ def discovery_cache_transport(cache_dir=None, now=None, deadline=None):
     session = requests.Session()
     session.mount("https://", DiscoveryCachingAdapter())
     session.mount("http://", DiscoveryCachingAdapter())  # managed identity endpoints (IMDS) are plain http
+
     class SignInTransport(RequestsTransport):
         def sleep(self, duration):
             # azure-identity's retries back off between attempts; never past the task's deadline.
