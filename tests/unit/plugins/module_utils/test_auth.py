@@ -96,11 +96,12 @@ def test_credentials_source_names_what_is_missing():
 
 def test_custom_cloud_disables_instance_discovery_and_uses_its_authority(monkeypatch):
     import azure.identity
+    from azure.core.pipeline.transport import RequestsTransport
     seen = []
     monkeypatch.setattr(azure.identity, "ClientSecretCredential", lambda *args, **kwargs: seen.append((args, kwargs)))
     build_credential(settings({}, AWX_SP), CUSTOM)
     build_credential(settings({}, AWX_SP), PUBLIC)
-    assert all(type(kwargs.pop("transport")).__name__ == "RequestsTransport" for _args, kwargs in seen)
+    assert all(isinstance(kwargs.pop("transport"), RequestsTransport) for _args, kwargs in seen)
     assert all((kwargs.pop("retry_total"), kwargs.pop("timeout")) == (3, 300) for _args, kwargs in seen)
     assert seen[0] == ((TENANT, APP, "s3cr3t"), {"authority": "https://127.0.0.1:8444/",
                                                  "disable_instance_discovery": True})
