@@ -81,9 +81,15 @@ options:
     type: str
   timeout:
     description:
-      - Upper bound in seconds for everything the task waits for in Azure, retries after throttling (HTTP 429,
-        C(Retry-After) honoured), transient errors and long-running operations included.
-      - When a wait would pass it the task fails and says so; a long-running operation may still complete in Azure.
+      - The most the whole task may take, in seconds. One deadline, started with the task, covers every step - sign-in
+        to Microsoft Entra ID, the cloud's metadata document, every Azure Resource Manager and Microsoft Graph request
+        (retries after throttling (HTTP 429, C(Retry-After) honoured), transient errors and long-running operations
+        included), the SQL Server login and every SQL statement (C(login_timeout) and C(statement_timeout), where a
+        module has them, only shorten their step).
+      - When a step would pass it the task fails and names the step (sign-in, cloud metadata, Azure Resource Manager,
+        Microsoft Graph, SQL login, SQL statement); a long-running Azure operation may still complete in Azure, a SQL
+        statement is cancelled and rolled back by SQL Server.
+      - Must be a positive number of seconds; V(0) and negative values are refused (there is no unlimited value).
     type: int
     default: 300
   token_cache:

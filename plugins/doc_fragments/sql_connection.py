@@ -68,13 +68,14 @@ options:
     type: str
   login_timeout:
     description:
-      - Seconds to wait for the login to complete; V(0) waits indefinitely.
+      - Seconds to wait for the login to complete; V(0) waits until the task's O(timeout) runs out (the
+        login never waits past it).
     type: int
     default: 15
   statement_timeout:
     description:
-      - Seconds a single statement may run before it is cancelled; V(0) means no limit (backups and restores of
-        large databases can take hours).
+      - Seconds a single statement may run before it is cancelled; V(0) means no limit but the task's O(timeout),
+        which bounds every statement (backups and restores of large databases can take hours; raise O(timeout) for them).
     type: int
     default: 0
 requirements:

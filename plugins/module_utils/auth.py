@@ -28,7 +28,12 @@ import re
 import shutil
 import socket
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
+from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import (
+    AUTH_SOURCES,
+    DEFAULT_TIMEOUT,
+    TIMEOUT_FIX,
+    timeout_problem,
+)
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -56,7 +61,7 @@ ENV_NAMES = {
 }
 SECRET_OPTIONS = ("secret", "password", "client_certificate_password")
 _CREDENTIAL_OPTIONS = tuple(name for name in ENV_NAMES if name not in ("subscription_id", "cloud_environment"))
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 TOKEN_CACHE_ENV = "SQLVM_BACKUP_TOKEN_CACHE"
@@ -74,7 +79,7 @@ def parse_boolean(value, name):
 
 
 def is_guid(value):
-    return bool(value) and bool(_GUID.match(str(value)))
+    return bool(value) and bool(_GUID.fullmatch(str(value)))
 
 
 def _env_hint(name):
@@ -114,7 +119,8 @@ class AuthSettings:
                 if environ.get(env_name):
                     values[name], origin[name] = environ[env_name], env_name
                     break
-        timeout = options.get("timeout") or DEFAULT_TIMEOUT
+        timeout = options.get("timeout")
+        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         token_cache = options.get("token_cache")
         if token_cache is None:
             token_cache = parse_boolean(environ.get(TOKEN_CACHE_ENV, "true"), TOKEN_CACHE_ENV)
@@ -132,9 +138,8 @@ class AuthSettings:
             raise InvalidInputError(
                 "client_id %r is not a GUID." % self.client_id,
                 fix="set %s to the application (client) id." % _env_hint("client_id"))
-        if not isinstance(self.timeout, int) or self.timeout <= 0:
-            raise InvalidInputError("timeout must be a positive number of seconds.",
-                                    fix="set timeout to e.g. 300.")
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int) or self.timeout <= 0:
+            raise InvalidInputError(timeout_problem(self.timeout), fix=TIMEOUT_FIX)
 
     def secret_values(self):
         """Values Ansible must mask wherever they appear (they may come from the environment)."""
@@ -198,25 +203,26 @@ DISCOVERY_CACHE_SECONDS = 24 * 3600
 _DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 
 
-def discovery_cache_transport(cache_dir=None, now=None):
-    """An azure-core RequestsTransport whose session answers the sign-in authority's OpenID
-    configuration (the public document msal reads before every first token of a process) from a
-    one-day disk cache. msal offers the same through its `http_cache`; azure-identity does not expose
-    it, so we cache at the HTTP layer. Everything else - token requests included - goes out as usual.
-    Saves one request per task and credential."""
+def discovery_cache_transport(cache_dir=None, now=None, deadline=None):
+    """The sign-in transport: an azure-core RequestsTransport whose session answers the sign-in
+    authority's OpenID configuration (the public document msal reads before every first token of a
+    process) from a one-day disk cache. msal offers the same through its `http_cache`; azure-identity
+    does not expose it, so we cache at the HTTP layer. Everything else - token requests included -
+    goes out as usual. Saves one request per task and credential.
+
+    With the task's `deadline`, every sign-in request waits at most the time left: azure-identity's
+    own limits (a minute per read, retried) know nothing of the task's `timeout`."""
     import hashlib
     import io
-    import json
-    import time
 
     import requests
     from azure.core.pipeline.transport import RequestsTransport
     from requests.adapters import HTTPAdapter
     from urllib3.response import HTTPResponse
 
-    from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir
+    from ansible_collections.sqlvm.backup.plugins.module_utils import private_files
 
-    directory = cache_dir if cache_dir is not None else default_cache_dir()
+    directory = cache_dir if cache_dir is not None else private_files.default_root()
 
     def cache_file(url):
         return os.path.join(directory, "openid-%s.json" % hashlib.sha256(url.encode("utf-8")).hexdigest()[:24])
@@ -228,41 +234,66 @@ def discovery_cache_transport(cache_dir=None, now=None):
                 preload_content=False, reason="OK"))
 
         def send(self, request, *args, **kwargs):  # pylint: disable=signature-differs
+            if deadline is not None:
+                remaining = deadline.remaining()
+                if remaining <= 0:
+                    raise requests.exceptions.ConnectTimeout("the task's timeout of %s s ran out" % deadline.seconds)
+                kwargs["timeout"] = _bounded_timeout(kwargs.get("timeout"), remaining)
             url = request.url.split("?", 1)[0]
             if request.method != "GET" or not url.endswith(_DISCOVERY_SUFFIX):
                 return super().send(request, *args, **kwargs)
             path = cache_file(request.url)
-            try:
-                if (time.time() if now is None else now) - os.path.getmtime(path) < DISCOVERY_CACHE_SECONDS:
-                    with open(path, "rb") as handle:
-                        body = handle.read()
-                    json.loads(body)
-                    return self._cached(request, body)
-            except (OSError, ValueError):
-                pass
+            # Only a file nobody else could have planted: its token_endpoint receives the secret.
+            body = private_files.read_file(directory, path, max_age=DISCOVERY_CACHE_SECONDS, now=now)
+            if body is not None and _same_host_endpoints(body, request.url):
+                return self._cached(request, body)
             response = super().send(request, *args, **kwargs)
             if response.status_code != 200:
                 return response
             body = response.content
-            try:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-                tmp = "%s.%d.tmp" % (path, os.getpid())
-                with open(tmp, "wb") as handle:
-                    handle.write(body)
-                os.replace(tmp, path)
-            except OSError:
-                pass
+            private_files.write_file(directory, path, body)
             return self._cached(request, body)
 
     session = requests.Session()
     session.mount("https://", DiscoveryCachingAdapter())
-    return RequestsTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
+    session.mount("http://", DiscoveryCachingAdapter())  # managed identity endpoints (IMDS) are plain http
+
+    class SignInTransport(RequestsTransport):
+        def sleep(self, duration):
+            # azure-identity's retries back off between attempts; never past the task's deadline.
+            super().sleep(duration if deadline is None else min(duration, deadline.remaining()))
+
+    return SignInTransport(session=session, session_owner=True, connection_timeout=10, read_timeout=60)
 
 
-def _authority_kwargs(cloud, settings):
-    # Sign-in is bounded like everything else: few retries, no longer than the task's timeout.
-    kwargs = {"authority": cloud.authority_host, "transport": discovery_cache_transport(),
-              "retry_total": 3, "timeout": settings.timeout}
+def _bounded_timeout(timeout, remaining):
+    """requests' (connect, read) timeout, neither longer than `remaining` seconds."""
+    if isinstance(timeout, tuple):
+        return tuple(remaining if part is None else min(part, remaining) for part in timeout)
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+def _same_host_endpoints(body, url):
+    """True for an OpenID document (JSON bytes) whose token endpoint is on the host it was read from,
+    as Entra ID's and AD FS's are: a second guard against a document that sends the secret elsewhere."""
+    import json
+    from urllib.parse import urlsplit
+    try:
+        document = json.loads(body)
+        endpoint = urlsplit(document["token_endpoint"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return endpoint.scheme == "https" and endpoint.netloc.lower() == urlsplit(url).netloc.lower()
+
+
+def _sign_in_seconds(settings, deadline):
+    return max(1, int(deadline.remaining() + 0.999)) if deadline is not None else settings.timeout
+
+
+def _authority_kwargs(cloud, settings, deadline=None):
+    # Sign-in is bounded like everything else: few retries, no longer than the task's time left.
+    kwargs = {"authority": cloud.authority_host, "transport": discovery_cache_transport(deadline=deadline),
+              "retry_total": 3, "timeout": _sign_in_seconds(settings, deadline)}
     if not cloud.is_known:
         # A private cloud's authority is not in Microsoft's instance discovery list; without this
         # msal refuses it (azure-identity docs, disable_instance_discovery).
@@ -270,26 +301,26 @@ def _authority_kwargs(cloud, settings):
     return kwargs
 
 
-def build_credential(settings, cloud, environ=None, probe_msi=None, which=None, source=None):
-    """An azure-identity credential for the chosen source (`source`, else choose_auth_source's).
-    Imports only the credential it needs."""
+def build_credential(settings, cloud, environ=None, probe_msi=None, which=None, source=None, deadline=None):
+    """An azure-identity credential for the chosen source (`source`, else choose_auth_source's),
+    signing in within `deadline` (the task's). Imports only the credential it needs."""
     source = source or choose_auth_source(settings, environ, probe_msi, which)
     if source == "credentials":
         if settings.has_service_principal():
             if settings.secret:
                 from azure.identity import ClientSecretCredential
                 return ClientSecretCredential(settings.tenant, settings.client_id, settings.secret,
-                                              **_authority_kwargs(cloud, settings))
+                                              **_authority_kwargs(cloud, settings, deadline))
             from azure.identity import CertificateCredential
             return CertificateCredential(settings.tenant, settings.client_id,
                                          certificate_path=settings.client_certificate_path,
                                          password=settings.client_certificate_password,
-                                         **_authority_kwargs(cloud, settings))
+                                         **_authority_kwargs(cloud, settings, deadline))
         if settings.has_user_password():
             from azure.identity import UsernamePasswordCredential
             return UsernamePasswordCredential(settings.client_id or AZURE_CLI_CLIENT_ID, settings.ad_user,
                                               settings.password, tenant_id=settings.tenant or "organizations",
-                                              **_authority_kwargs(cloud, settings))
+                                              **_authority_kwargs(cloud, settings, deadline))
         missing = [_env_hint(name) for name in ("client_id", "tenant") if not getattr(settings, name)]
         if not (settings.secret or settings.client_certificate_path):
             missing.append(_env_hint("secret") + " or " + _env_hint("client_certificate_path"))
@@ -306,14 +337,15 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None, 
         from azure.identity import WorkloadIdentityCredential
         return WorkloadIdentityCredential(tenant_id=settings.tenant, client_id=settings.client_id,
                                           token_file_path=settings.federated_token_file,
-                                          **_authority_kwargs(cloud, settings))
+                                          **_authority_kwargs(cloud, settings, deadline))
     if source == "msi":
         from azure.identity import ManagedIdentityCredential
+        bounded = {"transport": discovery_cache_transport(deadline=deadline)} if deadline is not None else {}
         if settings.client_id:
-            return ManagedIdentityCredential(client_id=settings.client_id)
-        return ManagedIdentityCredential()
+            return ManagedIdentityCredential(client_id=settings.client_id, **bounded)
+        return ManagedIdentityCredential(**bounded)
     if source == "cli":
         from azure.identity import AzureCliCredential
-        return AzureCliCredential(tenant_id=settings.tenant or "", process_timeout=min(settings.timeout, 60))
+        return AzureCliCredential(tenant_id=settings.tenant or "", process_timeout=min(_sign_in_seconds(settings, deadline), 60))
     raise InvalidInputError("auth_source %r is not supported." % source,
                             fix="use one of %s." % ", ".join(AUTH_SOURCES))

@@ -5,3 +5,15 @@ builds the spec, but only tasks that talk to Azure need auth.py itself (compiled
 
 AUTH_SOURCES = ("auto", "credentials", "env", "msi", "cli", "workload_identity")
 DEFAULT_TIMEOUT = 300
+# sql_backup and sql_restore: BACKUP and RESTORE of a large database take hours (docs/design.md, "Deadline").
+LONG_TASK_TIMEOUT = 24 * 3600
+
+TIMEOUT_FIX = ("give timeout a positive number of seconds: the most the whole task may take (sign-in, Azure and SQL "
+               "Server included); the default is %d." % DEFAULT_TIMEOUT)
+
+
+def timeout_problem(value):
+    """What is wrong with a `timeout` value that is not a positive number of seconds."""
+    if value == 0 and not isinstance(value, bool):
+        return "timeout=0 is not accepted: a task cannot finish in no time, and 0 does not mean 'no limit'."
+    return "timeout=%r is not a positive number of seconds." % (value,)

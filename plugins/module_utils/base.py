@@ -10,11 +10,13 @@ domain errors into fail_json (`run`). `exit` adds the diff when Ansible runs wit
 from __future__ import annotations
 
 import os
+import sys
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import Deadline, SqlvmBackupError
 from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, url_secret_parts
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
@@ -88,6 +90,9 @@ class SqlvmModule(AnsibleModule):
     """AnsibleModule with our auth options, check mode, a lazy Azure session and one error exit."""
 
     def __init__(self, argument_spec, **kwargs):
+        """`argument_spec` may redefine an authentication option, e.g. a longer `timeout` default for
+        modules whose work legitimately takes hours (BACKUP, RESTORE: docs/design.md, "Deadline")."""
+        started = time.monotonic()
         spec = dict(AUTH_ARGUMENT_SPEC)
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
@@ -95,6 +100,12 @@ class SqlvmModule(AnsibleModule):
         self._azure = None
         self._auth_settings = None
         self._sql_sessions = []
+        timeout = self.params.get("timeout")
+        if timeout is None or timeout <= 0:
+            from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import TIMEOUT_FIX, timeout_problem
+            self.fail_json(msg="%s Fix: %s" % (timeout_problem(timeout), TIMEOUT_FIX))
+        # One deadline for the whole task, from its start: sign-in, cloud metadata, ARM, Graph, SQL.
+        self.deadline = Deadline(timeout, start=started)
 
     def _load_params(self):
         # Called by AnsibleModule.__init__ before it validates (and possibly fails on) the arguments.
@@ -122,7 +133,7 @@ class SqlvmModule(AnsibleModule):
         """The task's AzureSession (cloud, credential, arm, graph, subscription_id, deadline)."""
         if self._azure is None:
             from ansible_collections.sqlvm.backup.plugins.module_utils.http import AzureSession
-            self._azure = AzureSession(self.auth_settings)
+            self._azure = AzureSession(self.auth_settings, deadline=self.deadline)
         return self._azure
 
     # SQL Server -----------------------------------------------------------------------------
@@ -135,7 +146,7 @@ class SqlvmModule(AnsibleModule):
         params = dict(self.params)
         params.update(overrides)
         session = sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
-                                         check_mode=self.check_mode)
+                                         check_mode=self.check_mode, deadline=self.deadline)
         # Kept so that a failure after some writes can say what was already done (see `run`).
         self._sql_sessions.append(session)
         return session
@@ -150,6 +161,20 @@ class SqlvmModule(AnsibleModule):
         return done, in_doubt
 
     # Results --------------------------------------------------------------------------------
+
+    def _report_cache_warnings(self):
+        # Caches the task found untrusted (private_files.py); loaded only if a cache was touched.
+        private_files = sys.modules.get("ansible_collections.sqlvm.backup.plugins.module_utils.private_files")
+        for text in private_files.take_warnings() if private_files is not None else ():
+            self.warn(text)
+
+    def exit_json(self, **kwargs):
+        self._report_cache_warnings()
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self._report_cache_warnings()
+        super().fail_json(msg, **kwargs)
 
     def run(self, fn):
         """Call fn(self); the only place where domain errors become fail_json."""

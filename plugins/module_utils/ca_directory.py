@@ -26,7 +26,7 @@ import os
 import shutil
 import warnings
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import private_directory
+from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import trusted_directory
 
 _PREFIX = "ca-"
 # DER tags of the string types OpenSSL canonicalises (ASN1_MASK_CANON) and how to decode them.
@@ -107,22 +107,38 @@ def hashed_directory(bundle_path, cache_dir):
     except OSError:
         return None
     directory = os.path.join(cache_dir, _PREFIX + hashlib.sha256(content).hexdigest()[:32])
-    if private_directory(directory):
-        return directory
-    if not private_directory(cache_dir):
-        try:
-            os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        except OSError:
-            return None
-        if not private_directory(cache_dir):
-            return None
+    # The cache root is the parent of `cache_dir` (``.../sqlvm.backup/ca``); OpenSSL opens the files,
+    # so the directory and each file in it must pass the checks here.
+    root = os.path.dirname(os.path.abspath(cache_dir))
+    if os.path.lexists(directory):
+        return directory if _trusted_certificates(root, directory) else None
+    if not trusted_directory(root, cache_dir, create=True):
+        return None
     try:
-        return _build(content, directory)
+        return _build(content, directory, root)
     except (OSError, ValueError, ImportError):
         return None
 
 
-def _build(content, directory):
+def _trusted_certificates(root, directory):
+    """True when the hashed directory is private and holds only private regular files of ours."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import file_problem, warn_untrusted
+    if not trusted_directory(root, directory):
+        return False
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    for name in names:
+        path = os.path.join(directory, name)
+        problem = file_problem(path)
+        if problem is not None:
+            warn_untrusted(path, problem)
+            return False
+    return True
+
+
+def _build(content, directory, root):
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -146,7 +162,7 @@ def _build(content, directory):
         os.rename(staging, directory)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-        if private_directory(directory):  # another task built it at the same time
+        if _trusted_certificates(root, directory):  # another task built it at the same time
             return directory
         raise
     return directory

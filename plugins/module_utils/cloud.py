@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
-import time
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
 
@@ -179,45 +177,23 @@ def _cache_path(arm_endpoint, cache_dir):
 
 
 def default_cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "sqlvm.backup")
+    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import default_root
+    return default_root()
 
 
-def owned_privately(info):
-    """True for a stat result of ours that no other user may read, write or enter (token cache, CA
-    directory: what others could plant or read there would be trusted or stolen)."""
-    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
-
-
-def private_directory(path):
-    """True when `path` is a real directory (not a link) that only we own and may open."""
+def _read_cache(cache_dir, path, now):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import read_file
+    body = read_file(cache_dir, path, max_age=METADATA_CACHE_SECONDS, now=now)
     try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and owned_privately(info)
-
-
-def _read_cache(path, now):
-    try:
-        if now - os.path.getmtime(path) > METADATA_CACHE_SECONDS:
-            return None
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
+        return json.loads(body.decode("utf-8")) if body is not None else None
+    except ValueError:
         return None
 
 
-def _write_cache(path, document):
+def _write_cache(cache_dir, path, document):
     # The metadata is public; a cache that cannot be written only costs a request next time.
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = "%s.%d.tmp" % (path, os.getpid())
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import write_file
+    write_file(cache_dir, path, json.dumps(document))
 
 
 def resolve_cloud(name_or_url, fetch_metadata=None, cache_dir=None, now=None):
@@ -245,7 +221,7 @@ def resolve_cloud(name_or_url, fetch_metadata=None, cache_dir=None, now=None):
             return cloud
     cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
     path = _cache_path(arm, cache_dir)
-    document = _read_cache(path, time.time() if now is None else now)
+    document = _read_cache(cache_dir, path, now)
     if document is None:
         if fetch_metadata is None:
             from ansible_collections.sqlvm.backup.plugins.module_utils.http import fetch_cloud_metadata
@@ -253,6 +229,6 @@ def resolve_cloud(name_or_url, fetch_metadata=None, cache_dir=None, now=None):
         url = "%smetadata/endpoints?api-version=%s" % (arm, METADATA_API_VERSION)
         document = fetch_metadata(url)
         cloud = cloud_from_metadata(document, arm)
-        _write_cache(path, document)
+        _write_cache(cache_dir, path, document)
         return cloud
     return cloud_from_metadata(document, arm)

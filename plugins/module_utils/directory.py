@@ -19,6 +19,8 @@ or all three of User.Read.All, GroupMember.Read.All and Application.Read.All.
 """
 from __future__ import annotations
 
+import time
+
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AzureApiError,
     InvalidInputError,
@@ -87,6 +89,10 @@ def read_verdict(transitive, app_roles=None):
 
 
 def validate_desired(desired):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import validate_principal_wait
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import check_names
+    validate_principal_wait(desired)
+    check_names(desired, ("resource_group", "vm_name"))
     method = desired.get("method") or "directory_role"
     if method not in METHODS:
         raise InvalidInputError("method must be one of %s" % ", ".join(METHODS))
@@ -187,15 +193,26 @@ def resolve_principal(session, desired):
     return str((uai.get("properties") or {}).get("principalId")).lower()
 
 
-def transitive_member_of(session, principal_id):
+def _principal_not_replicated(err):
+    # Graph answers 404 Request_ResourceNotFound for a service principal it does not know (yet).
+    return err.status == 404
+
+
+def transitive_member_of(session, principal_id, wait=0, sleep=time.sleep):
+    """The principal's groups and roles; a principal Graph does not know yet (a new identity takes a
+    while to replicate) is waited for up to `wait` seconds, as role_assignment waits for ARM."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import retry_while_principal_missing
     try:
-        return _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id)
+        return retry_while_principal_missing(
+            lambda: _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id),
+            _principal_not_replicated, wait, sleep)
     except AzureApiError as err:
         if err.status == 404:
             raise PrerequisiteError(
-                "no service principal with object id %s in this tenant" % principal_id,
-                fix="give the managed identity's principal (object) id, not its client id; a new identity "
-                    "can take a minute to appear in Microsoft Entra ID") from None
+                "no service principal with object id %s in this tenant (waited %d s for a new one to appear)"
+                % (principal_id, wait),
+                fix="give the managed identity's principal (object) id, not its client id; if the identity was just "
+                    "created, raise principal_wait (the task's timeout bounds it too)") from None
         raise
 
 
@@ -215,10 +232,11 @@ def _graph_service_principal(session):
     return found[0]
 
 
-def read(session, desired):
+def read(session, desired, sleep=time.sleep):
     """Current state for the chosen method (reads only)."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import principal_wait_budget
     principal_id = resolve_principal(session, desired)
-    transitive = transitive_member_of(session, principal_id)
+    transitive = transitive_member_of(session, principal_id, principal_wait_budget(session, desired), sleep)
     state = {"principal_id": principal_id,
              "directory_roles": sorted({r.get("displayName") or r.get("roleTemplateId") for r in directory_roles(transitive)}),
              "groups": sorted(g.get("id") for g in groups(transitive))}
@@ -243,9 +261,9 @@ def public(state):
     return {k: v for k, v in state.items() if not k.startswith("_")}
 
 
-def ensure_present(session, desired, check_mode):
+def ensure_present(session, desired, check_mode, sleep=time.sleep):
     validate_desired(desired)
-    state = read(session, desired)
+    state = read(session, desired, sleep)
     method = desired["method"]
     principal_id = state["principal_id"]
     before = public(state)
@@ -305,10 +323,10 @@ def _check_group(session, group_id):
     return group
 
 
-def ensure_absent(session, desired, check_mode):
+def ensure_absent(session, desired, check_mode, sleep=time.sleep):
     """Remove what this method grants directly; grants reached otherwise stay (reported)."""
     validate_desired(desired)
-    state = read(session, desired)
+    state = read(session, desired, sleep)
     method = desired["method"]
     principal_id = state["principal_id"]
     before = public(state)

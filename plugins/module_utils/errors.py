@@ -9,6 +9,8 @@ request bodies or option values that may hold secrets.
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, redact_data
 
 
@@ -58,6 +60,50 @@ class AuthenticationError(SqlvmBackupError):
     kind = "authentication"
 
 
+class Deadline:
+    """The time left for the task: one per task, started with it, shared by every step (sign-in, cloud
+    metadata, Azure Resource Manager, Microsoft Graph, SQL login, SQL statements). Monotonic, so
+    clock changes do not matter."""
+
+    def __init__(self, seconds, clock=time.monotonic, start=None):
+        self.seconds = seconds
+        self._clock = clock
+        self._end = (clock() if start is None else start) + seconds
+
+    def remaining(self):
+        return max(0.0, self._end - self._clock())
+
+    def expired(self):
+        return self.remaining() <= 0
+
+
+# What to do when the task's timeout ran out in each step (TimeoutExceeded).
+TIMEOUT_FIXES = {
+    "sign-in": "the sign-in authority did not answer in time: check that the controller reaches it (proxy, "
+               "firewall, DNS) and that cloud_environment names the right cloud, then run again or raise the "
+               "task's `timeout`.",
+    "cloud metadata": "the cloud's /metadata/endpoints document did not arrive in time: check that the controller "
+                      "reaches the cloud_environment URL, then run again or raise the task's `timeout`.",
+    "SQL login": "SQL Server did not accept the login in time: check sql_host, sql_port and the firewall / NSG "
+                 "rules, then run again or raise the task's `timeout`.",
+    "SQL statement": "the statement was cancelled; SQL Server rolls back what it had not finished. Raise the "
+                     "task's `timeout` to the time the statement needs (a BACKUP or RESTORE of a large database "
+                     "can take hours) and run again.",
+}
+
+
+class TimeoutExceeded(SqlvmBackupError):
+    """The task's `timeout` ran out; `step` says where (a key of TIMEOUT_FIXES)."""
+
+    kind = "timeout"
+
+    def __init__(self, step, seconds, detail=None):
+        self.step = step
+        cause = "The task's timeout of %s s ran out during %s%s." % (
+            seconds, step, " (%s)" % detail.strip().rstrip(".") if detail else "")
+        super().__init__(cause, fix=TIMEOUT_FIXES.get(step), step=step, timeout=seconds)
+
+
 # Fixes for Azure Resource Manager and Microsoft Graph error codes users meet most often.
 # Codes: ARM "common error codes" (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/
 # common-deployment-errors) and Graph "error responses" (learn.microsoft.com/graph/errors).
@@ -94,6 +140,42 @@ AZURE_ERROR_FIXES = {
     "InternalServerError": "Azure reported a transient failure; run the task again.",
     "ConnectionError": "check network access (proxy, firewall, DNS) from the controller to the "
                        "endpoint, and cloud_environment.",
+}
+
+
+# Sign-in failures by AADSTS code ("Microsoft Entra authentication and authorization error codes",
+# learn.microsoft.com/entra/identity-platform/reference-error-codes). Only these blame the credentials.
+SIGN_IN_GENERIC_FIX = ("check client_id, tenant, the secret or certificate, auth_source and cloud_environment (the "
+                       "authority must belong to the same cloud as the endpoints).")
+SIGN_IN_TRANSIENT_FIX = ("run the task again (Microsoft Entra ID reported a temporary failure); if it persists, check "
+                         "the Azure status page and that the controller reaches the sign-in authority.")
+AADSTS_TRANSIENT = frozenset((90033, 90055))  # directory service unavailable; tenant throttled
+AADSTS_FIXES = {
+    7000215: "the client secret is wrong: give the secret's value (not its id) in secret (AZURE_SECRET).",
+    7000222: "the client secret has expired: create a new one for the application and update secret (AZURE_SECRET).",
+    700016: "no application with this client_id in the tenant: check client_id and tenant (AZURE_CLIENT_ID, "
+            "AZURE_TENANT) and cloud_environment.",
+    90002: "the tenant does not exist: check tenant (AZURE_TENANT) and cloud_environment.",
+    900023: "tenant is not a tenant id or domain: check tenant (AZURE_TENANT).",
+    90072: "the account is not in this tenant: check tenant, or invite the account.",
+    50034: "the user does not exist in the tenant: check ad_user and tenant.",
+    50126: "the user name or password is wrong: check ad_user and password (AZURE_AD_USER, AZURE_PASSWORD).",
+    50053: "the account is locked after too many failed sign-ins: wait, or have an administrator unlock it.",
+    50057: "the account or application is disabled in Microsoft Entra ID: enable it, or use another identity.",
+    7000112: "the application is disabled in Microsoft Entra ID: enable its service principal, or use another identity.",
+    50076: "the user needs multifactor authentication, which an unattended task cannot do: use a service principal, "
+           "managed identity or workload identity.",
+    50079: "the user must register for multifactor authentication: use a service principal, managed identity or "
+           "workload identity for automation.",
+    53003: "a Conditional Access policy blocked the sign-in: ask the tenant's administrators to allow this identity "
+           "from the controller.",
+    700027: "the client certificate or assertion was not accepted: check client_certificate_path (the certificate "
+            "registered on the application, with its private key) and the controller's clock.",
+    700024: "the client assertion is outside its validity period: check the controller's clock and the federated token.",
+    70021: "no federated identity credential on the application matches the token's issuer and subject: add one, or "
+           "check federated_token_file.",
+    500011: "the resource's service principal was not found in the tenant: check cloud_environment (the token was "
+            "asked for another cloud's audience).",
 }
 
 

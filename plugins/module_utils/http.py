@@ -18,12 +18,18 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (  # noqa: F401 - Deadline re-exported
+    AADSTS_FIXES,
+    AADSTS_TRANSIENT,
+    SIGN_IN_GENERIC_FIX,
+    SIGN_IN_TRANSIENT_FIX,
     AuthenticationError,
     AzureApiError,
+    Deadline,
     InvalidInputError,
+    TimeoutExceeded,
 )
 
 USER_AGENT = "sqlvm.backup/0.1.0"
@@ -35,28 +41,39 @@ RETRY_SETTINGS = dict(retry_total=8, retry_connect=4, retry_read=4, retry_status
                       retry_backoff_factor=0.5, retry_backoff_max=20)
 
 
-class Deadline:
-    """The time left for the task. Monotonic, so clock changes do not matter."""
-
-    def __init__(self, seconds, clock=time.monotonic):
-        self.seconds = seconds
-        self._clock = clock
-        self._end = clock() + seconds
-
-    def remaining(self):
-        return max(0.0, self._end - self._clock())
-
-    def expired(self):
-        return self.remaining() <= 0
-
-
 class DeadlineExceeded(Exception):
-    """Raised inside the pipeline when waiting longer would pass the task's deadline."""
+    """Raised inside a pipeline when waiting longer would pass the task's deadline; `step` names the
+    part of the task that was waiting (sign-in, cloud metadata, Azure Resource Manager, Microsoft Graph)."""
 
-    def __init__(self, seconds, last_status=None):
+    def __init__(self, seconds, last_status=None, step=None):
         super().__init__("deadline of %s s reached" % seconds)
         self.seconds = seconds
         self.last_status = last_status
+        self.step = step
+
+
+class DeadlineCredential:
+    """A TokenCredential that signs in only within the task's deadline: azure-identity's own timeouts
+    (a read waits up to a minute, and is retried) do not know the task's `timeout`. The sign-in
+    transport bounds each request by the time left (auth.sign_in_transport); this names the step."""
+
+    def __init__(self, credential, deadline):
+        self.credential = credential
+        self.deadline = deadline
+
+    def get_token(self, *scopes, **kwargs):
+        if self.deadline.expired():
+            raise DeadlineExceeded(self.deadline.seconds, step="sign-in")
+        try:
+            return self.credential.get_token(*scopes, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            if self.deadline.expired():
+                raise DeadlineExceeded(self.deadline.seconds, step="sign-in") from exc
+            raise
+
+    def forget(self, scope):
+        forget = getattr(self.credential, "forget", None)
+        return bool(forget and forget(scope))
 
 
 class ApiResponse:
@@ -82,11 +99,23 @@ def bounded_retry_policy(deadline, **settings):
     if _RETRY_POLICY_CLASS is None:
         from azure.core.pipeline.policies import RetryPolicy
 
+        from azure.core.exceptions import AzureError
+
         class BoundedRetryPolicy(RetryPolicy):
-            def __init__(self, deadline, replay_methods=(), **kwargs):
+            def __init__(self, deadline, replay_methods=(), service=None, **kwargs):
                 self.deadline = deadline
+                self.service = service
                 super().__init__(**kwargs)
                 self._method_whitelist = self._method_whitelist | frozenset(replay_methods)
+
+            def send(self, request):
+                try:
+                    return super().send(request)
+                except AzureError as exc:
+                    # A timeout, or the retries' own time limit: what ran out was the task's time.
+                    if self.deadline.expired():
+                        raise DeadlineExceeded(self.deadline.seconds, None, self.service) from exc
+                    raise
 
             def configure_retries(self, options):
                 retry_settings = super().configure_retries(options)
@@ -103,7 +132,7 @@ def bounded_retry_policy(deadline, **settings):
                 last_status = response.http_response.status_code if response is not None else None
                 if delay >= self.deadline.remaining():
                     # Not an AzureError, so RetryPolicy.send does not retry it.
-                    raise DeadlineExceeded(self.deadline.seconds, last_status)
+                    raise DeadlineExceeded(self.deadline.seconds, last_status, self.service)
                 if delay > 0:
                     transport.sleep(delay)
 
@@ -137,7 +166,7 @@ def bearer_policy(credential, scope):
     return _BEARER_POLICY_CLASS(credential, scope)
 
 
-def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None, replay_methods=()):
+def pipeline_client(base_url, deadline, credential=None, scope=None, transport=None, replay_methods=(), service=None):
     """A PipelineClient with our policies: user agent, bounded retries, bearer token (after retry,
     so every attempt carries a valid token). No redirects: ARM and Graph do not redirect, and a
     token must not follow one. `replay_methods` are replayed after a connection lost mid-answer
@@ -156,7 +185,7 @@ def pipeline_client(base_url, deadline, credential=None, scope=None, transport=N
         RequestIdPolicy(),
         HeadersPolicy({"Accept": "application/json"}),
         UserAgentPolicy(base_user_agent=USER_AGENT),
-        bounded_retry_policy(deadline, replay_methods=replay_methods),
+        bounded_retry_policy(deadline, replay_methods=replay_methods, service=service),
     ]
     if credential is not None:
         policies.append(bearer_policy(credential, scope))
@@ -171,11 +200,12 @@ ARM_REPLAY_METHODS = ("PATCH",)
 
 def arm_client(credential, cloud, deadline, transport=None):
     return pipeline_client(cloud.arm_endpoint, deadline, credential, cloud.arm_scope, transport,
-                           replay_methods=ARM_REPLAY_METHODS)
+                           replay_methods=ARM_REPLAY_METHODS, service="Azure Resource Manager")
 
 
 def graph_client(credential, cloud, deadline, transport=None):
-    return pipeline_client(cloud.graph_endpoint + "v1.0/", deadline, credential, cloud.graph_scope, transport)
+    return pipeline_client(cloud.graph_endpoint + "v1.0/", deadline, credential, cloud.graph_scope, transport,
+                           service="Microsoft Graph")
 
 
 # Errors -------------------------------------------------------------------------------------------
@@ -226,9 +256,11 @@ def error_from_exception(operation, resource, exc):
     )
     if isinstance(exc, DeadlineExceeded):
         detail = " (last answer: HTTP %s)" % exc.last_status if exc.last_status else ""
+        if exc.step in ("sign-in", "cloud metadata"):
+            return TimeoutExceeded(exc.step, exc.seconds, "%s%s" % (operation, detail))
         return AzureApiError(operation, resource, exc.last_status, "Timeout",
-                             "no successful answer within the task's timeout of %s s%s"
-                             % (exc.seconds, detail))
+                             "no successful answer from %s within the task's timeout of %s s%s"
+                             % (exc.step or "Azure", exc.seconds, detail))
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
         # Raised by the credential, before any request reached ARM or Graph.
         text = _first_line(exc.message)
@@ -238,8 +270,7 @@ def error_from_exception(operation, resource, exc):
         elif "AzureCliCredential" in text:
             fix = "run `az login` as the user that runs the task, or choose another auth_source."
         else:
-            fix = ("check client_id, tenant, the secret or certificate, auth_source and cloud_environment "
-                   "(the authority must belong to the same cloud as the endpoints).")
+            return sign_in_error(operation, text)
         return AuthenticationError("Signing in to Azure failed during %s: %s" % (operation, text), fix=fix)
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
         return AzureApiError(operation, resource, None, "Timeout",
@@ -258,6 +289,32 @@ def error_from_exception(operation, resource, exc):
                                   getattr(exc.error, "code", None), getattr(exc.error, "message", None))
         return error
     return AzureApiError(operation, resource, None, type(exc).__name__, _first_line(str(exc)))
+
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+_SIGN_IN_HTTP_STATUS = re.compile(r"(?i)\bHTTP(?: Error)?:?\s*(\d{3})\b|status(?: code)?:?\s*(\d{3})\b")
+
+
+def sign_in_error(operation, text):
+    """The sign-in service's refusal or failure, blaming the credentials only when its AADSTS code
+    says they are wrong (Microsoft Entra authentication and authorization error codes)."""
+    cause = "Signing in to Azure failed during %s: %s" % (operation, text)
+    match = _AADSTS.search(text or "")
+    if match:
+        code = int(match.group(1))
+        if code in AADSTS_TRANSIENT:
+            return AuthenticationError(
+                "The sign-in service failed transiently during %s (AADSTS%d): %s" % (operation, code, text),
+                fix=SIGN_IN_TRANSIENT_FIX, transient=True)
+        return AuthenticationError(cause, fix=AADSTS_FIXES.get(code, SIGN_IN_GENERIC_FIX))
+    status = _SIGN_IN_HTTP_STATUS.search(text or "")
+    code = int(status.group(1) or status.group(2)) if status else None
+    if code is not None and (code >= 500 or code in (408, 429)):
+        return AuthenticationError(
+            "The sign-in service failed transiently during %s (HTTP %d from the authority); nothing says the "
+            "credentials are wrong: %s" % (operation, code, text),
+            fix=SIGN_IN_TRANSIENT_FIX, transient=True)
+    return AuthenticationError(cause, fix=SIGN_IN_GENERIC_FIX)
 
 
 def _first_line(text):
@@ -354,12 +411,39 @@ def wait_for_lro(client, method, url, body=None, deadline=None, operation=None, 
                             "the operation was still running when the task's timeout of %s s ran "
                             "out; Azure may still complete it" % exc.seconds) from None
     except AzureError as exc:
-        raise error_from_exception(operation, resource, exc) from None
+        error = error_from_exception(operation, resource, exc)
+        raise _lro_outcome_error(error, polling) from None
 
 
-def fetch_cloud_metadata(url, timeout=30):
-    """GET a cloud's /metadata/endpoints document (anonymous) through the same retry layer."""
-    client = pipeline_client(url.split("/metadata/", 1)[0] + "/", Deadline(timeout))
+def _lro_outcome_error(error, polling):
+    """A clearer error for an operation that ended Canceled, or Failed without saying why: the status
+    answer itself was HTTP 200, so `error` alone reads "HTTP 200 (no error code): (no message)"."""
+    if error.code:
+        return error
+    try:
+        status = str(polling.status() or "")
+    except Exception:  # pylint: disable=broad-except
+        return error
+    if status.lower() == "canceled":
+        return AzureApiError(
+            error.operation, error.resource, error.status, "OperationCanceled",
+            "Azure canceled the operation before it finished (its status is Canceled): another request changed or "
+            "deleted the resource meanwhile (a concurrent deployment, the portal, a policy remediation), or "
+            "someone canceled it; nothing is known to be half-done",
+            fix="run the task again once nothing else changes the resource; if it is canceled again, look in the "
+                "resource's Activity Log for who or what canceled it.")
+    if status.lower() == "failed":
+        return AzureApiError(
+            error.operation, error.resource, error.status, "OperationFailed",
+            "Azure reports the operation as Failed without an error code or message",
+            fix="look in the resource's Activity Log for the failed operation's details, then run the task again.")
+    return error
+
+
+def fetch_cloud_metadata(url, deadline=None):
+    """GET a cloud's /metadata/endpoints document (anonymous) through the same retry layer, within
+    the task's deadline (30 s when called without one)."""
+    client = pipeline_client(url.split("/metadata/", 1)[0] + "/", deadline or Deadline(30), service="cloud metadata")
     response = send_json(client, "GET", url, operation="read cloud metadata", resource=url)
     if not isinstance(response.body, (dict, list)):
         raise InvalidInputError("The cloud metadata at %s is not JSON." % url,
@@ -370,13 +454,14 @@ def fetch_cloud_metadata(url, timeout=30):
 class AzureSession:
     """Everything a module needs to talk to Azure, each part built on first use.
 
-    settings: auth.AuthSettings. The deadline starts when the session is created (the task start).
+    settings: auth.AuthSettings. `deadline`: the task's (SqlvmModule starts it with the task); without
+    one, it starts when the session is created.
     """
 
-    def __init__(self, settings, environ=None, transport=None, token_cache_dir=None):
+    def __init__(self, settings, environ=None, transport=None, token_cache_dir=None, deadline=None):
         self.settings = settings
         self._token_cache_dir = token_cache_dir
-        self.deadline = Deadline(settings.timeout)
+        self.deadline = deadline or Deadline(settings.timeout)
         self._environ = environ
         self._transport = transport
         self._cloud = None
@@ -389,7 +474,8 @@ class AzureSession:
     def cloud(self):
         if self._cloud is None:
             from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import resolve_cloud
-            self._cloud = resolve_cloud(self.settings.cloud_environment)
+            self._cloud = resolve_cloud(self.settings.cloud_environment,
+                                        fetch_metadata=lambda url: fetch_cloud_metadata(url, self.deadline))
         return self._cloud
 
     @property
@@ -401,14 +487,15 @@ class AzureSession:
             environ = os.environ if self._environ is None else self._environ
             source = choose_auth_source(self.settings, environ) if self.settings.token_cache else None
             if source is None:
-                self._credential = build_credential(self.settings, self.cloud, environ)
+                credential = build_credential(self.settings, self.cloud, environ, deadline=self.deadline)
             else:
                 from ansible_collections.sqlvm.backup.plugins.module_utils import token_cache
-                self._credential = token_cache.CachingCredential(
-                    lambda: build_credential(self.settings, self.cloud, environ, source=source),
+                credential = token_cache.CachingCredential(
+                    lambda: build_credential(self.settings, self.cloud, environ, source=source, deadline=self.deadline),
                     lambda scope: token_cache.cache_key(source, self.settings, self.cloud.authority_host, scope,
                                                         environ),
                     token_cache.TokenCache(self._token_cache_dir or token_cache.default_directory()))
+            self._credential = DeadlineCredential(credential, self.deadline)
         return self._credential
 
     @property
@@ -442,5 +529,5 @@ class AzureSession:
         from azure.core.exceptions import AzureError
         try:
             return self.credential.get_token(scope).token
-        except AzureError as exc:
+        except (AzureError, DeadlineExceeded) as exc:
             raise error_from_exception("get a token for %s" % scope, None, exc) from None

@@ -95,6 +95,7 @@ def storage_check(assignments, scope, principal_id):
 def read(session, desired):
     if not desired.get("resource_group") or not desired.get("vm_name"):
         raise InvalidInputError("resource_group and vm_name are required")
+    sqlvm.check_names(desired, ("resource_group", "vm_name", "sql_vm_name"))
     if desired.get("sql_version"):
         try:
             sqlvm.parse_build(desired["sql_version"])

@@ -26,7 +26,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     AzureApiError,
     InvalidInputError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, is_guid
+from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, check_names, is_guid
 
 AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
 
@@ -43,11 +43,11 @@ BUILTIN_ROLES = {
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group", "ForeignGroup", "Device")
 
 _ROLE_DEF_ID_RE = re.compile(
-    r"^(/subscriptions/[^/]+)?/providers/microsoft\.authorization/roledefinitions/([0-9a-f-]{36})$",
+    r"^(/subscriptions/[^/\x00-\x1f\x7f]+)?/providers/microsoft\.authorization/roledefinitions/([0-9a-f-]{36})\Z",
     re.IGNORECASE,
 )
 _SCOPE_RE = re.compile(
-    r"^/(subscriptions/(?P<sub>[^/]+)(/.*)?|providers/microsoft\.management/managementgroups/[^/]+)$",
+    r"^/(subscriptions/(?P<sub>[^/\x00-\x1f\x7f]+)(/[^\x00-\x1f\x7f]*)?|providers/microsoft\.management/managementgroups/[^/\x00-\x1f\x7f]+)\Z",
     re.IGNORECASE,
 )
 
@@ -66,7 +66,7 @@ def same_scope(left, right):
 
 
 def scope_subscription(scope):
-    match = _SCOPE_RE.match(normalize_scope(scope))
+    match = _SCOPE_RE.fullmatch(normalize_scope(scope))
     return match.group("sub") if match else None
 
 
@@ -81,7 +81,7 @@ def storage_scope(subscription_id, resource_group, account, container=None):
 def validate_scope(scope, subscription_id):
     """The normalized scope; InvalidInputError when it cannot be an ARM scope of this task."""
     normalized = normalize_scope(scope)
-    match = _SCOPE_RE.match(normalized)
+    match = _SCOPE_RE.fullmatch(normalized)
     if not scope or not match:
         raise InvalidInputError(
             "scope %r is not an ARM scope; give a resource id such as /subscriptions/<id>/resourceGroups/"
@@ -104,9 +104,13 @@ def validate_scope(scope, subscription_id):
 def role_guid_from_input(role):
     """The role definition GUID when ``role`` is a GUID or a role definition id, else None."""
     role = (role or "").strip()
-    if GUID_RE.match(role):
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in role):
+        raise InvalidInputError(
+            "role %r contains a line break or control character; give a role name such as 'Storage Blob Data "
+            "Contributor', its GUID or its role definition id" % role)
+    if GUID_RE.fullmatch(role):
         return role.lower()
-    match = _ROLE_DEF_ID_RE.match(role)
+    match = _ROLE_DEF_ID_RE.fullmatch(role)
     if match:
         return match.group(2).lower()
     if role.lower().startswith("/") or "roledefinitions" in role.lower():
@@ -160,6 +164,30 @@ def backoff_delays(budget, first=2.0, cap=30.0):
     return delays
 
 
+def retry_while_principal_missing(call, missing, budget, sleep=time.sleep):
+    """call() again, after backoff_delays(budget), while it fails with an error `missing(err)` says
+    means "the principal has not replicated yet" (ARM's PrincipalNotFound, Graph's 404 for a new
+    service principal); the last error is raised when the budget is spent."""
+    delays = backoff_delays(budget)
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except AzureApiError as err:
+            if not missing(err) or attempt >= len(delays):
+                raise
+            sleep(delays[attempt])
+            attempt += 1
+
+
+def validate_principal_wait(desired):
+    wait = desired.get("principal_wait")
+    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, int) or wait < 0):
+        raise InvalidInputError(
+            "principal_wait=%r is not a number of seconds; give 0 (do not wait) or more, e.g. 120 (the default): how "
+            "long to wait for a new identity to appear in the directory" % (wait,))
+
+
 def principal_wait_budget(session, desired):
     """Seconds to wait out PrincipalNotFound: principal_wait, but never past the task's timeout."""
     budget = desired.get("principal_wait", 120)
@@ -185,6 +213,8 @@ def summarize(item):
 
 def validate_desired(desired, subscription_id):
     """Normalize and check options before any request (InvalidInputError)."""
+    validate_principal_wait(desired)
+    check_names(desired, ("resource_group", "storage_account", "container"))
     principal = desired.get("principal_id")
     if not is_guid(principal or ""):
         raise InvalidInputError(
@@ -291,9 +321,7 @@ def ensure_present(session, desired, check_mode, sleep=time.sleep):
 
 
 def _create(session, assignment_id, body, principal_wait, sleep):
-    delays = backoff_delays(principal_wait)
-    attempt = 0
-    while True:
+    def put():
         try:
             return arm_write(session, "PUT", assignment_id, AUTHORIZATION_API_VERSION, body,
                              operation="create role assignment", long_running=False)
@@ -301,17 +329,18 @@ def _create(session, assignment_id, body, principal_wait, sleep):
             code = getattr(err, "code", None)
             if code == "RoleAssignmentExists" or getattr(err, "status", None) == 409 and code in (None, "Conflict"):
                 return None
-            if code == "PrincipalNotFound" and attempt < len(delays):
-                sleep(delays[attempt])
-                attempt += 1
-                continue
-            if code == "PrincipalNotFound":
-                raise AzureApiError(
-                    "create role assignment", assignment_id, err.status, code,
-                    "principal %s was not found in the directory after waiting %d s; if it was just "
-                    "created, raise principal_wait (the task's timeout bounds it too); otherwise check principal_id (an object id, not a "
-                    "client id)" % (body["properties"]["principalId"], principal_wait))
             raise
+
+    try:
+        return retry_while_principal_missing(put, lambda err: err.code == "PrincipalNotFound", principal_wait, sleep)
+    except AzureApiError as err:
+        if err.code != "PrincipalNotFound":
+            raise
+        raise AzureApiError(
+            "create role assignment", assignment_id, err.status, err.code,
+            "principal %s was not found in the directory after waiting %d s; if it was just "
+            "created, raise principal_wait (the task's timeout bounds it too); otherwise check principal_id (an object id, not a "
+            "client id)" % (body["properties"]["principalId"], principal_wait)) from None
 
 
 def ensure_absent(session, desired, check_mode):

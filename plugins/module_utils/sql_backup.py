@@ -16,6 +16,7 @@ import re
 import time
 import urllib.parse
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import LONG_TASK_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
@@ -43,6 +44,8 @@ _SHORTEST = dict(server="x", database="x", type="LOG", timestamp="20260101T00000
 
 def argument_spec():
     return dict(
+        # BACKUP and RESTORE of a large database take hours (docs/design.md, "Deadline").
+        timeout=dict(type="int", default=LONG_TASK_TIMEOUT),
         databases=dict(type="list", elements="str"),
         all_user_databases=dict(type="bool", default=False),
         exclude_databases=dict(type="list", elements="str", default=[]),

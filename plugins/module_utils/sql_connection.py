@@ -21,6 +21,7 @@ import os
 import struct
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.errors import TimeoutExceeded
 from ansible_collections.sqlvm.backup.plugins.module_utils.tsql import render
 
 SQL_COPT_SS_ACCESS_TOKEN = 1256
@@ -285,8 +286,42 @@ def statement_label(statement):
     return label
 
 
-def open_session(settings, access_token=None, check_mode=False):
-    """Connect and return a SqlSession. ``access_token`` (str) is needed when settings.auth == 'entra'."""
+def odbc_seconds(limit, deadline):
+    """An ODBC timeout in whole seconds: `limit` (0: none) capped by the task's time left, at least 1
+    (ODBC's 0 means no limit). Without a deadline, `limit` as it is."""
+    if deadline is None:
+        return int(limit or 0)
+    left = max(1, int(deadline.remaining() + 0.999))
+    return min(int(limit), left) if limit else left
+
+
+class _BoundedSession(SqlSession):
+    """A SqlSession whose every statement ends within the task's deadline (and statement_timeout)."""
+
+    def __init__(self, connection, check_mode, deadline, statement_timeout):
+        super().__init__(connection, check_mode=check_mode)
+        self._deadline = deadline
+        self._statement_timeout = statement_timeout
+
+    def _run(self, statement, fetch):
+        if self._deadline.expired():
+            raise TimeoutExceeded("SQL statement", self._deadline.seconds, "before %s" % statement_label(statement))
+        self._connection.timeout = odbc_seconds(self._statement_timeout, self._deadline)
+        try:
+            return super()._run(statement, fetch)
+        except SqlvmBackupError:
+            if self._deadline.expired():
+                # A cancelled write may have done part of its work before SQL Server rolled it back.
+                if statement.kind == "write":
+                    self.writes_in_doubt.append(render(statement))
+                raise TimeoutExceeded("SQL statement", self._deadline.seconds,
+                                      "%s, cancelled" % statement_label(statement)) from None
+            raise
+
+
+def open_session(settings, access_token=None, check_mode=False, deadline=None):
+    """Connect and return a SqlSession. ``access_token`` (str) is needed when settings.auth == 'entra'.
+    ``deadline``: the task's (errors.Deadline); the login and every statement end within it."""
     try:
         import pyodbc
     except ImportError:
@@ -300,19 +335,23 @@ def open_session(settings, access_token=None, check_mode=False):
         attrs_before[SQL_COPT_SS_ACCESS_TOKEN] = access_token_struct(access_token)
     pyodbc.pooling = False
     try:
-        kwargs = dict(autocommit=True, timeout=int(settings.login_timeout or 0))
+        if deadline is not None and deadline.expired():
+            raise TimeoutExceeded("SQL login", deadline.seconds, "before connecting to %s" % settings.host)
+        kwargs = dict(autocommit=True, timeout=odbc_seconds(settings.login_timeout, deadline))
         if attrs_before:
             kwargs["attrs_before"] = attrs_before
         connection = pyodbc.connect(settings._with_password(), **kwargs)
     except pyodbc.Error as exc:
         from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import connect_error
         raise connect_error(exc, settings) from None
+    if deadline is not None:
+        return _BoundedSession(connection, check_mode, deadline, settings.statement_timeout)
     if settings.statement_timeout:
         connection.timeout = int(settings.statement_timeout)
     return SqlSession(connection, check_mode=check_mode)
 
 
-def connect(params, token_provider=None, check_mode=False):
+def connect(params, token_provider=None, check_mode=False, deadline=None):
     """A SqlSession from module options (the seam SqlvmModule.sql_connect calls).
 
     ``token_provider()`` returns an Entra access token for SQL (scope ``https://<sql suffix>/.default``);
@@ -326,8 +365,11 @@ def connect(params, token_provider=None, check_mode=False):
         token = token_provider()
         token = getattr(token, "token", token)
     try:
-        return open_session(settings, access_token=token, check_mode=check_mode)
+        bound = {"deadline": deadline} if deadline is not None else {}
+        return open_session(settings, access_token=token, check_mode=check_mode, **bound)
     except SqlvmBackupError as error:
+        if deadline is not None and deadline.expired() and not isinstance(error, TimeoutExceeded):
+            raise TimeoutExceeded("SQL login", deadline.seconds, "to %s:%s" % (settings.host, settings.port)) from None
         if token and getattr(error, "number", None) == 18456:
             from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import entra_login_failed, token_claims
             raise entra_login_failed(error, token_claims(token), settings) from None

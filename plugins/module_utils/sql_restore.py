@@ -13,6 +13,7 @@ import ntpath
 import posixpath
 import time
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import LONG_TASK_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
@@ -23,6 +24,8 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check
 
 def argument_spec():
     return dict(
+        # BACKUP and RESTORE of a large database take hours (docs/design.md, "Deadline").
+        timeout=dict(type="int", default=LONG_TASK_TIMEOUT),
         urls=dict(type="list", elements="str", required=True),
         database=dict(type="str"),
         mode=dict(type="str", default="restore", choices=["restore", "verify_only", "header_only", "filelist_only"]),

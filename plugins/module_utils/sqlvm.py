@@ -43,19 +43,19 @@ MIN_SQL2022_BUILD = (16, 0, 4175, 1)  # SQL Server 2022 CU17 (FACTS.md, CU build
 _MAJOR_BY_YEAR = {2008: 10, 2012: 11, 2014: 12, 2016: 13, 2017: 14, 2019: 15, 2022: 16, 2025: 17}
 _YEAR_BY_MAJOR = {v: k for k, v in _MAJOR_BY_YEAR.items()}
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _UAI_ID_RE = re.compile(
-    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.managedidentity/"
-    r"userassignedidentities/[^/]+$",
+    r"^/subscriptions/[^/\x00-\x1f\x7f]+/resourcegroups/[^/\x00-\x1f\x7f]+/providers/microsoft\.managedidentity/"
+    r"userassignedidentities/[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z",
     re.IGNORECASE,
 )
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,127}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,127}\Z")
 
 SYSTEM = "system"
 
 
 def is_guid(value):
-    return isinstance(value, str) and bool(GUID_RE.match(value))
+    return isinstance(value, str) and bool(GUID_RE.fullmatch(value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,13 +327,13 @@ def normalize_user_identity(value, subscription_id, resource_group):
     """A user-assigned identity given by resource id or by name (in ``resource_group``)."""
     value = (value or "").strip()
     if value.startswith("/"):
-        if not _UAI_ID_RE.match(value):
+        if not _UAI_ID_RE.fullmatch(value):
             raise InvalidInputError(
                 "user-assigned identity %r is not a Microsoft.ManagedIdentity/userAssignedIdentities "
                 "resource id; give '/subscriptions/<id>/resourceGroups/<rg>/providers/"
                 "Microsoft.ManagedIdentity/userAssignedIdentities/<name>' or just the name" % value)
         return value
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):
         raise InvalidInputError(
             "user-assigned identity name %r is not valid; give the identity's name or resource id"
             % value)
@@ -341,13 +341,23 @@ def normalize_user_identity(value, subscription_id, resource_group):
             "userAssignedIdentities/%s" % (subscription_id, resource_group, value))
 
 
-def validate_desired(desired):
-    """Raise InvalidInputError for options that cannot work, before any request."""
-    for key in ("resource_group", "vm_name"):
-        if not desired.get(key) or not _NAME_RE.match(desired[key]):
+def check_names(desired, keys, required=()):
+    """InvalidInputError, before any request, for each of `keys` that is set (or in `required`) but is not
+    an Azure resource name: a blank, a line break or a control character never reaches ARM or Graph."""
+    for key in keys:
+        value = desired.get(key)
+        if value in (None, "") and key not in required:
+            continue
+        if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
             raise InvalidInputError(
                 "%s %r is not a valid Azure resource name; give the name as the portal shows it: letters, "
-                "digits, '-', '_', '.', '(' or ')', starting with a letter or digit" % (key, desired.get(key)))
+                "digits, '-', '_', '.', '(' or ')', starting with a letter or digit, without spaces or line "
+                "breaks" % (key, value))
+
+
+def validate_desired(desired):
+    """Raise InvalidInputError for options that cannot work, before any request."""
+    check_names(desired, ("resource_group", "vm_name"), required=("resource_group", "vm_name"))
     if desired.get("sql_version"):
         try:
             parse_build(desired["sql_version"])

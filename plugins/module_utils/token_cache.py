@@ -12,7 +12,7 @@ the same reason (~/.azure/msal_token_cache.json); we do likewise, per user, in
   cloud's authority, tenant, client id, the kind of sign-in, and a digest of the secret, password or
   certificate - never the secret itself), so another secret, user or cloud never finds this token;
 - the directory is 0700 and each file 0600, written atomically; a file or directory that another
-  user owns, or that others may read, is ignored;
+  user owns, that others may read, or that is a symbolic link is ignored (private_files.py);
 - a token is served only while it has more than REFRESH_SECONDS left, the window azure-core itself
   refreshes in; one that ARM or Graph refuses with 401 is dropped and replaced (CachingBearerPolicy).
 
@@ -27,7 +27,7 @@ import json
 import os
 import time
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import default_cache_dir, owned_privately, private_directory
+from ansible_collections.sqlvm.backup.plugins.module_utils import private_files
 
 REFRESH_SECONDS = 300
 # Entra access tokens live 60-90 minutes (up to 28 hours with continuous access evaluation).
@@ -91,7 +91,7 @@ def cache_key(source, settings, authority_host, scope, environ):
 
 
 def default_directory():
-    return os.path.join(default_cache_dir(), "tokens")
+    return os.path.join(private_files.default_root(), "tokens")
 
 
 class TokenCache:
@@ -99,6 +99,8 @@ class TokenCache:
 
     def __init__(self, directory, clock=time.time):
         self.directory = directory
+        # The cache root: the directory's parent (``.../sqlvm.backup`` for the default directory).
+        self._root = os.path.dirname(os.path.abspath(directory))
         self._clock = clock
 
     def _path(self, key):
@@ -106,24 +108,14 @@ class TokenCache:
 
     def get(self, key):
         """(token, expires_on) while it has more than REFRESH_SECONDS left, else None."""
-        if not private_directory(self.directory):
+        body = private_files.read_file(self._root, self._path(key), secret=True)
+        if body is None:
             return None
         try:
-            descriptor = os.open(self._path(key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            return None
-        try:
-            if not owned_privately(os.fstat(descriptor)):
-                return None
-            with os.fdopen(descriptor, "rb") as handle:
-                descriptor = None
-                entry = json.loads(handle.read().decode("utf-8"))
+            entry = json.loads(body.decode("utf-8"))
             token, expires_on = entry["token"], int(entry["expires_on"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        finally:
-            if descriptor is not None:
-                os.close(descriptor)
         if not isinstance(token, str) or not token or expires_on - self._clock() <= REFRESH_SECONDS:
             return None
         return token, expires_on
@@ -131,19 +123,9 @@ class TokenCache:
     def put(self, key, token, expires_on):
         if int(expires_on) - self._clock() <= REFRESH_SECONDS:
             return
-        try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            if not private_directory(self.directory):
-                return
-            path = self._path(key)
-            tmp = "%s.%d.tmp" % (path, os.getpid())
-            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump({"token": token, "expires_on": int(expires_on)}, handle)
-            os.replace(tmp, path)
-        except OSError:
-            return
-        self._prune()
+        if private_files.write_file(self._root, self._path(key),
+                                    json.dumps({"token": token, "expires_on": int(expires_on)})):
+            self._prune()
 
     def _prune(self):
         """Remove files older than any token lives, so identities that are gone do not pile up."""
@@ -163,10 +145,7 @@ class TokenCache:
                 pass
 
     def drop(self, key):
-        try:
-            os.unlink(self._path(key))
-        except OSError:
-            pass
+        private_files.remove_file(self._path(key))
 
 
 class CachingCredential:

@@ -56,7 +56,7 @@ def validate_desired(desired):
         raise InvalidInputError("vault_type must be one of %s" % ", ".join(sorted(VAULT_KINDS)))
     desired["vault_type"] = kind
     for key in ("resource_group", "name"):
-        if not desired.get(key) or not _NAME_RE.match(desired[key]):
+        if not desired.get(key) or not _NAME_RE.fullmatch(desired[key]):
             raise InvalidInputError(
                 "%s %r is not a valid Azure resource name; give the name as the portal shows it: letters, "
                 "digits, '-', '_', '.', '(' or ')', starting with a letter or digit" % (key, desired.get(key)))

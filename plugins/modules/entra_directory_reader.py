@@ -53,6 +53,13 @@ options:
   group_id:
     description: Object id of the role-assignable group, with O(method=group).
     type: str
+  principal_wait:
+    description:
+      - Seconds to keep retrying while Microsoft Graph does not know the principal yet (HTTP 404
+        C(Request_ResourceNotFound)), as it answers for a few moments after a managed identity was created;
+        growing pauses, never past the task's O(timeout). V(0) does not wait.
+    type: int
+    default: 120
   state:
     description:
       - V(present) ensures the principal can read the directory by O(method).
@@ -135,6 +142,7 @@ ARGUMENT_SPEC = dict(
     resource_group=dict(type="str"),
     method=dict(type="str", default="directory_role", choices=["directory_role", "group", "graph_app_roles"]),
     group_id=dict(type="str"),
+    principal_wait=dict(type="int", default=120),
     state=dict(type="str", default="present", choices=["present", "absent"]),
 )
 

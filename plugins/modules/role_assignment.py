@@ -58,7 +58,9 @@ options:
     description: Blob container in O(storage_account), to scope the role to one container.
     type: str
   principal_wait:
-    description: Seconds to keep retrying while Azure answers C(PrincipalNotFound) for a new identity.
+    description:
+      - Seconds to keep retrying while Azure answers C(PrincipalNotFound) for a new identity, never past the task's
+        O(timeout). V(0) does not wait; a negative value is refused.
     type: int
     default: 120
   state:

@@ -19,6 +19,16 @@ description:
 author:
   - sqlvm.backup developers (@sqlvm-backup)
 options:
+  timeout:
+    description:
+      - The most the whole task may take, in seconds. One deadline, started with the task, covers sign-in to
+        Microsoft Entra ID (O(sql_auth=entra)), the SQL Server login and every statement, the RESTORE statements
+        included; when it runs out the task fails naming the step, and SQL Server cancels and rolls back the
+        statement.
+      - The default is a day because RESTORE of a large database takes hours; lower it to fail early, raise it for
+        larger databases. V(0) and negative values are refused.
+    type: int
+    default: 86400
   urls:
     description:
       - Every blob URL of the backup's stripe set (RV(sqlvm.backup.sql_backup#module:backups[].urls)). All in one

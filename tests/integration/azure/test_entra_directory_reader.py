@@ -30,7 +30,7 @@ def test_bad_input_fails_with_zero_writes(az):
         ({"vm_name": "sqlvm-fresh", "resource_group": "rg-sql"}, "no system-assigned managed identity"),
         ({"vm_name": "no-such-vm", "resource_group": "rg-sql"}, "not found"),
         ({"principal_id": pid, "method": "group", "group_id": az.group_id("SQL DBAs")}, "not role-assignable"),
-        ({"principal_id": "00000000-0000-0000-0000-00000000abcd"}, "no service principal"),
+        ({"principal_id": "00000000-0000-0000-0000-00000000abcd", "principal_wait": 3}, "no service principal"),
         ({"principal_id": pid, "method": "group"}, "group_id"),
     ])
 

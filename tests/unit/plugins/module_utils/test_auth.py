@@ -1,3 +1,4 @@
+import json
 import socket
 
 import pytest
@@ -95,11 +96,12 @@ def test_credentials_source_names_what_is_missing():
 
 def test_custom_cloud_disables_instance_discovery_and_uses_its_authority(monkeypatch):
     import azure.identity
+    from azure.core.pipeline.transport import RequestsTransport
     seen = []
     monkeypatch.setattr(azure.identity, "ClientSecretCredential", lambda *args, **kwargs: seen.append((args, kwargs)))
     build_credential(settings({}, AWX_SP), CUSTOM)
     build_credential(settings({}, AWX_SP), PUBLIC)
-    assert all(type(kwargs.pop("transport")).__name__ == "RequestsTransport" for _args, kwargs in seen)
+    assert all(isinstance(kwargs.pop("transport"), RequestsTransport) for _args, kwargs in seen)
     assert all((kwargs.pop("retry_total"), kwargs.pop("timeout")) == (3, 300) for _args, kwargs in seen)
     assert seen[0] == ((TENANT, APP, "s3cr3t"), {"authority": "https://127.0.0.1:8444/",
                                                  "disable_instance_discovery": True})
@@ -146,9 +148,10 @@ def test_openid_configuration_is_served_from_the_day_cache(tmp_path):
     # Nothing listens there: an answer can only come from the cache.
     url = "https://127.0.0.1:%d/tenant/v2.0/.well-known/openid-configuration" % port
     path = tmp_path / ("openid-%s.json" % hashlib.sha256(url.encode()).hexdigest()[:24])
-    path.write_text('{"token_endpoint": "https://127.0.0.1/t"}')
+    document = {"token_endpoint": "https://127.0.0.1:%d/tenant/oauth2/v2.0/token" % port}
+    path.write_text(json.dumps(document))
     session = auth.discovery_cache_transport(cache_dir=str(tmp_path)).session
-    assert session.get(url).json() == {"token_endpoint": "https://127.0.0.1/t"}
+    assert session.get(url).json() == document
     # Other URLs, and a stale cache, go to the network.
     with pytest.raises(requests.exceptions.ConnectionError):
         session.post(url.replace(".well-known/openid-configuration", "oauth2/v2.0/token"))

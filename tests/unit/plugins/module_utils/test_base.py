@@ -71,16 +71,17 @@ def test_secrets_from_environment_are_masked(monkeypatch, capsys):
 def test_sql_connect_passes_params_check_mode_and_a_lazy_token(monkeypatch):
     calls = []
     fake = types.ModuleType("sql_connection")
-    fake.connect = lambda params, token_provider=None, check_mode=False: calls.append((params, token_provider,
-                                                                                       check_mode)) or "session"
+    fake.connect = lambda params, token_provider=None, check_mode=False, deadline=None: calls.append(
+        (params, token_provider, check_mode, deadline)) or "session"
     name = "ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection"
     monkeypatch.setitem(sys.modules, name, fake)
     import ansible_collections.sqlvm.backup.plugins.module_utils as package
     monkeypatch.setattr(package, "sql_connection", fake, raising=False)
     module = make_module(monkeypatch, {"name": "db1"}, check=True)
     assert module.sql_connect(name="db2") == "session"
-    params, token_provider, check_mode = calls[0]
+    params, token_provider, check_mode, deadline = calls[0]
     assert params["name"] == "db2" and check_mode is True and callable(token_provider)
+    assert deadline is module.deadline and deadline.seconds == 300  # the task's one deadline
     assert module._azure is None  # no Azure session until a token is really needed
 
 

@@ -234,3 +234,43 @@ def test_a_grant_is_replayed_only_once(graph):
     with pytest.raises(AzureApiError, match="reset by peer"):
         d.ensure_present(Session(), desired, False)
     assert len(fake.writes) == 2
+
+
+def _not_yet(count):
+    return [AzureApiError("list", "x", 404, "Request_ResourceNotFound", "Resource '%s' does not exist" % PID)] * count
+
+
+def test_a_principal_graph_does_not_know_yet_is_waited_for(graph):
+    fake = graph(transitive=[OTHER_ROLE])
+    answers = _not_yet(2)
+    real_list = fake.list_all
+
+    def list_all(client, path, params=None):
+        if path.endswith("/transitiveMemberOf") and answers:
+            raise answers.pop(0)
+        return real_list(client, path, params)
+
+    fake.list_all = list_all
+    sleeps = []
+    changed, *_rest = d.ensure_present(Session(), {"principal_id": PID}, False, sleep=sleeps.append)
+    assert changed is True and sleeps == [2.0, 4.0]
+
+
+def test_a_principal_that_never_appears_fails_after_principal_wait(graph):
+    fake = graph()
+    answers = _not_yet(100)
+
+    def list_all(client, path, params=None):
+        raise answers.pop(0)
+
+    fake.list_all = list_all
+    sleeps = []
+    with pytest.raises(PrerequisiteError, match="waited 10 s") as caught:
+        d.ensure_present(Session(), {"principal_id": PID, "principal_wait": 10}, False, sleep=sleeps.append)
+    assert sum(sleeps) <= 10 and fake.writes == [] and "principal_wait" in caught.value.fix
+
+
+@pytest.mark.parametrize("wait", [-1, -120])
+def test_negative_principal_wait_is_refused(wait):
+    with pytest.raises(InvalidInputError, match="principal_wait=%d" % wait):
+        d.validate_desired({"principal_id": PID, "principal_wait": wait})

@@ -214,3 +214,37 @@ def test_managed_identity_failure_says_to_assign_an_identity():
     with pytest.raises(AuthenticationError) as caught:
         get(arm)
     assert "managed identity" in caught.value.fix
+
+
+@pytest.mark.parametrize("status,code,fragment", [
+    ("Canceled", "OperationCanceled", "Azure canceled the operation before it finished"),
+    ("Failed", "OperationFailed", "Failed without an error code"),
+])
+def test_lro_canceled_or_failed_without_error_says_what_happened(status, code, fragment):
+    status_url = "https://management.azure.com/operations/op1?api-version=2023-10-01"
+    arm, _transport = client([
+        (202, None, {"Azure-AsyncOperation": status_url, "Retry-After": "1"}),
+        (200, {"status": status}),
+    ])
+    with pytest.raises(AzureApiError) as caught:
+        http.wait_for_lro(arm, "PUT", VM, body={}, operation="update SQL VM", resource=VM)
+    assert caught.value.code == code and fragment in caught.value.msg
+    assert "(no message)" not in caught.value.msg and "Activity Log" in caught.value.fix
+
+
+@pytest.mark.parametrize("text,transient,fix_fragment", [
+    ("ClientSecretCredential: Authentication failed: HTTP Error: 500", True, "run the task again"),
+    ("Authentication failed: HTTP Error: 503", True, "run the task again"),
+    ("AADSTS90055: TenantThrottlingError", True, "run the task again"),
+    ("AADSTS7000215: Invalid client secret provided.", False, "secret is wrong"),
+    ("AADSTS7000222: The provided client secret keys are expired.", False, "expired"),
+    ("AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.", False, "client_id"),
+    ("AADSTS50126: Error validating credentials due to invalid username or password.", False, "password"),
+    ("AADSTS99999: Something new.", False, "check client_id"),
+])
+def test_sign_in_failures_blame_the_credentials_only_when_the_code_says_so(text, transient, fix_fragment):
+    error = http.sign_in_error("read VM", text)
+    assert isinstance(error, AuthenticationError) and fix_fragment in error.fix
+    assert ("transiently" in error.msg) is transient
+    if transient:
+        assert "client_id" not in error.fix and "secret" not in error.fix

@@ -98,6 +98,7 @@ def test_backoff_delays(budget, delays):
     ({"principal_id": PID}, "give scope"),
     ({"principal_id": PID, "scope": ACCOUNT, "role": " "}, "role is required"),
     ({"principal_id": PID, "scope": ACCOUNT, "role": "Reader", "principal_type": "Robot"}, "principal_type"),
+    ({"principal_id": PID, "scope": ACCOUNT, "role": "Reader", "principal_wait": -1}, "principal_wait=-1"),
 ])
 def test_validate_desired_rejects(desired, fragment):
     with pytest.raises(InvalidInputError, match=fragment):

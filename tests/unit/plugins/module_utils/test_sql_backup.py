@@ -5,7 +5,7 @@ import pytest
 
 from _sqlfake import instance_answers, session
 from ansible_collections.sqlvm.backup.plugins.module_utils import sql_backup as sb
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info
+from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info, sql_restore
 from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
 
 C = "https://acct1.blob.core.windows.net/backups"
@@ -230,3 +230,9 @@ def test_exclude_databases_names_are_resolved_by_the_server_too():
                     "core.windows.net")
     assert dict(database="app", reason="listed in exclude_databases") in result["skipped_databases"]
     assert "app" not in [b["database"] for b in result["backups"]]
+
+
+@pytest.mark.parametrize("module", [sb, sql_restore])
+def test_backup_and_restore_allow_a_day_by_default(module):
+    # BACKUP / RESTORE of a large database take hours; the task-wide deadline must not cut them at 300 s.
+    assert module.argument_spec()["timeout"] == dict(type="int", default=24 * 3600)

@@ -243,9 +243,9 @@ def test_a_fresh_token_the_service_refuses_is_not_retried(cache):
 
 def test_session_uses_the_cache_unless_turned_off(tmp_path):
     on = http.AzureSession(settings(secret="s"), environ={}, token_cache_dir=str(tmp_path / "t"))
-    assert isinstance(on.credential, tc.CachingCredential)
+    assert isinstance(on.credential.credential, tc.CachingCredential)  # inside the task's deadline
     off = http.AzureSession(settings(secret="s", token_cache=False), environ={}, token_cache_dir=str(tmp_path / "t"))
-    assert not isinstance(off.credential, tc.CachingCredential)
+    assert not isinstance(off.credential.credential, tc.CachingCredential)
 
 
 @pytest.mark.parametrize("value, expected", [("false", False), ("0", False), ("no", False), ("true", True),
