@@ -16,8 +16,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, redact_url as _redact_url
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import url_secret_problem
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact, redact_url as _redact_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import url_secret_problem
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")

@@ -15,9 +15,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import Deadline, SqlvmBackupError
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, url_secret_parts
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import Deadline, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact, url_secret_parts
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
@@ -102,7 +102,7 @@ class SqlvmModule(AnsibleModule):
         self._sql_sessions = []
         timeout = self.params.get("timeout")
         if timeout is None or timeout <= 0:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import TIMEOUT_FIX, timeout_problem
+            from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import TIMEOUT_FIX, timeout_problem
             self.fail_json(msg="%s Fix: %s" % (timeout_problem(timeout), TIMEOUT_FIX))
         # One deadline for the whole task, from its start: sign-in, cloud metadata, ARM, Graph, SQL.
         self.deadline = Deadline(timeout, start=started)
@@ -121,7 +121,7 @@ class SqlvmModule(AnsibleModule):
     @property
     def auth_settings(self):
         if self._auth_settings is None:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.auth import AuthSettings
+            from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth import AuthSettings
             settings = AuthSettings.from_options_and_env(self.params, os.environ)
             # Secrets may come from the environment: mask them wherever they could appear.
             self.no_log_values.update(settings.secret_values())
@@ -132,7 +132,7 @@ class SqlvmModule(AnsibleModule):
     def azure(self):
         """The task's AzureSession (cloud, credential, arm, graph, subscription_id, deadline)."""
         if self._azure is None:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.http import AzureSession
+            from ansible_collections.sqlvm.backup.plugins.module_utils.azure.session import AzureSession
             self._azure = AzureSession(self.auth_settings, deadline=self.deadline)
         return self._azure
 
@@ -142,7 +142,7 @@ class SqlvmModule(AnsibleModule):
         """A SQL session: sql_connection.connect(params, token_provider, check_mode). The token
         provider is called only when the connection authenticates with an Entra access token; the
         session knows the task's check mode so it can refuse writes."""
-        from ansible_collections.sqlvm.backup.plugins.module_utils import sql_connection
+        from ansible_collections.sqlvm.backup.plugins.module_utils.sql import connection as sql_connection
         params = dict(self.params)
         params.update(overrides)
         session = sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
@@ -164,7 +164,7 @@ class SqlvmModule(AnsibleModule):
 
     def _report_cache_warnings(self):
         # Caches the task found untrusted (private_files.py); loaded only if a cache was touched.
-        private_files = sys.modules.get("ansible_collections.sqlvm.backup.plugins.module_utils.private_files")
+        private_files = sys.modules.get("ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files")
         for text in private_files.take_warnings() if private_files is not None else ():
             self.warn(text)
 

@@ -117,7 +117,7 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import vault_identity
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as vault_identity
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
     vault_identity.validate_desired(desired)

@@ -148,7 +148,7 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import directory
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
     directory.validate_desired(desired)

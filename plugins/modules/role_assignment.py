@@ -157,7 +157,7 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import role_assignments
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
     ensure = role_assignments.ensure_present if desired["state"] == "present" else role_assignments.ensure_absent

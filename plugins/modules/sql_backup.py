@@ -273,9 +273,9 @@ statements:
   elements: str
 """
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_backup
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_backup
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec, storage_suffix
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec, storage_suffix
 
 
 def _run(module):

@@ -122,10 +122,10 @@ reasons:
   elements: str
 """
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_info
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec, storage_suffix
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec, storage_suffix
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import split_container_url
 
 
 def _run(module):

@@ -203,10 +203,10 @@ statements:
   sample: ["CREATE LOGIN [SQL Backup Operators] FROM EXTERNAL PROVIDER", "ALTER SERVER ROLE [sysadmin] ADD MEMBER [SQL Backup Operators]"]
 """
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_logins
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_login as sql_logins
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlvmBackupError
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
 
 def _principal_kind(module):

@@ -200,7 +200,7 @@ _OPTIONS = tuple(ARGUMENT_SPEC)
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import sqlvm
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
 
     desired = {key: module.params[key] for key in _OPTIONS}
     if desired["system_assigned"] is None:

@@ -115,7 +115,7 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import readiness
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info as readiness
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
     report = readiness.read(module.azure, desired)

@@ -191,7 +191,7 @@ def test_read_only_restore_modes_change_nothing(sqlworld, ansible):
 
 def test_direct_statements_get_documented_translations(sqlworld):
     """Errors our modules avoid by checking first, reproduced with plain statements and translated."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors
     conn = sqlworld.pyodbc()
     cursor = conn.cursor()
     cases = [

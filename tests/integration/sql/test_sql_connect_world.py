@@ -5,9 +5,9 @@ import os
 import pytest
 
 from _sqlworld import MS_DRIVER, OPS_OID, FREETDS
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_connection as sc
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlServerError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import connection as sc
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlServerError
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.sim-token-for-ops.sig"
 

@@ -26,7 +26,7 @@ extends_documentation_fragment:
 """
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError, InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError
 
 
 def _probe(module):
@@ -37,12 +37,12 @@ def _probe(module):
                     has_secret=bool(settings.secret), cloud=module.azure.cloud.name,
                     imported_azure=_azure_modules())
     if action == "get":
-        from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json
+        from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json
         body = send_json(module.azure.arm, "GET", module.params["path"], operation="read probe",
                          resource=module.params["path"]).body
         return dict(changed=False, body=body)
     if action == "graph_get":
-        from ansible_collections.sqlvm.backup.plugins.module_utils import graph
+        from ansible_collections.sqlvm.backup.plugins.module_utils.azure import graph
         return dict(changed=False, body=graph.get(module.azure.graph, module.params["path"]))
     if action == "fail_input":
         raise InvalidInputError("probe input is wrong (secret is %s)." % module.auth_settings.secret,

@@ -2,7 +2,7 @@
 statement, and raises pyodbc-style errors for statements matching a failure pattern."""
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import SqlSession
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import SqlSession
 
 
 class FakeOdbcError(Exception):

@@ -1,7 +1,7 @@
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import arm
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import arm
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 SUB = "11111111-2222-3333-4444-555555555555"
 CONTAINER = ("/subscriptions/%s/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/acct"

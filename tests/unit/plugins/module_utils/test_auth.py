@@ -3,10 +3,10 @@ import socket
 
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import auth
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth import AuthSettings, build_credential, choose_auth_source
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS, Cloud
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AuthenticationError, InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import auth
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth import AuthSettings, build_credential, choose_auth_source
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS, Cloud
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AuthenticationError, InvalidInputError
 
 SUB = "11111111-2222-3333-4444-555555555555"
 APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"

@@ -3,15 +3,18 @@ name with a trailing newline (`re.match` with `$` let it through), CR/LF or othe
 in names and scopes, a negative principal_wait."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import (
-    auth,
-    directory,
-    readiness,
-    role_assignments as ra,
-    sqlvm,
-    vault_identity,
-)
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import auth
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info as readiness
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as ra
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as vault_identity
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 SUB = "11111111-2222-3333-4444-555555555555"
 PID = "22222222-2222-3333-4444-555555555555"

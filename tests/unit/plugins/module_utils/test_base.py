@@ -7,7 +7,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import base
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 SUB = "11111111-2222-3333-4444-555555555555"
 
@@ -73,10 +73,10 @@ def test_sql_connect_passes_params_check_mode_and_a_lazy_token(monkeypatch):
     fake = types.ModuleType("sql_connection")
     fake.connect = lambda params, token_provider=None, check_mode=False, deadline=None: calls.append(
         (params, token_provider, check_mode, deadline)) or "session"
-    name = "ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection"
+    name = "ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection"
     monkeypatch.setitem(sys.modules, name, fake)
-    import ansible_collections.sqlvm.backup.plugins.module_utils as package
-    monkeypatch.setattr(package, "sql_connection", fake, raising=False)
+    import ansible_collections.sqlvm.backup.plugins.module_utils.sql as package
+    monkeypatch.setattr(package, "connection", fake, raising=False)
     module = make_module(monkeypatch, {"name": "db1"}, check=True)
     assert module.sql_connect(name="db2") == "session"
     params, token_provider, check_mode, deadline = calls[0]

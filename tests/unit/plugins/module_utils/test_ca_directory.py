@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import ca_directory, transport as tr
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import ca_directory
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import transport as tr
 
 
 def _name(*parts):

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import cloud as cloud_mod
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS, resolve_cloud
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import cloud as cloud_mod
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS, resolve_cloud
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 STACK = {
     "name": "AzureStackLab",

@@ -10,10 +10,14 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible_collections.sqlvm.backup.plugins.module_utils import auth, base, http, sql_connection as sc
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS
-from ansible_collections.sqlvm.backup.plugins.module_utils.tsql import Statement
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils import base
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import auth
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline as http
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import session
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import connection as sc
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.tsql import Statement
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     Deadline,
     SqlServerError,
@@ -38,7 +42,7 @@ class SlowSignIn:
 def test_a_sign_in_that_outlives_the_timeout_is_named_sign_in():
     clock = FakeClock()
     deadline = Deadline(10, clock=clock)
-    credential = http.DeadlineCredential(SlowSignIn(clock, 61), deadline)
+    credential = session.DeadlineCredential(SlowSignIn(clock, 61), deadline)
     arm = http.arm_client(credential, KNOWN_CLOUDS["AzureCloud"], deadline, ScriptedTransport([(200, {})], clock=clock))
     with pytest.raises(TimeoutExceeded) as caught:
         http.send_json(arm, "GET", VM, operation="read VM", resource=VM)
@@ -48,7 +52,7 @@ def test_a_sign_in_that_outlives_the_timeout_is_named_sign_in():
 
 def test_a_sign_in_failure_within_the_timeout_stays_a_sign_in_failure():
     clock = FakeClock()
-    credential = http.DeadlineCredential(SlowSignIn(clock, 1), Deadline(10, clock=clock))
+    credential = session.DeadlineCredential(SlowSignIn(clock, 1), Deadline(10, clock=clock))
     with pytest.raises(ClientAuthenticationError):
         credential.get_token("scope")
 
@@ -58,7 +62,7 @@ def test_no_sign_in_is_attempted_after_the_deadline():
     deadline = Deadline(10, clock=clock)
     clock.advance(11)
     with pytest.raises(http.DeadlineExceeded) as caught:
-        http.DeadlineCredential(StaticCredential(), deadline).get_token("scope")
+        session.DeadlineCredential(StaticCredential(), deadline).get_token("scope")
     assert caught.value.step == "sign-in"
 
 
@@ -163,7 +167,7 @@ def test_odbc_seconds():
 
 
 def test_each_statement_gets_the_time_left_and_a_timeout_is_named(monkeypatch):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors
     monkeypatch.setattr(sql_errors, "translate", lambda exc, label: SqlServerError(0, str(exc), label))
     clock = FakeClock()
     deadline = Deadline(100, clock=clock)

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.diffing import DifferenceTracker, satisfies
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker, satisfies
 
 
 @pytest.mark.parametrize("current, desired, mode, expected", [

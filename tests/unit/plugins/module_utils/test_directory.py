@@ -1,8 +1,8 @@
 """Directory-read decisions (Directory Readers, group, Graph app roles) with Graph replaced."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import directory as d
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError, InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as d
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError, PrerequisiteError
 
 PID = "11111111-2222-3333-4444-555555555555"
 GID = "22222222-2222-3333-4444-555555555555"

@@ -1,4 +1,4 @@
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     InvalidInputError,
     SqlServerError,

@@ -1,5 +1,6 @@
-from ansible_collections.sqlvm.backup.plugins.module_utils import graph, http
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import graph
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline as http
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS
 from fake_transport import FakeClock, ScriptedTransport, StaticCredential
 
 

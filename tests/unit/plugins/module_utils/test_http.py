@@ -1,9 +1,9 @@
 import pytest
 import requests
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import http
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AuthenticationError, AzureApiError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline as http
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AuthenticationError, AzureApiError
 from fake_transport import FakeClock, ScriptedTransport, StaticCredential
 
 VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"

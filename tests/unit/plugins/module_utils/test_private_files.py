@@ -8,8 +8,12 @@ import stat
 
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import auth, private_files as pf, token_cache as tc
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import resolve_cloud
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import auth
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.common import private_files as pf
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import token_cache as tc
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import resolve_cloud
 
 NOBODY = 65534
 STACK = {"name": "Lab", "resourceManager": "https://arm.lab.test/", "suffixes": {"storage": "lab.test"},

@@ -1,7 +1,7 @@
 """Readiness verdicts of sqlvm_info (pure parts)."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import readiness as r
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info as r
 
 SUB = "00000000-1111-2222-3333-444444444444"
 ACCOUNT = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct" % SUB

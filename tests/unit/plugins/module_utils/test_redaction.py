@@ -1,8 +1,8 @@
 """Secrets never survive redact / redact_url, and what is not secret is left readable."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlServerError
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlServerError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import (
     REDACTED, redact, redact_data, redact_url, url_secret_parts, url_secret_problem)
 
 SIG = "Zm9vYmFyc2VjcmV0c2lnbmF0dXJl%3D"

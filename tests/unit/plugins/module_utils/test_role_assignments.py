@@ -1,8 +1,8 @@
 """Role assignment decisions: scopes, role ids, matching, retries — with ARM calls replaced."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import role_assignments as ra
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError, InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as ra
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError
 
 SUB = "00000000-1111-2222-3333-444444444444"
 OTHER = "99999999-1111-2222-3333-444444444444"

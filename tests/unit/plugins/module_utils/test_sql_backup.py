@@ -4,9 +4,10 @@ import datetime
 import pytest
 
 from _sqlfake import instance_answers, session
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_backup as sb
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info, sql_restore
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_backup as sb
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_info
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_restore
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
 
 C = "https://acct1.blob.core.windows.net/backups"
 GB = 1024 ** 3

@@ -3,10 +3,10 @@ import struct
 
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_connection as sc
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors as sql_errors_mod
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
-from ansible_collections.sqlvm.backup.plugins.module_utils.tsql import backup, server_properties
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import connection as sc
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors_mod
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.tsql import backup, server_properties
 
 FREETDS = "/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so"
 
@@ -122,7 +122,7 @@ def test_token_claims_are_read_without_verification_and_garbage_gives_nothing():
 
 
 def test_login_failed_with_a_token_names_the_application_and_the_fix(monkeypatch):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors
     token = _jwt({"appid": "b58ef4dd-0000-0000-0000-000000000001", "oid": "6457ae18-0000-0000-0000-000000000002",
                   "tid": "ca55f30b-0000-0000-0000-000000000003", "idtyp": "app"})
 
@@ -143,7 +143,7 @@ def test_login_failed_with_a_token_names_the_application_and_the_fix(monkeypatch
 
 
 def test_login_failed_with_a_user_token_suggests_the_object_id(monkeypatch):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors
     token = _jwt({"upn": "dba1@contoso.com", "oid": "11111111-2222-3333-4444-555555555555", "idtyp": "user"})
     monkeypatch.setattr(sc, "open_session", _refusing(sql_errors.translate("Login failed for user 'x'. (18456)", "login")))
     with pytest.raises(sc.SqlvmBackupError) as info:
@@ -153,7 +153,7 @@ def test_login_failed_with_a_user_token_suggests_the_object_id(monkeypatch):
 
 
 def test_login_failed_with_sql_auth_is_left_as_sql_server_said(monkeypatch):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
+    from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors
     monkeypatch.setattr(sc, "open_session", _refusing(sql_errors.translate("Login failed for user 'sa'. (18456)", "login")))
     with pytest.raises(sc.SqlvmBackupError) as info:
         sc.connect(dict(sql_host="h", login_user="sa", login_password="pw"))
@@ -161,12 +161,12 @@ def test_login_failed_with_sql_auth_is_left_as_sql_server_said(monkeypatch):
 
 
 def test_storage_suffix_of_a_cloud_given_by_url_comes_from_its_metadata(monkeypatch):
-    from ansible_collections.sqlvm.backup.plugins.module_utils import cloud as clouds
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import cloud as clouds
 
     class SimCloud:
         storage_suffix = ".core.sim.test"
     seen = []
-    monkeypatch.setattr(clouds, "resolve_cloud", lambda name: seen.append(name) or SimCloud())
+    monkeypatch.setattr(clouds, "resolve_cloud", lambda name, fetch_metadata: seen.append(name) or SimCloud())
     assert sc.storage_suffix({}, environ={"AZURE_CLOUD_ENVIRONMENT": "https://127.0.0.1:1/"}) == "core.sim.test"
     assert seen == ["https://127.0.0.1:1/"]
     assert sc.storage_suffix({"cloud_environment": "AzureUSGovernment"}, environ={}) == "core.usgovcloudapi.net"

@@ -2,8 +2,8 @@
 import pytest
 
 from _sqlfake import session
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_credentials as sc
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlServerError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_credential as sc
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlServerError
 
 URL = "https://acct1.blob.core.windows.net/backups"
 SAS = "sv=2022-11-02&ss=b&srt=co&sp=rwdl&se=2030-01-01T00:00:00Z&sig=abc%2Bdef"

@@ -1,8 +1,8 @@
 """sql_errors: numbers read from pyodbc text, each documented error with its cause and fix."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_errors
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlServerError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import errors as sql_errors
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import SqlServerError
 
 MS = "[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]%s (%d) (SQLExecDirectW)"
 TDS = "[42000] [FreeTDS][SQL Server]%s (%d) (SQLExecDirectW)"

@@ -3,7 +3,7 @@ import datetime
 
 from _sqlfake import instance_answers, session
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_info
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_info
 
 URL = "https://acct1.blob.core.windows.net/backups"
 

@@ -2,8 +2,8 @@
 import pytest
 
 from _sqlfake import session
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_logins
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_login as sql_logins
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
 
 OID = "11111111-2222-3333-4444-555555555555"
 

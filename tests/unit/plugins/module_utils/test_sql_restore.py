@@ -2,8 +2,8 @@
 import pytest
 
 from _sqlfake import instance_answers, session
-from ansible_collections.sqlvm.backup.plugins.module_utils import sql_restore as sr
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_restore as sr
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
 
 C = "https://acct1.blob.core.windows.net/backups"
 URLS = [C + "/app_1of2.bak", C + "/app_2of2.bak"]

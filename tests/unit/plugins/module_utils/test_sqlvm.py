@@ -1,8 +1,8 @@
 """Pure logic of the SQL VM backend: eligibility, identity maps, primary identity, input checks."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sqlvm
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 SUB = "00000000-1111-2222-3333-444444444444"
 UAI_A = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a" % SUB

@@ -6,9 +6,12 @@ import time
 import pytest
 from azure.core.credentials import AccessToken
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import http, token_cache as tc
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth import AuthSettings
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline as http
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import session
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import token_cache as tc
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth import AuthSettings
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS
 from fake_transport import FakeClock, ScriptedTransport
 
 NOW = int(time.time())
@@ -242,9 +245,9 @@ def test_a_fresh_token_the_service_refuses_is_not_retried(cache):
 
 
 def test_session_uses_the_cache_unless_turned_off(tmp_path):
-    on = http.AzureSession(settings(secret="s"), environ={}, token_cache_dir=str(tmp_path / "t"))
+    on = session.AzureSession(settings(secret="s"), environ={}, token_cache_dir=str(tmp_path / "t"))
     assert isinstance(on.credential.credential, tc.CachingCredential)  # inside the task's deadline
-    off = http.AzureSession(settings(secret="s", token_cache=False), environ={}, token_cache_dir=str(tmp_path / "t"))
+    off = session.AzureSession(settings(secret="s", token_cache=False), environ={}, token_cache_dir=str(tmp_path / "t"))
     assert not isinstance(off.credential.credential, tc.CachingCredential)
 
 

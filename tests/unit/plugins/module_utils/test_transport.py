@@ -12,8 +12,10 @@ import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError, ServiceResponseTimeoutError
 from azure.core.rest import HttpRequest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import http, transport as tr
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline as http
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import transport as tr
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError
 
 
 # What it trusts ----------------------------------------------------------------------------------

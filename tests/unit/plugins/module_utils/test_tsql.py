@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 # Strings an attacker (or an unlucky DBA) might put in a name, URL, path or secret.
 HOSTILE = [

@@ -1,8 +1,8 @@
 """Vault identities: Recovery Services and Data Protection shapes, with ARM replaced."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import vault_identity as vi
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as vi
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
 
 SUB = "00000000-1111-2222-3333-444444444444"
 UAI = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bk" % SUB

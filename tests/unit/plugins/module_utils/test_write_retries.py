@@ -12,10 +12,10 @@
 import pytest
 import requests
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import http
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline as http
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError
 from fake_transport import FakeClock, ScriptedTransport, StaticCredential
-from ansible_collections.sqlvm.backup.plugins.module_utils.cloud import KNOWN_CLOUDS
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import KNOWN_CLOUDS
 
 VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2024-07-01"
 OK = (200, {"id": "vm1"})

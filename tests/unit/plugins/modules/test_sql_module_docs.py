@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import (
-    sql_backup, sql_credentials, sql_logins, sql_restore)
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_backup
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_credential as sql_credentials
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_login as sql_logins
+
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_restore
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import AUTH_ARGUMENT_SPEC
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_connection import connection_argument_spec
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
 ROOT = Path(__file__).resolve().parents[4]
 SPECS = {

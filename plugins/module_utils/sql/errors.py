@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import SqlServerError, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import SqlServerError, SqlvmBackupError
 
 _NUMBER_RE = re.compile(r"\((\d{1,6})\)\s*(?:\(SQL\w+\)\s*)?$")
 _ANY_NUMBER_RE = re.compile(r"\((\d{3,6})\)")

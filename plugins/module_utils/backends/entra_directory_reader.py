@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     InvalidInputError,
     PrerequisiteError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import (
     COMPUTE_API_VERSION,
     MSI_API_VERSION,
     arm_get,
@@ -89,8 +89,8 @@ def read_verdict(transitive, app_roles=None):
 
 
 def validate_desired(desired):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import validate_principal_wait
-    from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import check_names
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import validate_principal_wait
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import check_names
     validate_principal_wait(desired)
     check_names(desired, ("resource_group", "vm_name"))
     method = desired.get("method") or "directory_role"
@@ -156,7 +156,7 @@ def _grant(session, path, body):
 
 
 def _graph():
-    from ansible_collections.sqlvm.backup.plugins.module_utils import graph
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import graph
 
     return graph
 
@@ -201,7 +201,7 @@ def _principal_not_replicated(err):
 def transitive_member_of(session, principal_id, wait=0, sleep=time.sleep):
     """The principal's groups and roles; a principal Graph does not know yet (a new identity takes a
     while to replicate) is waited for up to `wait` seconds, as role_assignment waits for ARM."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import retry_while_principal_missing
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import retry_while_principal_missing
     try:
         return retry_while_principal_missing(
             lambda: _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id),
@@ -234,7 +234,7 @@ def _graph_service_principal(session):
 
 def read(session, desired, sleep=time.sleep):
     """Current state for the chosen method (reads only)."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import principal_wait_budget
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import principal_wait_budget
     principal_id = resolve_principal(session, desired)
     transitive = transitive_member_of(session, principal_id, principal_wait_budget(session, desired), sleep)
     state = {"principal_id": principal_id,

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 METADATA_API_VERSION = "2022-09-01"
 METADATA_CACHE_SECONDS = 24 * 3600
@@ -177,12 +177,12 @@ def _cache_path(arm_endpoint, cache_dir):
 
 
 def default_cache_dir():
-    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import default_root
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files import default_root
     return default_root()
 
 
 def _read_cache(cache_dir, path, now):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import read_file
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files import read_file
     body = read_file(cache_dir, path, max_age=METADATA_CACHE_SECONDS, now=now)
     try:
         return json.loads(body.decode("utf-8")) if body is not None else None
@@ -192,7 +192,7 @@ def _read_cache(cache_dir, path, now):
 
 def _write_cache(cache_dir, path, document):
     # The metadata is public; a cache that cannot be written only costs a request next time.
-    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import write_file
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files import write_file
     write_file(cache_dir, path, json.dumps(document))
 
 
@@ -200,7 +200,8 @@ def resolve_cloud(name_or_url, fetch_metadata=None, cache_dir=None, now=None):
     """The Cloud for a name or an ARM endpoint URL.
 
     fetch_metadata(url) -> parsed JSON is called for URLs that are not a known cloud's ARM endpoint
-    and not in the cache; the default sends it through http.py's pipeline.
+    and not in the cache (callers pass pipeline.fetch_cloud_metadata bound to their deadline: this
+    module sends nothing itself, so it sits below the HTTP pipeline).
     """
     value = (name_or_url or "AzureCloud").strip()
     if not value.lower().startswith(("https://", "http://")):
@@ -224,8 +225,7 @@ def resolve_cloud(name_or_url, fetch_metadata=None, cache_dir=None, now=None):
     document = _read_cache(cache_dir, path, now)
     if document is None:
         if fetch_metadata is None:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.http import fetch_cloud_metadata
-            fetch_metadata = fetch_cloud_metadata
+            raise ValueError("resolve_cloud needs fetch_metadata to read %s's metadata" % arm)
         url = "%smetadata/endpoints?api-version=%s" % (arm, METADATA_API_VERSION)
         document = fetch_metadata(url)
         cloud = cloud_from_metadata(document, arm)

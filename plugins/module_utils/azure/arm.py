@@ -8,7 +8,7 @@ case (azure.azcollection issue #1859; Azure docs "resource name rules": names ar
 
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 # api-version per resource type, each from the stable spec file in Azure/azure-rest-api-specs that
 # defines it (paths under specification/).

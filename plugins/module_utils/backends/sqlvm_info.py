@@ -9,8 +9,8 @@ read and ARM role assignments at the storage scope for the primary identity's pr
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import sqlvm
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import AzureApiError, InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError
 
 STORAGE_ROLES = {  # roles that let the identity write backup blobs (Azure built-in roles)
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
@@ -72,7 +72,7 @@ def primary_identity(vm, sqlvm_resource):
 
 def storage_check(assignments, scope, principal_id):
     """Does the principal hold a blob-writing role at ``scope`` or above it?"""
-    from ansible_collections.sqlvm.backup.plugins.module_utils import role_assignments
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
     here = role_assignments.normalize_scope(scope).lower()
     holding = []
     for item in assignments or ():
@@ -106,7 +106,7 @@ def read(session, desired):
     scope = None
     if desired.get("storage_scope"):
         # role_assignments and directory are compiled only for the checks that need them (paid per task).
-        from ansible_collections.sqlvm.backup.plugins.module_utils import role_assignments
+        from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
         scope = role_assignments.validate_scope(desired["storage_scope"], session.subscription_id)
     report = {"checks": {}}
     checks = report["checks"]
@@ -126,7 +126,7 @@ def read(session, desired):
     checks["vm_identity"], checks["entra_authentication"], principal = primary_identity(vm, sqlvm_resource)
     report["primary_principal_id"] = principal
     if desired.get("check_directory", True):
-        from ansible_collections.sqlvm.backup.plugins.module_utils import directory
+        from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
         if principal:
             try:
                 transitive = directory.transitive_member_of(session, principal)
@@ -144,7 +144,7 @@ def read(session, desired):
             checks["directory_read"] = check(False, "no primary identity to check")
     if scope:
         if principal:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.role_assignments import list_for_principal
+            from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import list_for_principal
             items = list_for_principal(session, scope, principal)
             checks["storage_access"] = storage_check(items, scope, principal)
         else:

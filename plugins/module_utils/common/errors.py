@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact, redact_data
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact, redact_data
 
 
 class SqlvmBackupError(Exception):

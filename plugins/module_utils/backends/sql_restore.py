@@ -13,13 +13,13 @@ import ntpath
 import posixpath
 import time
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import LONG_TASK_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import LONG_TASK_TIMEOUT
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import (
     refuse_secret_in_url, split_container_url, url_has_no_control_characters)
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import check_instance, instance_from_row
 
 
 def argument_spec():

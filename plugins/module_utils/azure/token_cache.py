@@ -27,7 +27,7 @@ import json
 import os
 import time
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import private_files
+from ansible_collections.sqlvm.backup.plugins.module_utils.common import private_files
 
 REFRESH_SECONDS = 300
 # Entra access tokens live 60-90 minutes (up to 28 hours with continuous access evaluation).

@@ -10,7 +10,7 @@ learn.microsoft.com/graph/throttling) is handled by the shared retry policy.
 
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.http import list_paged, send_json
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import list_paged, send_json
 
 # Directory Readers (learn.microsoft.com/graph/api/resources/directoryrole; FACTS.md).
 DIRECTORY_READERS_TEMPLATE_ID = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"

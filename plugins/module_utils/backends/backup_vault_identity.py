@@ -16,9 +16,9 @@ Seed 003: both kinds may be enabled at once; the system-assigned one is enabled 
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
-from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import api_version
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import (
     MSI_API_VERSION,
     arm_get,
     arm_write,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import uuid
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError, SqlServerError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError, SqlServerError
 
 # sys.server_principals.type
 TYPE_NAMES = {"S": "sql", "E": "entra", "X": "entra_group", "U": "windows", "G": "windows_group"}
@@ -362,7 +362,7 @@ def entra_principal_kind(graph_client, name, object_id=None):
     """'group' when Microsoft Entra ID holds a group with this object id (or, without one, this display name),
     else None. Microsoft Graph v1.0: GET /groups/{id} (group-get), GET /groups?$filter=displayName eq '…'
     (group-list; OData string literals double their quotes). Only whether it is a group matters here."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils import graph
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import graph
     if object_id:
         found = graph.get(graph_client, "groups/%s" % object_id.lower(), params={"$select": "id"}, missing_ok=True,
                           operation="look up the Entra group", resource=object_id)

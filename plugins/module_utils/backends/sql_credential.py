@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlvmBackupError
-from ansible_collections.sqlvm.backup.plugins.module_utils.redaction import redact_url, url_secret_problem
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact_url, url_secret_problem
 
 # Storage endpoint suffixes of the known clouds (azure-cli cloud.py, storage_endpoint).
 STORAGE_SUFFIXES = {

@@ -16,11 +16,11 @@ import re
 import time
 import urllib.parse
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import LONG_TASK_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, PrerequisiteError
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_credentials import split_container_url
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql_info import check_instance, instance_from_row, supports_compression
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import LONG_TASK_TIMEOUT
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import check_instance, instance_from_row, supports_compression
 
 MAX_STRIPES = tsql.MAX_URLS
 MAX_BLOCKS_PER_BLOB = 50000

@@ -66,8 +66,8 @@ def ssl_context(environ=None, whole_bundle=False):
         else:
             directory = None
             if not whole_bundle:
-                from ansible_collections.sqlvm.backup.plugins.module_utils.ca_directory import hashed_directory
-                from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import default_root
+                from ansible_collections.sqlvm.backup.plugins.module_utils.azure.ca_directory import hashed_directory
+                from ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files import default_root
                 directory = hashed_directory(location[1], os.path.join(default_root(), "ca"))
             if directory is None:
                 context = ssl.create_default_context(cafile=location[1])

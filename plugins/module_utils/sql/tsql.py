@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 SYSNAME_MAX = 128
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 import struct
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import InvalidInputError, SqlvmBackupError
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import TimeoutExceeded
-from ansible_collections.sqlvm.backup.plugins.module_utils.tsql import render
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import TimeoutExceeded
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.tsql import render
 
 SQL_COPT_SS_ACCESS_TOKEN = 1256
 DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
@@ -225,7 +225,7 @@ class SqlSession:
         except Exception as exc:  # pyodbc.Error; pyodbc is not importable at module level
             if isinstance(exc, SqlvmBackupError):
                 raise
-            from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import translate
+            from ansible_collections.sqlvm.backup.plugins.module_utils.sql.errors import translate
             error = translate(exc, statement_label(statement))
             if statement.kind == "write" and getattr(error, "connection_lost", False):
                 self.writes_in_doubt.append(render(statement))
@@ -244,7 +244,7 @@ class SqlSession:
         messages = getattr(cursor, "messages", None)
         if not messages:
             return
-        from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import server_text
+        from ansible_collections.sqlvm.backup.plugins.module_utils.sql.errors import server_text
         for _state, text in messages:
             cleaned = server_text(text)
             if cleaned:
@@ -342,7 +342,7 @@ def open_session(settings, access_token=None, check_mode=False, deadline=None):
             kwargs["attrs_before"] = attrs_before
         connection = pyodbc.connect(settings._with_password(), **kwargs)
     except pyodbc.Error as exc:
-        from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import connect_error
+        from ansible_collections.sqlvm.backup.plugins.module_utils.sql.errors import connect_error
         raise connect_error(exc, settings) from None
     if deadline is not None:
         return _BoundedSession(connection, check_mode, deadline, settings.statement_timeout)
@@ -371,7 +371,7 @@ def connect(params, token_provider=None, check_mode=False, deadline=None):
         if deadline is not None and deadline.expired() and not isinstance(error, TimeoutExceeded):
             raise TimeoutExceeded("SQL login", deadline.seconds, "to %s:%s" % (settings.host, settings.port)) from None
         if token and getattr(error, "number", None) == 18456:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.sql_errors import entra_login_failed, token_claims
+            from ansible_collections.sqlvm.backup.plugins.module_utils.sql.errors import entra_login_failed, token_claims
             raise entra_login_failed(error, token_claims(token), settings) from None
         raise
 
@@ -386,9 +386,10 @@ def storage_suffix(params, environ=None):
         return params["storage_suffix"].strip(".").lower()
     environ = os.environ if environ is None else environ
     name = params.get("cloud_environment") or environ.get("AZURE_CLOUD_ENVIRONMENT") or "AzureCloud"
-    from ansible_collections.sqlvm.backup.plugins.module_utils import cloud as clouds
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import cloud as clouds
     cloud = clouds.cloud_by_name(name)
     if cloud is None and "://" in name:
-        cloud = clouds.resolve_cloud(name)
+        from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import fetch_cloud_metadata
+        cloud = clouds.resolve_cloud(name, fetch_metadata=fetch_cloud_metadata)
     suffix = getattr(cloud, "storage_suffix", None) or "core.windows.net"
     return suffix.strip(".").lower()

@@ -21,12 +21,12 @@ import re
 import time
 import uuid
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import api_version
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     InvalidInputError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.sqlvm import GUID_RE, arm_get, arm_write, check_names, is_guid
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import GUID_RE, arm_get, arm_write, check_names, is_guid
 
 AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
 
@@ -276,7 +276,7 @@ def list_for_principal(session, scope, principal_id):
     items.extend(page.get("value") or ())
     next_link = page.get("nextLink")
     while next_link:
-        from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json
+        from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json
 
         page = send_json(session.arm, "GET", next_link, operation="list role assignments", resource=scope).body or {}
         items.extend(page.get("value") or ())

@@ -28,13 +28,13 @@ import re
 import shutil
 import socket
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.auth_options import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import (
     AUTH_SOURCES,
     DEFAULT_TIMEOUT,
     TIMEOUT_FIX,
     timeout_problem,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AuthenticationError,
     InvalidInputError,
 )
@@ -220,7 +220,7 @@ def discovery_cache_transport(cache_dir=None, now=None, deadline=None):
     from requests.adapters import HTTPAdapter
     from urllib3.response import HTTPResponse
 
-    from ansible_collections.sqlvm.backup.plugins.module_utils import private_files
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common import private_files
 
     directory = cache_dir if cache_dir is not None else private_files.default_root()
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.arm import api_version
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import (
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import api_version
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     InvalidInputError,
     PrerequisiteError,
@@ -64,7 +64,7 @@ def is_guid(value):
 
 def arm_get(session, path, api_version, params=None):
     """GET an ARM resource by path; None when it does not exist (404)."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json
 
     query = dict(params or {})
     query["api-version"] = api_version
@@ -75,7 +75,7 @@ def arm_get(session, path, api_version, params=None):
 
 def arm_write(session, method, path, api_version, body, operation, long_running=True):
     """PUT/PATCH/DELETE; long-running ones are polled to the end. Returns the final body."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.http import send_json, wait_for_lro
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json, wait_for_lro
 
     query = {"api-version": api_version}
     if not long_running:

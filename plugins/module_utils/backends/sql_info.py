@@ -11,8 +11,8 @@ Rules, with their sources:
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.errors import PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import PrerequisiteError
 
 CU15_2022 = (16, 0, 4145, 4)
 CU17_2022 = (16, 0, 4175, 1)

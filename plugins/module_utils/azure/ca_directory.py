@@ -26,7 +26,7 @@ import os
 import shutil
 import warnings
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import trusted_directory
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files import trusted_directory
 
 _PREFIX = "ca-"
 # DER tags of the string types OpenSSL canonicalises (ASN1_MASK_CANON) and how to decode them.
@@ -122,7 +122,7 @@ def hashed_directory(bundle_path, cache_dir):
 
 def _trusted_certificates(root, directory):
     """True when the hashed directory is private and holds only private regular files of ours."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.private_files import file_problem, warn_untrusted
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.private_files import file_problem, warn_untrusted
     if not trusted_directory(root, directory):
         return False
     try:
