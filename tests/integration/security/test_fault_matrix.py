@@ -6,8 +6,10 @@ did); the world then holds exactly one of what the task creates (no duplicate).
 
 Fault API: tests/sim/README.md ("Inject a fault"), tests/sim/sqlserver/README.md ("Faults": TDS faults
 are POSTed to /faults with service=tds). Not injectable by the world: a connection reset AFTER an ARM or
-Graph request was applied (its `reset` drops the connection before the request reaches the handler);
-the TDS `drop` action is the after-apply case for SQL Server (it runs the batch, then drops).
+Graph request was applied (its `reset` drops the connection before the request reaches the handler). The
+cases "*-applied-after-timeout" stand in for it (a latency-only fault: the world applies the write after
+the task gave up); the TDS `drop` action is the after-apply case for SQL Server (it runs the batch, then
+drops the connection before the final DONE).
 """
 import json
 
@@ -53,15 +55,15 @@ def tds(pattern, action, **extra):
 
 # (id, target, faults, expectation, fragments a failure message must hold (a tuple: any one), options)
 CASES = [
-    # ARM: sqlvm_identity on sqlvm-fresh (VM PATCH and SQL VM PUT are long-running operations)
+    # ARM: sqlvm_identity on sqlvm-fresh (VM PATCH and SQL VM PUT are long-running operations; the costliest
+    # target, so the plain GET faults go to the vault below)
     ("arm-get-vm-429-retry-after", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="GET", status=429,
                                                      retry_after=1)], CONVERGE, [], {}),
-    ("arm-get-vm-429-no-retry-after", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="GET", status=429)],
+    ("arm-get-vault-429-no-retry-after", "vault", [dict(path=VAULT_PATH, method="GET", status=429)],
      CONVERGE, [], {}),
     ("arm-patch-vm-429-retry-after", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="PATCH", status=429,
                                                        retry_after=1)], CONVERGE, [], {}),
-    ("arm-get-vm-500", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="GET", status=500)], CONVERGE, [], {}),
-    ("arm-get-vm-503", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="GET", status=503)], CONVERGE, [], {}),
+    ("arm-get-vault-500", "vault", [dict(path=VAULT_PATH, method="GET", status=500)], CONVERGE, [], {}),
     ("arm-patch-vm-500", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="PATCH", status=500)],
      EITHER, [("500", "InternalServerError")], {}),
     ("arm-patch-vm-503", "identity", [dict(path=_vm_path("sqlvm-fresh"), method="PATCH", status=503)],
@@ -70,7 +72,7 @@ CASES = [
                                                             reset=True)], EITHER, [("connection", "reset")], {}),
     ("arm-put-sqlvm-reset-before-applied", "identity", [dict(path=SQLVM_PATH, method="PUT", reset=True)],
      EITHER, [("connection", "reset")], {}),
-    ("arm-put-sqlvm-500", "identity", [dict(path=SQLVM_PATH, method="PUT", status=500)],
+    ("arm-patch-vault-500", "vault", [dict(path=VAULT_PATH, method="PATCH", status=500)],
      EITHER, [("500", "InternalServerError")], {}),
     ("arm-put-sqlvm-lro-failed", "identity", [dict(path=SQLVM_PATH, method="PUT", lro_status="Failed",
                                                    body=AGENT_TIMEOUT)], EITHER, ["Ext_AgentTimeout"], {}),
@@ -80,8 +82,6 @@ CASES = [
                                                   body=AGENT_TIMEOUT)], EITHER, ["Ext_AgentTimeout"], {}),
     # ARM: role_assignment (a PUT that must not create a second assignment when sent again)
     ("arm-list-assignments-429-retry-after", "role", [dict(path=RA_LIST, method="GET", status=429, retry_after=1)],
-     CONVERGE, [], {}),
-    ("arm-list-assignments-429-no-retry-after", "role", [dict(path=RA_LIST, method="GET", status=429)],
      CONVERGE, [], {}),
     ("arm-put-assignment-429-retry-after", "role", [dict(path=RA_PUT, method="PUT", status=429, retry_after=1)],
      CONVERGE, [], {}),
@@ -117,6 +117,14 @@ CASES = [
     ("graph-new-identity-not-yet-replicated", "reader_new",
      [dict(service="graph", path="*/servicePrincipals/*", method="GET", status=404, count=2, body=GRAPH_NOT_FOUND)],
      CONVERGE, [], {}),
+    # Applied after the client gave up: a latency-only fault answers normally after the delay, so the world
+    # applies the write after the task's timeout ran out (the stand-in for a reset after the request was
+    # applied, which the world cannot inject); the case waits until it has been applied before the re-run.
+    ("arm-put-assignment-applied-after-timeout", "role", [dict(path=RA_PUT, method="PUT", latency=6)],
+     EITHER, ["timeout"], {"args": {"timeout": 3}, "settle": 5, "slow": True}),
+    ("graph-post-assignment-applied-after-timeout", "reader",
+     [dict(service="graph", path="*/roleAssignments", method="POST", latency=6)],
+     EITHER, ["timeout"], {"args": {"timeout": 3}, "settle": 5, "slow": True}),
     # Token endpoint (a fresh token cache per case: every case signs in)
     ("token-endpoint-500-once", "vault", [dict(service="login", path=TOKEN, method="POST", status=500)],
      EITHER, [SIGN_IN], {"forbidden": ("check client_id", "wrong secret")}),
@@ -238,13 +246,17 @@ def _run_case(world, tmp_path_factory, case):
     prelude, module, args = _task(world, facts, target)
     args = dict(args, **options.get("args", {}))
     body = {"sqlvm.backup." + module: args, "ignore_errors": True}
+    body_first = dict(body, name="first")
     tasks = prelude + [
-        dict(body, name="first"),
+        body_first,
         # On the controller, without starting a module: the faults not met yet (first line), then none.
         {"name": "faults left", "ansible.builtin.debug": {"msg": "{{ lookup('ansible.builtin.pipe', "
                                                                  "'%s') }}" % ADMIN_FAULTS_THEN_CLEAR}},
         dict(body, name="rerun"),
     ]
+    if options.get("settle"):
+        tasks.insert(tasks.index(body_first) + 1, {"name": "let the world apply the delayed request",
+                                                   "ansible.builtin.pause": {"seconds": options["settle"]}})
     # The preludes (an identity, a credential) meet none of the case's faults: inject them up front.
     for fault in faults:
         _inject(world, fault)
@@ -273,7 +285,7 @@ def test_at_least_thirty_faults():
 
 @pytest.mark.parametrize("case", _params())
 def test_fault_converges_or_fails_actionably_and_rerun_converges(security_world, tmp_path_factory, case):
-    case_id, target, faults, expect, fragments, options = case
+    case_id, target, _faults, expect, fragments, options = case
     run = _run_case(security_world, tmp_path_factory, case)
     records = {r["task"]: r for r in run["records"]}
     assert "first" in records and "rerun" in records, "rc=%s\n%s" % (run["rc"], run["stdout"][-3000:])
