@@ -89,21 +89,34 @@ def secret_vars(world_env):
 
 class SharedResults:
     """Run each batch once per test session, whichever xdist worker needs it first; the other worker
-    reads the stored result (a batch costs tens of seconds of the machine's two cores)."""
+    reads the stored result (a batch costs tens of seconds of the machine's two cores). A worker that
+    finds its batch being run by the other one runs another pending batch meanwhile instead of waiting."""
 
     def __init__(self, directory):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.batches = {}          # key -> function computing the batch's JSON-able result
 
-    def get(self, key, compute):
-        path = self.directory / ("%s.json" % key)
+    def _path(self, key):
+        return self.directory / ("%s.json" % key)
+
+    def _try_compute(self, key, blocking):
+        """Compute and store `key` under its lock; False when another worker holds the lock."""
         with open(self.directory / ("%s.lock" % key), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if path.exists():
-                return json.loads(path.read_text())
-            value = compute()
-            path.write_text(json.dumps(value, default=str))
-            return value
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return False
+            if not self._path(key).exists():
+                self._path(key).write_text(json.dumps(self.batches[key](), default=str))
+            return True
+
+    def get(self, key):
+        while not self._try_compute(key, blocking=False):
+            pending = [other for other in self.batches if other != key and not self._path(other).exists()]
+            if not any(self._try_compute(other, blocking=False) for other in pending):
+                self._try_compute(key, blocking=True)
+        return json.loads(self._path(key).read_text())
 
 
 def _task_sections(stdout):

@@ -318,17 +318,24 @@ def _role_batch(world, tmp_path_factory, role):
 
 
 @pytest.fixture(scope="module")
-def module_batch(security_world, shared_results, tmp_path_factory):
-    def get(group):
-        return shared_results.get("modules-" + group, lambda: _module_batch(security_world, tmp_path_factory, group))
-    return get
+def batches(security_world, shared_results, tmp_path_factory):
+    """Every batch of this file, registered so that a worker can run one the other worker has not started."""
+    for group in MODULE_CASES:
+        shared_results.batches["modules-" + group] = (
+            lambda group=group: _module_batch(security_world, tmp_path_factory, group))
+    for role in ROLE_CASES:
+        shared_results.batches["role-" + role] = lambda role=role: _role_batch(security_world, tmp_path_factory, role)
+    return shared_results
 
 
 @pytest.fixture(scope="module")
-def role_batch(security_world, shared_results, tmp_path_factory):
-    def get(role):
-        return shared_results.get("role-" + role, lambda: _role_batch(security_world, tmp_path_factory, role))
-    return get
+def module_batch(batches):
+    return lambda group: batches.get("modules-" + group)
+
+
+@pytest.fixture(scope="module")
+def role_batch(batches):
+    return lambda role: batches.get("role-" + role)
 
 
 # --- the assertions ----------------------------------------------------------------------------------
