@@ -86,6 +86,34 @@ def _leaf_texts(value):
     return {text} if text else set()
 
 
+def nested_shape_problem(argument_spec, params):
+    """What is wrong with the shape of an option that takes dicts (a list of dicts, or a dict) - a string
+    where a list of dicts is expected, a list item that is not a dict - naming the option, or None.
+    The value itself is not shown: it may sit next to secrets."""
+    if not isinstance(params, dict):
+        return None
+    for name, spec in (argument_spec or {}).items():
+        if not isinstance(spec, dict) or name not in params or params[name] is None:
+            continue
+        value, kind = params[name], spec.get("type")
+        if kind == "list" and spec.get("elements") == "dict":
+            items = value if isinstance(value, list) else None
+            if items is None:
+                return ("%s must be a list of dicts (for example [{name: ...}]), not a %s."
+                        % (name, type(value).__name__))
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    return "%s[%d] must be a dict, not a %s." % (name, index, type(item).__name__)
+                inner = nested_shape_problem(spec.get("options"), item)
+                if inner:
+                    return "%s[%d].%s" % (name, index, inner)
+        elif kind == "dict" and spec.get("options") and isinstance(value, dict):
+            inner = nested_shape_problem(spec.get("options"), value)
+            if inner:
+                return "%s.%s" % (name, inner)
+    return None
+
+
 class SqlvmModule(AnsibleModule):
     """AnsibleModule with our auth options, check mode, a lazy Azure session and one error exit."""
 
@@ -97,6 +125,7 @@ class SqlvmModule(AnsibleModule):
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
         super().__init__(argument_spec=spec, **kwargs)
+        self._shape_problem = None
         self._azure = None
         self._auth_settings = None
         self._sql_sessions = []
@@ -110,6 +139,8 @@ class SqlvmModule(AnsibleModule):
     def _load_params(self):
         # Called by AnsibleModule.__init__ before it validates (and possibly fails on) the arguments.
         super()._load_params()
+        # Kept only while AnsibleModule.__init__ validates (cleared after it): see fail_json.
+        self._shape_problem = nested_shape_problem(self.argument_spec, self.params)
         self.no_log_values.update(secret_option_values(self.argument_spec, self.params))
         # A SAS or a password inside a URL option is refused, but the option's value is echoed in
         # invocation.module_args: its secret part is masked there and everywhere else.
@@ -174,6 +205,11 @@ class SqlvmModule(AnsibleModule):
 
     def fail_json(self, msg, **kwargs):
         self._report_cache_warnings()
+        # ansible-core's message for a value it cannot convert to a dict ("dictionary requested, could not
+        # parse JSON or key=value") does not say which option it was: name it.
+        problem = getattr(self, "_shape_problem", None)
+        if problem and problem.split(" ", 1)[0] not in msg:
+            msg = "%s (%s)" % (problem, msg)
         super().fail_json(msg, **kwargs)
 
     def run(self, fn):

@@ -186,7 +186,7 @@ def resolve_principal(session, desired):
                 "(sqlvm.backup.sqlvm_identity) or name a user_assigned_identity" % desired["vm_name"])
         return principal.lower()
     rid = normalize_user_identity(desired["user_assigned_identity"], session.subscription_id,
-                                  desired.get("resource_group"))
+                                  desired.get("resource_group"), option="user_assigned_identity")
     uai = arm_get(session, rid, MSI_API_VERSION)
     if uai is None:
         raise PrerequisiteError("user-assigned identity %s not found; create it or fix the name" % rid)

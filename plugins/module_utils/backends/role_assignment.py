@@ -26,6 +26,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import 
     AzureApiError,
     InvalidInputError,
 )
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import check_text
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import GUID_RE, arm_get, arm_write, check_names, is_guid
 
 AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
@@ -78,26 +79,29 @@ def storage_scope(subscription_id, resource_group, account, container=None):
     return scope
 
 
-def validate_scope(scope, subscription_id):
-    """The normalized scope; InvalidInputError when it cannot be an ARM scope of this task."""
+def validate_scope(scope, subscription_id, option="scope"):
+    """The normalized scope; InvalidInputError (naming `option`) when it cannot be an ARM scope of this task."""
+    if scope:
+        check_text(scope, option, "the resource id")
     normalized = normalize_scope(scope)
     match = _SCOPE_RE.fullmatch(normalized)
     if not scope or not match:
         raise InvalidInputError(
-            "scope %r is not an ARM scope; give a resource id such as /subscriptions/<id>/resourceGroups/"
+            "%s %r is not an ARM scope; give a resource id such as /subscriptions/<id>/resourceGroups/"
             "<rg>/providers/Microsoft.Storage/storageAccounts/<account>[/blobServices/default/containers/"
-            "<container>]" % (scope,))
+            "<container>]" % (option, scope))
     sub = match.group("sub")
     if sub is not None:
         if not is_guid(sub):
-            raise InvalidInputError("scope %r names subscription %r, which is not a GUID" % (scope, sub))
+            raise InvalidInputError("%s %r names subscription %r, which is not a GUID" % (option, scope, sub))
         if subscription_id and sub.lower() != subscription_id.lower():
             raise InvalidInputError(
-                "scope %s is in subscription %s but this task works in subscription %s; set "
-                "subscription_id: %s (or AZURE_SUBSCRIPTION_ID) to manage it" % (normalized, sub, subscription_id, sub))
+                "%s %s is in subscription %s but this task works in subscription %s; set "
+                "subscription_id: %s (or AZURE_SUBSCRIPTION_ID) to manage it"
+                % (option, normalized, sub, subscription_id, sub))
     if normalized.count("/") % 2:
         # every ARM scope is type/name pairs: /subscriptions/x/resourceGroups/rg/providers/NS/type/name
-        raise InvalidInputError("scope %s is not a complete resource id (a type without a name?)" % normalized)
+        raise InvalidInputError("%s %s is not a complete resource id (a type without a name?)" % (option, normalized))
     return normalized
 
 
@@ -235,6 +239,7 @@ def validate_desired(desired, subscription_id):
     role = desired.get("role")
     if not role or not str(role).strip():
         raise InvalidInputError("role is required: a role name such as 'Storage Blob Data Contributor' or its id")
+    check_text(role, "role", "a role name such as 'Storage Blob Data Contributor', its GUID or its id")
     desired["role_guid"] = role_guid_from_input(role)
     ptype = desired.get("principal_type") or "ServicePrincipal"
     if ptype not in PRINCIPAL_TYPES:

@@ -64,7 +64,7 @@ def validate(params):
         raise InvalidInputError("name %r looks like a Windows login (DOMAIN\\user); this module manages Entra and SQL "
                                 "logins." % name)
     for role in params.get("server_roles") or ():
-        tsql.check_name(role, "server role")
+        tsql.check_name(role, "server_roles entry")
         if role.lower() == "public":
             raise InvalidInputError("every login is a member of public; leave it out of server_roles.")
     for db in params.get("databases") or ():

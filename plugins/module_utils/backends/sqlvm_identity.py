@@ -34,6 +34,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import 
     InvalidInputError,
     PrerequisiteError,
 )
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import check_text
 
 SQLVM_API_VERSION = api_version("Microsoft.SqlVirtualMachine/sqlVirtualMachines")
 COMPUTE_API_VERSION = api_version("Microsoft.Compute/virtualMachines")
@@ -323,9 +324,9 @@ def sqlvm_put_body(sqlvm, client_id):
 # ---------------------------------------------------------------------------------------------
 # input validation (pure)
 
-def normalize_user_identity(value, subscription_id, resource_group):
+def normalize_user_identity(value, subscription_id, resource_group, option="user_assigned"):
     """A user-assigned identity given by resource id or by name (in ``resource_group``)."""
-    value = (value or "").strip()
+    check_text(value or "", option, "the identity's name or resource id")
     if value.startswith("/"):
         if not _UAI_ID_RE.fullmatch(value):
             raise InvalidInputError(
@@ -357,7 +358,7 @@ def check_names(desired, keys, required=()):
 
 def validate_desired(desired):
     """Raise InvalidInputError for options that cannot work, before any request."""
-    check_names(desired, ("resource_group", "vm_name"), required=("resource_group", "vm_name"))
+    check_names(desired, ("resource_group", "vm_name", "sql_vm_name"), required=("resource_group", "vm_name"))
     if desired.get("sql_version"):
         try:
             parse_build(desired["sql_version"])

@@ -107,7 +107,7 @@ def read(session, desired):
     if desired.get("storage_scope"):
         # role_assignments and directory are compiled only for the checks that need them (paid per task).
         from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
-        scope = role_assignments.validate_scope(desired["storage_scope"], session.subscription_id)
+        scope = role_assignments.validate_scope(desired["storage_scope"], session.subscription_id, option="storage_scope")
     report = {"checks": {}}
     checks = report["checks"]
     sqlvm_resource = sqlvm.read_sqlvm(session, desired["resource_group"], desired.get("sql_vm_name") or desired["vm_name"])

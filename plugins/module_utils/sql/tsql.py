@@ -21,6 +21,7 @@ import re
 from collections import namedtuple
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character
 
 SYSNAME_MAX = 128
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -63,11 +64,6 @@ def quote_name(name, what="name"):
         raise InvalidInputError(
             "%s is %d characters long; SQL Server names (sysname) hold at most %d." % (what, len(name), SYSNAME_MAX))
     return "[" + name.replace("]", "]]") + "]"
-
-
-def has_control_character(value):
-    """Whether a text holds a control character (CR, LF, tab, NUL, ...): never part of a name a user means."""
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)
 
 
 def check_name(name, what="name"):

@@ -60,8 +60,10 @@ def test_names_with_line_breaks_or_blanks_are_refused_naming_the_option(name):
 
 @pytest.mark.parametrize("desired,fragment", [
     ({"principal_id": PID + "\n", "scope": ACCOUNT, "role": "Reader"}, "principal_id"),
-    ({"principal_id": PID, "scope": ACCOUNT + "\n/x", "role": "Reader"}, "not an ARM scope"),
-    ({"principal_id": PID, "scope": "/subscriptions/%s\r/resourceGroups/rg" % SUB, "role": "Reader"}, "not an ARM scope"),
+    ({"principal_id": PID, "scope": ACCOUNT + "\n/x", "role": "Reader"}, "scope .* line break"),
+    ({"principal_id": PID, "scope": "/subscriptions/%s\r/resourceGroups/rg" % SUB, "role": "Reader"}, "scope .* line break"),
+    ({"principal_id": PID, "scope": ACCOUNT + "\n", "role": "Reader"}, "scope .* line break"),
+    ({"principal_id": PID, "scope": ACCOUNT, "role": "Reader\n"}, "role .* line break"),
     ({"principal_id": PID, "resource_group": "rg\n", "storage_account": "acct", "role": "Reader"}, "resource_group"),
     ({"principal_id": PID, "resource_group": "rg", "storage_account": "ac\nct", "role": "Reader"}, "storage_account"),
     ({"principal_id": PID, "resource_group": "rg", "storage_account": "acct", "container": "c\r\n",
@@ -74,18 +76,17 @@ def test_role_assignment_inputs_are_refused(desired, fragment):
         ra.validate_desired(dict(desired), SUB)
 
 
-def test_a_user_assigned_identity_id_is_trimmed_not_sent_with_its_line_break():
-    rid = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id" % SUB
-    assert sqlvm.normalize_user_identity(rid + "\n", SUB, "rg") == rid
-
-
 @pytest.mark.parametrize("value", [
     "/subscriptions/%s/resourceGroups/r\ng/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id" % SUB,
+    "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id\n" % SUB,
     "id-sql\r\nx",
+    "id-sql\n",
+    " id-sql",
 ])
-def test_user_assigned_identities_with_line_breaks_are_refused(value):
-    with pytest.raises(InvalidInputError, match="user-assigned identity"):
-        sqlvm.normalize_user_identity(value, SUB, "rg")
+def test_user_assigned_identities_with_line_breaks_or_blanks_are_refused_naming_the_option(value):
+    # Refused, not trimmed: a value that is not what the option says never names an identity silently.
+    with pytest.raises(InvalidInputError, match="user_assigned_identity .*(line break|blanks)"):
+        sqlvm.normalize_user_identity(value, SUB, "rg", option="user_assigned_identity")
 
 
 def test_valid_inputs_still_pass():
