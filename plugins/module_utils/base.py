@@ -253,6 +253,12 @@ class SqlvmModule(AnsibleModule):
         # A warning can quote a URL or a service's message: no secret in it, as in error messages.
         super().warn(redact(warning))
 
+    def finish(self, result):
+        """Exit with a backend's Result (common/result.py): its warnings, changed, diff and values."""
+        for text in result.warnings:
+            self.warn(text)
+        self.exit(result.changed, result.before, result.after, **result.values)
+
     def exit(self, changed, before=None, after=None, **result):
         """exit_json with `changed`, and `diff` (before/after) when --diff is on."""
         if self._diff and (before is not None or after is not None):
