@@ -11,7 +11,7 @@ Kept here rather than in Jinja so that each rule is written once, named, and uni
 - ``ineligible_reasons``: every reason a VM cannot qualify, from Azure, SQL Server and the inventory.
 
 The rules come from Microsoft Learn "Backup and restore to URL using managed identities" (Limitations) and
-"Enable Microsoft Entra authentication for SQL Server on Azure VMs"; docs/design.md has the roles' steps.
+"Enable Microsoft Entra authentication for SQL Server on Azure VMs"; README "How it flows" has the roles' steps.
 """
 
 from __future__ import annotations
