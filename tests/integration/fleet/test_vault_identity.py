@@ -1,4 +1,5 @@
-"""playbooks/vault_identity.yml: a Recovery Services vault gets its identity and role grant (seed 003)."""
+"""playbooks/vault_identity.yml: a Recovery Services vault gets its identity and role grant (Microsoft Learn "Managed
+identities for Azure Backup vaults")."""
 
 
 def test_vault_identity_check_then_converge_then_nothing_to_do(fleet):
