@@ -275,27 +275,14 @@ statements:
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_backup
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec, storage_suffix
-
-
-def _run(module):
-    suffix = storage_suffix(module.params)
-    sql_backup.validate(module.params, suffix)
-    session = module.sql_connect()
-    try:
-        result = sql_backup.run(session, module.params, module.check_mode, suffix)
-    finally:
-        session.close()
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit(result.pop("changed"), **result)
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
 
 def main():
     spec = connection_argument_spec()
     spec.update(sql_backup.argument_spec())
     module = SqlvmModule(spec, supports_check_mode=True)
-    module.run(_run)
+    module.run_sql(sql_backup)
 
 
 if __name__ == "__main__":
