@@ -22,7 +22,6 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import
 
 CU15_2022 = (16, 0, 4145, 4)
 CU17_2022 = (16, 0, 4175, 1)
-TRACE_FLAGS_OF_INTEREST = (tsql.TF_VALIDATE_MI_CREDENTIAL,)
 RELEASES = {11: "2012", 12: "2014", 13: "2016", 14: "2017", 15: "2019", 16: "2022", 17: "2025"}
 
 
@@ -56,11 +55,6 @@ def parse_version(text):
 
 def _flag(value):
     return str(value).strip() in ("1", "True", "true")
-
-
-def read_instance(session):
-    """SERVERPROPERTY values, host platform and the connected login, as plain Python values (one statement)."""
-    return instance_from_row(session.query(tsql.server_properties())[0])
 
 
 def instance_from_row(props):
@@ -105,14 +99,9 @@ def managed_identity_verdict(instance):
     return (not hard and not soft), hard, soft
 
 
-def preflight(session, allow_unsupported=False):
-    """Refuse (PrerequisiteError) before any BACKUP/RESTORE through a managed-identity credential."""
-    instance = read_instance(session)
-    return instance, check_instance(instance, allow_unsupported)
-
-
 def check_instance(instance, allow_unsupported=False):
-    """preflight for an instance already read (instance_from_row): the overridable reasons, or PrerequisiteError."""
+    """The pre-flight check before any BACKUP/RESTORE through a managed-identity credential, for an instance read
+    with instance_from_row: the overridable reasons (warnings), or PrerequisiteError."""
     _supported, hard, soft = managed_identity_verdict(instance)
     if hard:
         raise PrerequisiteError("Refusing to run: " + " ".join(hard), instance=instance)

@@ -25,8 +25,6 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 
 # sys.server_principals.type
 TYPE_NAMES = {"S": "sql", "E": "entra", "X": "entra_group", "U": "windows", "G": "windows_group"}
-FIXED_SERVER_ROLES = ("sysadmin", "securityadmin", "serveradmin", "setupadmin", "processadmin", "diskadmin",
-                      "dbcreator", "bulkadmin")
 
 
 def argument_spec():

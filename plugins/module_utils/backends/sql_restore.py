@@ -247,7 +247,7 @@ def ensure(session, params, check_mode):
     tracker = DifferenceTracker.of_states(before_state, after_state)
     # A RESTORE is a write even onto a database that was ONLINE before and is ONLINE after (replace: true).
     result = Result(True, tracker.before(), tracker.after(), warnings, database=database, urls=urls,
-                    files=[dict(logical=l, physical=p) for l, p in moves], statements=[tsql.render(statement)])
+                    files=[dict(logical=logical, physical=physical) for logical, physical in moves], statements=[tsql.render(statement)])
     if check_mode:
         return result
     start = time.time()

@@ -182,12 +182,6 @@ def access_token_struct(token):
     return struct.pack("<I", len(data)) + data
 
 
-def sql_token_scope(cloud):
-    """The token scope for SQL Server in the cloud (https://database.windows.net/.default in AzureCloud)."""
-    audience = getattr(cloud, "sql_audience", None) or "https://database.windows.net/"
-    return audience.rstrip("/") + "/.default"
-
-
 class SqlSession:
     """One pyodbc connection; every statement goes through ``query`` or ``execute``.
 

@@ -244,10 +244,6 @@ def translate(exc_or_message, statement_kind=None):
     return SqlServerError(number, text, _statement_label(statement_kind))
 
 
-def is_permission_error(number):
-    return number in _PERMISSION_NUMBERS
-
-
 # --------------------------------------------------------------------------- connecting (failure paths only)
 
 def connect_error(exc, settings):

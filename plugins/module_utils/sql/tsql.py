@@ -198,11 +198,6 @@ def login_server_roles(name):
         "WHERE p.name = ?", name)
 
 
-def server_role_exists(role):
-    _check_text(role, "server role")
-    return _read("SELECT name FROM sys.server_principals WHERE name = ? AND type = 'R'", role)
-
-
 def server_roles():
     """Every server role (fixed and user-defined), to check the roles a task names before anything is written."""
     return _read("SELECT name FROM sys.server_principals WHERE type = 'R'")
@@ -267,13 +262,6 @@ def use_database(database):
 def database_state(database):
     _check_text(database, "database name")
     return _read("SELECT name, state_desc, database_id FROM sys.databases WHERE name = ?", database)
-
-
-def user_for_login(login):
-    _check_text(login, "login name")
-    return _read(
-        "SELECT dp.name, dp.type FROM sys.database_principals AS dp "
-        "JOIN sys.server_principals AS sp ON sp.sid = dp.sid WHERE sp.name = ?", login)
 
 
 def database_user_by_name(user):
@@ -435,12 +423,6 @@ def last_backup_of_type(database, type_code):
     _check_text(database, "database name")
     return _read("SELECT TOP (1) backup_finish_date FROM msdb.dbo.backupset WHERE database_name = ? AND type = ? "
                  "ORDER BY backup_finish_date DESC", database, type_code)
-
-
-def media_family_urls(media_set_id):
-    return _read(
-        "SELECT physical_device_name FROM msdb.dbo.backupmediafamily WHERE media_set_id = ? "
-        "ORDER BY family_sequence_number", int(media_set_id))
 
 
 RECENT_BACKUP_SETS = 1000
