@@ -9,9 +9,9 @@ state) come from the DifferenceTracker; the read-only modes (header_only, fileli
 change nothing and show no diff.
 
 MOVE is computed from RESTORE FILELISTONLY so a backup can be restored under a new name without
-touching the files of the database it came from (errors 1834 / 3156 otherwise: Microsoft Learn "SQL
-Server back up to URL best practices and troubleshooting"). An existing database is never overwritten
-unless ``replace: true``.
+touching the files of the database it came from (errors 1834 / 3156 otherwise: Microsoft Learn "Backup
+and restore to URL using managed identities"). An existing database is never overwritten unless
+``replace: true``.
 """
 from __future__ import annotations
 

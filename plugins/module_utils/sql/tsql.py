@@ -1,4 +1,4 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every T-SQL statement sqlvm.backup sends, written in one place.
 
@@ -29,10 +29,12 @@ GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # secret: the text holds a secret (a password or SAS in DDL that takes no variables); it is never shown.
 Statement = namedtuple("Statement", ["sql", "params", "kind", "secret"], defaults=(False,))
 
-# BACKUP TO URL / RESTORE FROM URL take at most 64 URLs (stripes) - Msg 3205 beyond (FACTS.md).
+# BACKUP TO URL / RESTORE FROM URL take at most 64 URLs (stripes) - Msg 3205 beyond (Microsoft Learn
+# "BACKUP (Transact-SQL)": up to 64 backup devices).
 MAX_URLS = 64
 
-# Trace flag 4675: CREATE CREDENTIAL checks the managed identity (seed 002, "Error messages").
+# Trace flag 4675: CREATE CREDENTIAL checks the managed identity (Microsoft Learn "Backup and restore to URL
+# using managed identities", error messages).
 TF_VALIDATE_MI_CREDENTIAL = 4675
 
 
@@ -150,7 +152,8 @@ _SERVER_PROPERTIES = (
 def server_properties():
     """SERVERPROPERTY values, the connected login (SUSER_SNAME) and the host platform in one round trip.
 
-    sql_variant columns break FreeTDS: every property is cast to nvarchar(128) (FACTS.md).
+    sql_variant columns break FreeTDS's ODBC driver: every property is cast to nvarchar(128), which every driver
+    reads.
     sys.dm_os_host_info has one row and is readable by public (learn.microsoft.com/sql/relational-databases/
     system-dynamic-management-views/sys-dm-os-host-info-transact-sql, Permissions).
     """
@@ -234,7 +237,8 @@ def alter_login_enabled(name, enabled):
 
 
 def flush_auth_caches():
-    # Seed 004: DISABLE/ENABLE and role changes take effect at once only after both caches are cleared.
+    # DISABLE/ENABLE and role changes take effect at once only after both caches are cleared (Microsoft Learn
+    # "Microsoft Entra logins for SQL Server").
     return [_write("DBCC FLUSHAUTHCACHE"),
             _write("DBCC FREESYSTEMCACHE('TokenAndPermUserStore') WITH NO_INFOMSGS")]
 
@@ -307,7 +311,8 @@ SHARED_ACCESS_SIGNATURE = "SHARED ACCESS SIGNATURE"
 
 def credential_by_name(name):
     _check_text(name, "credential name")
-    # Names are compared in binary: the credential name is the container URL, case-sensitive (seed 002).
+    # Names are compared in binary: the credential name is the container URL, case-sensitive (Microsoft Learn
+    # "Backup and restore to URL using managed identities").
     return _read(
         "SELECT name, credential_identity, create_date, modify_date FROM sys.credentials "
         "WHERE name = ?", name)
