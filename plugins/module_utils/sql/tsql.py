@@ -192,18 +192,27 @@ def login_by_name(name):
         "WHERE name = ? AND type IN ('S', 'E', 'X', 'U', 'G')", name)
 
 
-def login_server_roles(name):
-    _check_text(name, "login name")
+def _roles_of(level, member_alias, member, what):
+    """The roles `member` belongs to at `level` ("server" or "database"): the same catalog views at both levels."""
+    _check_text(member, what)
     return _read(
-        "SELECT r.name FROM sys.server_role_members AS m "
-        "JOIN sys.server_principals AS r ON r.principal_id = m.role_principal_id "
-        "JOIN sys.server_principals AS p ON p.principal_id = m.member_principal_id "
-        "WHERE p.name = ?", name)
+        "SELECT r.name FROM sys.{0}_role_members AS m "
+        "JOIN sys.{0}_principals AS r ON r.principal_id = m.role_principal_id "
+        "JOIN sys.{0}_principals AS {1} ON {1}.principal_id = m.member_principal_id "
+        "WHERE {1}.name = ?".format(level, member_alias), member)
+
+
+def _all_roles(level):
+    """Every role at `level` (fixed and user-defined), to check the roles a task names before anything is written."""
+    return _read("SELECT name FROM sys.%s_principals WHERE type = 'R'" % level)
+
+
+def login_server_roles(name):
+    return _roles_of("server", "p", name, "login name")
 
 
 def server_roles():
-    """Every server role (fixed and user-defined), to check the roles a task names before anything is written."""
-    return _read("SELECT name FROM sys.server_principals WHERE type = 'R'")
+    return _all_roles("server")
 
 
 def sql_login_password_matches(name, password):
@@ -274,17 +283,12 @@ def database_user_by_name(user):
 
 
 def database_user_roles(user):
-    _check_text(user, "user name")
-    return _read(
-        "SELECT r.name FROM sys.database_role_members AS m "
-        "JOIN sys.database_principals AS r ON r.principal_id = m.role_principal_id "
-        "JOIN sys.database_principals AS u ON u.principal_id = m.member_principal_id "
-        "WHERE u.name = ?", user)
+    return _roles_of("database", "u", user, "user name")
 
 
 def database_roles():
-    """Every role of the current database, to check the roles a task names before anything is written."""
-    return _read("SELECT name FROM sys.database_principals WHERE type = 'R'")
+    """Every role of the current database."""
+    return _all_roles("database")
 
 
 def create_user_from_login(user, login):
