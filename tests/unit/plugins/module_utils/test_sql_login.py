@@ -1,4 +1,4 @@
-"""sql_logins: plans, idempotency, check mode, refusals before any statement."""
+"""sql_login backend: plans, idempotency, check mode, refusals before any statement."""
 import pytest
 
 from _sqlfake import session
@@ -214,3 +214,37 @@ def test_update_password_always_where_pwdcompare_does_not_exist():
     result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="Pw-1234!", update_password="always"),
                                check_mode=True)
     assert result.changed and "could not compare" in result.warnings[0]
+
+
+class _Settings:
+    def __init__(self, service_principal=False):
+        self.service_principal = service_principal
+
+    def has_service_principal(self):
+        return self.service_principal
+
+    def has_workload_identity(self):
+        return False
+
+
+def test_entra_id_unreachable_becomes_a_warning_in_the_result_and_sql_server_decides():
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import SqlvmBackupError
+
+    def graph():
+        raise SqlvmBackupError("Microsoft Graph answered 403")
+    lookup = sql_logins.entra_group_lookup(dict(sql_auth="entra"), _Settings, graph)
+    s, conn = session([(r"sys.server_principals WHERE name", [])])
+    result = sql_logins.ensure(s, params(enabled=False), check_mode=True, principal_kind=lookup)
+    assert result.changed and conn.writes() == []
+    assert len(result.warnings) == 1 and "Could not ask Microsoft Entra ID whether ops@contoso.com is a group" in \
+        result.warnings[0] and "403" in result.warnings[0]
+
+
+def test_entra_id_is_not_asked_without_azure_credentials_for_a_sql_authenticated_task(monkeypatch):
+    def graph():
+        raise AssertionError("Graph asked")
+    assert sql_logins.entra_group_lookup(dict(sql_auth="sql"), lambda: _Settings(False), graph)("SQL DBAs", None) is None
+    asked = []
+    monkeypatch.setattr(sql_logins, "entra_principal_kind", lambda client, name, oid: asked.append((client, name)) or "group")
+    ask = sql_logins.entra_group_lookup(dict(sql_auth="sql"), lambda: _Settings(True), lambda: "graph-client")
+    assert ask("SQL DBAs", None) == "group" and asked == [("graph-client", "SQL DBAs")]
