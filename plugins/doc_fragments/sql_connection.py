@@ -1,4 +1,4 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 

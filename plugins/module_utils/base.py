@@ -4,7 +4,9 @@
 
 It adds the authentication options (doc fragment sqlvm.backup.azure_auth) to a module's argument
 spec, supports check mode, builds the Azure session on first use, and is the only place that turns
-domain errors into fail_json (`run`). `exit` adds the diff when Ansible runs with --diff.
+domain errors into fail_json (`run`). `finish` exits with a backend's Result (common/result.py); `exit`
+adds the diff when Ansible runs with --diff. `run_sql` owns a SQL module's whole task: validate, connect,
+ensure or read, close, finish.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import AUTH_SOURCES, DEFAULT_TIMEOUT
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import Deadline, SqlvmBackupError
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact, url_secret_parts
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
@@ -37,10 +40,10 @@ AUTH_ARGUMENT_SPEC = dict(
     token_cache=dict(type="bool"),
 )
 
-# Third-party libraries -> the requirement users should install when the import fails.
+# Third-party libraries -> the requirement users should install when the import fails. (A missing pyodbc is
+# reported by sql/connection.py, which imports it, with what to install next to it: unixODBC and a driver.)
 _REQUIREMENTS = {"azure": "azure-identity, azure-core and azure-mgmt-core (see requirements.txt)",
-                 "msal": "azure-identity (see requirements.txt)",
-                 "pyodbc": "pyodbc and an ODBC driver for SQL Server (see requirements.txt, bindep.txt)"}
+                 "msal": "azure-identity (see requirements.txt)"}
 
 
 def secret_option_values(argument_spec, params):
@@ -182,6 +185,28 @@ class SqlvmModule(AnsibleModule):
         self._sql_sessions.append(session)
         return session
 
+    def run_sql(self, backend, **options):
+        """The whole task of a SQL module, its session's life included; exits (finish) or fails (run).
+
+        ``backend`` is the capability's module (backends/sql_*.py): ``backend.validate(params)`` runs first, so
+        bad input is refused before any login; then one session is opened, and ``backend.ensure(session,
+        params, check_mode, **options)`` (or ``backend.read(session, params)`` for a read-only capability, whose
+        session refuses every write) returns the Result. The session is closed whatever happens; a failure
+        after some writes still lists them (statements_done / statements_in_doubt, see `_failure_result`).
+        """
+        def task(module):
+            backend.validate(module.params)
+            read_only = not hasattr(backend, "ensure")
+            session = module.sql_connect()
+            try:
+                if read_only:
+                    session.check_mode = True  # a write from a read-only capability would be a bug
+                    return backend.read(session, module.params, **options)
+                return backend.ensure(session, module.params, module.check_mode, **options)
+            finally:
+                session.close()
+        self.run(task)
+
     def _writes_before_failure(self):
         """(write statements that completed, write statements that may or may not have run) of this task's SQL
         sessions, as shown to the user (secrets not shown)."""
@@ -223,6 +248,8 @@ class SqlvmModule(AnsibleModule):
             if root not in _REQUIREMENTS:
                 raise
             self.fail_json(msg=missing_required_lib(_REQUIREMENTS[root]), exception=str(error))
+        if isinstance(result, Result):
+            self.finish(result)
         if isinstance(result, dict):
             self.exit_json(**result)
         self.fail_json(msg="internal error: the module finished without a result")

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
@@ -135,29 +135,16 @@ statements:
   elements: str
 """
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_credential as sql_credentials
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_credential
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec, storage_suffix
-
-
-def _run(module):
-    suffix = storage_suffix(module.params)
-    sql_credentials.validate(module.params, suffix)
-    session = module.sql_connect()
-    try:
-        result = sql_credentials.ensure(session, module.params, module.check_mode, suffix)
-    finally:
-        session.close()
-    extra = {k: result[k] for k in ("validated", "validation") if k in result}
-    module.exit(result["changed"], before=result["before"], after=result["after"], credential=result["after"],
-                statements=result["statements"], **extra)
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
 
 def main():
     spec = connection_argument_spec()
-    spec.update(sql_credentials.argument_spec())
+    spec.update(sql_credential.argument_spec())
     module = SqlvmModule(spec, supports_check_mode=True)
-    module.run(_run)
+    module.run_sql(sql_credential)
 
 
 if __name__ == "__main__":

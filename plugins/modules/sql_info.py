@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
@@ -124,27 +124,14 @@ reasons:
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_info
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec, storage_suffix
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import split_container_url
-
-
-def _run(module):
-    if module.params.get("container_url"):
-        split_container_url(module.params["container_url"], storage_suffix(module.params), "container_url")
-    session = module.sql_connect()
-    session.check_mode = True  # read-only module: a write would be a bug
-    try:
-        result = sql_info.gather(session, module.params.get("container_url"))
-    finally:
-        session.close()
-    module.exit(False, **result)
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
 
 def main():
     spec = connection_argument_spec()
-    spec.update(container_url=dict(type="str"), storage_suffix=dict(type="str"))
+    spec.update(sql_info.argument_spec())
     module = SqlvmModule(spec, supports_check_mode=True)
-    module.run(_run)
+    module.run_sql(sql_info)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
@@ -203,47 +203,17 @@ statements:
   sample: ["CREATE LOGIN [SQL Backup Operators] FROM EXTERNAL PROVIDER", "ALTER SERVER ROLE [sysadmin] ADD MEMBER [SQL Backup Operators]"]
 """
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_login as sql_logins
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_login
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import SqlvmBackupError
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
-
-
-def _principal_kind(module):
-    """Ask Microsoft Graph whether the principal is a group, when Azure credentials are configured (Entra token
-    login, or a service principal / workload identity in the options or the AWX environment); else None."""
-    def lookup(name, object_id):
-        settings = module.auth_settings
-        if module.params.get("sql_auth") != "entra" and not (
-                settings.has_service_principal() or settings.has_workload_identity()):
-            return None
-        try:
-            return sql_logins.entra_principal_kind(module.azure.graph, name, object_id)
-        except SqlvmBackupError as error:
-            module.warn("Could not ask Microsoft Entra ID whether %s is a group (%s); SQL Server will tell after "
-                        "CREATE LOGIN." % (name, error.msg))
-            return None
-    return lookup
-
-
-def _run(module):
-    sql_logins.validate(module.params)
-    session = module.sql_connect()
-    try:
-        result = sql_logins.ensure(session, module.params, module.check_mode, principal_kind=_principal_kind(module))
-    finally:
-        session.close()
-    for warning in result.get("warnings") or ():
-        module.warn(warning)
-    module.exit(result["changed"], before=result["before"], after=result["after"], login=result["after"],
-                statements=result["statements"])
 
 
 def main():
     spec = connection_argument_spec()
-    spec.update(sql_logins.argument_spec())
+    spec.update(sql_login.argument_spec())
     module = SqlvmModule(spec, supports_check_mode=True)
-    module.run(_run)
+    module.run_sql(sql_login, principal_kind=sql_login.entra_group_lookup(
+        module.params, lambda: module.auth_settings, lambda: module.azure.graph))
 
 
 if __name__ == "__main__":

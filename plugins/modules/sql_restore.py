@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
@@ -181,27 +181,14 @@ duration_seconds:
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_restore
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec, storage_suffix
-
-
-def _run(module):
-    suffix = storage_suffix(module.params)
-    sql_restore.validate(module.params, suffix)
-    session = module.sql_connect()
-    try:
-        result = sql_restore.run(session, module.params, module.check_mode, suffix)
-    finally:
-        session.close()
-    for warning in result.pop("warnings", None) or ():
-        module.warn(warning)
-    module.exit(result.pop("changed"), before=result.pop("before", None), after=result.pop("after", None), **result)
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
 
 def main():
     spec = connection_argument_spec()
     spec.update(sql_restore.argument_spec())
     module = SqlvmModule(spec, supports_check_mode=True)
-    module.run(_run)
+    module.run_sql(sql_restore)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backend of sql_backup: BACKUP DATABASE / LOG ... TO URL with block blobs.
+
+Contract (common/result.py): ``validate(params)`` before any login, then ``ensure(session, params,
+check_mode) -> Result``: ensure the asked backups exist - each selected database is backed up, unless
+skip_if_backed_up_within finds a recent one; check mode plans and reports without writing. A backup has no
+before/after state to show, so the Result carries no diff: ``backups``, ``skipped_databases``,
+``statements``, ``compression_supported`` and the warnings of the instance check.
 
 Block-blob limits (SQL Server backup to URL best practices; Azure Blob Storage scalability targets):
 a blob has at most 50,000 blocks and SQL Server writes one block per MAXTRANSFERSIZE, so one blob
@@ -17,9 +23,11 @@ import time
 import urllib.parse
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import LONG_TASK_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import split_container_url
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import credential_identity, split_container_url
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import check_instance, instance_from_row, supports_compression
 
 MAX_STRIPES = tsql.MAX_URLS
@@ -66,8 +74,9 @@ def argument_spec():
     )
 
 
-def validate(params, suffix):
-    split_container_url(params["container_url"], suffix, "container_url")
+def validate(params, suffix=None):
+    """Every check that needs no SQL Server; `suffix`: the blob endpoint suffix (default: storage_suffix(params))."""
+    split_container_url(params["container_url"], suffix or storage_suffix(params), "container_url")
     databases = params.get("databases")
     if bool(databases) == bool(params.get("all_user_databases")):
         raise InvalidInputError("give either databases (a list of names) or all_user_databases: true.")
@@ -220,17 +229,6 @@ def allocated_bytes(files, backup_type):
     return total
 
 
-def credential_identity(rows, container_url):
-    """credential_identity of the credential named exactly container_url (rows of tsql.credential_by_name)."""
-    rows = [r for r in rows if r["name"] == container_url]
-    if not rows:
-        raise PrerequisiteError(
-            "no credential named %s exists on the instance, so BACKUP TO URL would fail with Operating system error 50. "
-            "Create it first with sqlvm.backup.sql_credential (the name is the container URL, case-sensitive)."
-            % container_url)
-    return rows[0].get("credential_identity")
-
-
 def _recent_backup(session, database, backup_type, minutes, now):
     if minutes is None:
         return None
@@ -258,7 +256,7 @@ def _value(row, name):
     return value
 
 
-def plan(session, params, suffix, now=None):
+def plan(session, params, suffix=None, now=None):
     """Everything read, nothing written: (instance, jobs, skipped)."""
     validate(params, suffix)
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -270,7 +268,7 @@ def plan(session, params, suffix, now=None):
         reads.append(tsql.server_time())
     sets = session.query_all(tsql.batch(*reads))
     sets += [[]] * (len(reads) - len(sets))
-    identity = credential_identity(sets[0], container_url)
+    identity = credential_identity(sets[0], container_url, "BACKUP TO URL")
     instance = instance_from_row(sets[1][0])
     warnings = check_instance(instance, params.get("allow_unsupported_instance")) \
         if identity == tsql.MANAGED_IDENTITY else []
@@ -316,8 +314,11 @@ def plan(session, params, suffix, now=None):
     return instance, warnings, jobs, skipped
 
 
-def run(session, params, check_mode, suffix):
-    instance, warnings, jobs, skipped = plan(session, params, suffix)
+def ensure(session, params, check_mode):
+    """Result (no diff): changed when a backup ran (or would run), the values ``backups`` (one per database: URLs,
+    stripes, and once run its LSNs, sizes and messages), ``skipped_databases``, ``statements``,
+    ``compression_supported``; warnings from the instance check (allow_unsupported_instance)."""
+    instance, warnings, jobs, skipped = plan(session, params)
     statements = []
     for job in jobs:
         statements.append(tsql.render(job["statement"]))
@@ -331,8 +332,8 @@ def run(session, params, check_mode, suffix):
         results = [dict(database=j["database"], type=params["type"], urls=j["urls"], stripes=j["stripes"],
                         estimated_bytes=j["estimated_bytes"]) for j in jobs]
     # "skipped" is a reserved key of Ansible task results.
-    return dict(changed=bool(jobs), backups=results, skipped_databases=skipped, statements=statements, warnings=warnings,
-                compression_supported=supports_compression(instance))
+    return Result(bool(jobs), warnings=warnings, backups=results, skipped_databases=skipped, statements=statements,
+                  compression_supported=supports_compression(instance))
 
 
 def _run_job(session, job, params):

@@ -1,30 +1,33 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backend of sql_credential: the server credential named by the container URL.
 
+Contract (common/result.py): ``validate(params)`` before any login, then ``ensure(session, params,
+check_mode) -> Result`` - the credential as asked, before/after from the DifferenceTracker. Also the
+container-URL checks every SQL capability that names a container uses, and ``credential_identity``.
+
 ``CREATE CREDENTIAL [https://<account>.blob.<suffix>/<container>] WITH IDENTITY = 'Managed Identity'``
-(seeds 001, 002) or ``WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '<token without ?>'``.
-SQL Server picks the credential whose name equals the container URL of the backup URL, exactly
-and case-sensitively, so the URL is validated strictly and must be lowercase.
+(Microsoft Learn "Backup and restore to URL using managed identities", "CREATE CREDENTIAL (Transact-SQL)")
+or ``WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '<token without ?>'``. SQL Server picks the
+credential whose name equals the container URL of the backup URL, exactly and case-sensitively, so the URL
+is validated strictly and must be lowercase.
 
 ``validate: true``: trace flag 4675 makes CREATE CREDENTIAL check the primary managed identity; a
-credential created without it must be dropped and created again to be checked (seed 002, "Error
-messages"). The flag is put back as it was, whatever happens.
+credential created without it must be dropped and created again to be checked ("Backup and restore to URL
+using managed identities", error messages). The flag is put back as it was, whatever happens.
 """
 from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlvmBackupError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
+    InvalidInputError, PrerequisiteError, SqlvmBackupError)
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact_url, url_secret_problem
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 
-# Storage endpoint suffixes of the known clouds (azure-cli cloud.py, storage_endpoint).
-STORAGE_SUFFIXES = {
-    "AzureCloud": "core.windows.net",
-    "AzureUSGovernment": "core.usgovcloudapi.net",
-    "AzureChinaCloud": "core.chinacloudapi.cn",
-}
 _ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
 # Container names: 3-63 characters, lowercase letters, digits and single hyphens, starting and ending
 # with a letter or digit (Naming and referencing containers, blobs, and metadata).
@@ -41,15 +44,6 @@ def argument_spec():
         validate=dict(type="bool", default=False),
         storage_suffix=dict(type="str"),
     )
-
-
-def storage_suffix_for(params, cloud=None):
-    if params.get("storage_suffix"):
-        return params["storage_suffix"].strip(".").lower()
-    suffix = getattr(cloud, "storage_suffix", None)
-    if suffix:
-        return suffix.strip(".").lower()
-    return STORAGE_SUFFIXES["AzureCloud"]
 
 
 def refuse_secret_in_url(url, option="url"):
@@ -121,8 +115,21 @@ def url_has_no_control_characters(url, option="url"):
                                 % (option, url))
 
 
-def validate(params, suffix):
-    split_container_url(params["url"], suffix)
+def credential_identity(rows, container_url, statement):
+    """credential_identity of the credential named exactly container_url (rows of tsql.credential_by_name), or
+    PrerequisiteError: without it `statement` ("BACKUP TO URL", "RESTORE FROM URL") fails with error 50."""
+    rows = [r for r in rows if r["name"] == container_url]
+    if not rows:
+        raise PrerequisiteError(
+            "no credential named %s exists on the instance, so %s would fail with Operating system error 50. "
+            "Create it first with sqlvm.backup.sql_credential (the name is the container URL, case-sensitive)."
+            % (container_url, statement))
+    return rows[0].get("credential_identity")
+
+
+def validate(params, suffix=None):
+    """Every check that needs no SQL Server; `suffix`: the blob endpoint suffix (default: storage_suffix(params))."""
+    split_container_url(params["url"], suffix or storage_suffix(params))
     tsql.quote_name(params["url"], "url")
     sas = params.get("sas_token")
     if params.get("identity") == "sas":
@@ -149,7 +156,7 @@ def _identity_value(params):
         else tsql.SHARED_ACCESS_SIGNATURE
 
 
-def read(session, url):
+def read_credential(session, url):
     rows = session.query(tsql.credential_by_name(url))
     # The WHERE clause compares with the server's collation; the name must match exactly.
     rows = [r for r in rows if r["name"] == url]
@@ -167,10 +174,12 @@ def _trace_flag_on(session, flag):
     return False
 
 
-def ensure(session, params, check_mode, suffix):
-    validate(params, suffix)
+def ensure(session, params, check_mode):
+    """Result: changed, before/after (name, identity), and the values ``credential`` (the state after),
+    ``statements``, and with validate: true ``validated`` (and ``validation`` in check mode)."""
+    validate(params)
     url = params["url"]
-    current = read(session, url)
+    current = read_credential(session, url)
     identity = _identity_value(params)
     statements = []
     if params["state"] == "absent":
@@ -195,13 +204,14 @@ def ensure(session, params, check_mode, suffix):
     elif changed and not check_mode:
         for statement in statements:
             session.execute(statement)
-    shown = [tsql.render(s) for s in statements]
-    result = dict(changed=changed, before=current or {}, after=after, statements=shown)
+    values = dict(statements=[tsql.render(s) for s in statements])
     if params.get("validate"):
-        result["validated"] = validated if validated is not None else False
+        values["validated"] = validated if validated is not None else False
         if check_mode:
-            result["validation"] = "skipped in check mode (it re-creates the credential)"
-    return result
+            values["validation"] = "skipped in check mode (it re-creates the credential)"
+    # changed is what was (or would be) sent: a secret set again (update_secret: always) changes no visible state.
+    tracker = DifferenceTracker.of_states(current, after)
+    return Result(changed, tracker.before(), tracker.after(), credential=tracker.after(), **values)
 
 
 def _recreate_with_trace_flag(session, url, identity):
@@ -212,7 +222,7 @@ def _recreate_with_trace_flag(session, url, identity):
     """
     flag = tsql.TF_VALIDATE_MI_CREDENTIAL
     was_on = _trace_flag_on(session, flag)
-    existed = read(session, url) is not None
+    existed = read_credential(session, url) is not None
     if not was_on:
         session.execute(tsql.trace_on(flag))
     failure = None

@@ -1,23 +1,44 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Instance facts and the managed-identity backup verdict (sql_info, and the pre-flight check that
 sql_backup / sql_restore run before any BACKUP or RESTORE through a managed-identity credential).
 
+Contract (common/result.py): ``validate(params)`` before any login, then ``read(session, params) ->
+Result`` (never changed, no diff; the facts are its values). The session refuses every write.
+
 Rules, with their sources:
 - below SQL Server 2022 CU15 (16.0.4145.4) a backup or restore through a managed-identity credential
-  can leave the instance unresponsive (seed 001, KB5043526) - always refused;
-- supported from SQL Server 2022 CU17 (16.0.4175.1) and in SQL Server 2025 (seed 002);
-- Windows only, not on a failover cluster instance (seed 002, "Limitations").
+  can leave the instance unresponsive (KB5043526) - always refused;
+- supported from SQL Server 2022 CU17 (16.0.4175.1) and in SQL Server 2025 (Microsoft Learn "Backup
+  and restore to URL using managed identities");
+- Windows only, not on a failover cluster instance (same document, "Limitations").
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 
 CU15_2022 = (16, 0, 4145, 4)
 CU17_2022 = (16, 0, 4175, 1)
-TRACE_FLAGS_OF_INTEREST = (tsql.TF_VALIDATE_MI_CREDENTIAL,)
 RELEASES = {11: "2012", 12: "2014", 13: "2016", 14: "2017", 15: "2019", 16: "2022", 17: "2025"}
+
+
+def argument_spec():
+    return dict(container_url=dict(type="str"), storage_suffix=dict(type="str"))
+
+
+def validate(params):
+    """A container_url, when given, is checked as sql_credential checks its url (imported here only then)."""
+    if params.get("container_url"):
+        from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import split_container_url
+        split_container_url(params["container_url"], storage_suffix(params), "container_url")
+
+
+def read(session, params):
+    """Result: never changed; the facts of gather() are its values."""
+    return Result(False, **gather(session, params.get("container_url")))
 
 
 def parse_version(text):
@@ -34,11 +55,6 @@ def parse_version(text):
 
 def _flag(value):
     return str(value).strip() in ("1", "True", "true")
-
-
-def read_instance(session):
-    """SERVERPROPERTY values, host platform and the connected login, as plain Python values (one statement)."""
-    return instance_from_row(session.query(tsql.server_properties())[0])
 
 
 def instance_from_row(props):
@@ -83,14 +99,9 @@ def managed_identity_verdict(instance):
     return (not hard and not soft), hard, soft
 
 
-def preflight(session, allow_unsupported=False):
-    """Refuse (PrerequisiteError) before any BACKUP/RESTORE through a managed-identity credential."""
-    instance = read_instance(session)
-    return instance, check_instance(instance, allow_unsupported)
-
-
 def check_instance(instance, allow_unsupported=False):
-    """preflight for an instance already read (instance_from_row): the overridable reasons, or PrerequisiteError."""
+    """The pre-flight check before any BACKUP/RESTORE through a managed-identity credential, for an instance read
+    with instance_from_row: the overridable reasons (warnings), or PrerequisiteError."""
     _supported, hard, soft = managed_identity_verdict(instance)
     if hard:
         raise PrerequisiteError("Refusing to run: " + " ".join(hard), instance=instance)

@@ -1,24 +1,30 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backend of sql_login: server logins (Entra or SQL), server roles, database users and roles.
 
-Entra logins: ``CREATE LOGIN [name] FROM EXTERNAL PROVIDER [WITH OBJECT_ID = '...']`` (seed 004).
-Enabling / disabling and role changes take effect for open sessions only after
-``DBCC FLUSHAUTHCACHE`` and ``DBCC FREESYSTEMCACHE('TokenAndPermUserStore')`` (seed 004), so both run
-after any such change. ``ALTER LOGIN ... DISABLE`` is not supported for Entra groups (seed 004): it is
-refused before it is tried.
+Contract (common/result.py): ``validate(params)`` before any login, then ``ensure(session, params,
+check_mode) -> Result`` - the login as asked, with before/after from the DifferenceTracker and the
+statements sent (or, in check mode, that would be sent).
+
+Entra logins: ``CREATE LOGIN [name] FROM EXTERNAL PROVIDER [WITH OBJECT_ID = '...']`` (Microsoft Learn
+"CREATE LOGIN (Transact-SQL)", "Microsoft Entra logins for SQL Server"). Enabling / disabling and role
+changes take effect for open sessions only after ``DBCC FLUSHAUTHCACHE`` and
+``DBCC FREESYSTEMCACHE('TokenAndPermUserStore')`` ("Microsoft Entra logins for SQL Server"), so both run
+after any such change. ``ALTER LOGIN ... DISABLE`` is not supported for Entra groups (same document,
+limitations): it is refused before it is tried.
 """
 from __future__ import annotations
 
 import uuid
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
+    InvalidInputError, PrerequisiteError, SqlServerError, SqlvmBackupError)
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError, SqlServerError
 
 # sys.server_principals.type
 TYPE_NAMES = {"S": "sql", "E": "entra", "X": "entra_group", "U": "windows", "G": "windows_group"}
-FIXED_SERVER_ROLES = ("sysadmin", "securityadmin", "serveradmin", "setupadmin", "processadmin", "diskadmin",
-                      "dbcreator", "bulkadmin")
 
 
 def argument_spec():
@@ -270,10 +276,12 @@ def needs_principal_kind(params, current):
 
 
 def ensure(session, params, check_mode, principal_kind=None):
-    """Returns dict(changed, before, after, statements).
+    """Result: changed, before/after (the login, its server roles and database users), warnings, and the values
+    ``login`` (the state after) and ``statements``.
 
     ``principal_kind(name, object_id)`` -> 'group' | 'user' | 'servicePrincipal' | None asks Microsoft Entra ID;
-    it is called only when needs_principal_kind() (a new Entra login created disabled).
+    it is called only when needs_principal_kind() (a new Entra login created disabled). If it fails, SQL Server
+    tells after CREATE LOGIN instead (a warning says so).
     """
     validate(params)
     name = params["name"]
@@ -288,11 +296,15 @@ def ensure(session, params, check_mode, principal_kind=None):
     if check_server_roles:
         _check_roles_exist(params["server_roles"], sets[2] if len(sets) > 2 else [], "server role", "on this instance")
     kind = None
+    warnings = []
     if principal_kind is not None and needs_principal_kind(params, current):
-        kind = principal_kind(name, params.get("object_id"))
+        try:
+            kind = principal_kind(name, params.get("object_id"))
+        except PrincipalKindUnknown as unknown:
+            warnings.append("Could not ask Microsoft Entra ID whether %s is a group (%s); SQL Server will tell after "
+                            "CREATE LOGIN." % (name, unknown))
     statements, after, flush = plan_login(params, current, kind)
     password_changed = False
-    warnings = []
     comparison = _check_password(session, params, current) if params["state"] == "present" else None
     if comparison in ("differs", "unknown"):
         statements.append(tsql.alter_login_password(name, params["sql_login_password"]))
@@ -345,8 +357,10 @@ def ensure(session, params, check_mode, principal_kind=None):
     after_state = _public_state(after, after_dbs) if params["state"] == "present" else {}
     if password_changed:
         after_state["password_changed"] = True
-    return dict(changed=changed, before=before, after=after_state, warnings=warnings,
-                statements=[tsql.render(s) for s in all_statements if s.kind == "write" or s.sql.startswith("USE ")])
+    tracker = DifferenceTracker.of_states(before, after_state)
+    # changed is what was (or would be) sent: a password set again shows in after only as password_changed.
+    return Result(changed, tracker.before(), tracker.after(), warnings, login=tracker.after(),
+                  statements=[tsql.render(s) for s in all_statements if s.kind == "write" or s.sql.startswith("USE ")])
 
 
 def _public_state(login, dbs):
@@ -356,6 +370,25 @@ def _public_state(login, dbs):
     if dbs:
         state["databases"] = {k: v for k, v in dbs.items() if v is not None}
     return state
+
+
+class PrincipalKindUnknown(Exception):
+    """Microsoft Entra ID could not be asked (its message): a warning, and SQL Server tells after CREATE LOGIN."""
+
+
+def entra_group_lookup(params, auth_settings, graph_client):
+    """The ``principal_kind`` callback of ensure: asks Microsoft Graph when Azure credentials are configured (Entra
+    token login, or a service principal / workload identity in the options or the AWX environment), else answers
+    None. ``auth_settings()`` and ``graph_client()`` are called only when a lookup is needed."""
+    def lookup(name, object_id):
+        settings = auth_settings()
+        if params.get("sql_auth") != "entra" and not (settings.has_service_principal() or settings.has_workload_identity()):
+            return None
+        try:
+            return entra_principal_kind(graph_client(), name, object_id)
+        except SqlvmBackupError as error:
+            raise PrincipalKindUnknown(error.msg) from None
+    return lookup
 
 
 def entra_principal_kind(graph_client, name, object_id=None):

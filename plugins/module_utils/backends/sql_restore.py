@@ -1,10 +1,17 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backend of sql_restore: RESTORE DATABASE / LOG FROM URL, and the read-only RESTORE forms.
 
+Contract (common/result.py): ``validate(params)`` before any login, then ``ensure(session, params,
+check_mode) -> Result``: ensure the database was restored from these URLs - nothing to do when it was
+last restored from exactly them; check mode plans without writing. before/after (the database: exists,
+state) come from the DifferenceTracker; the read-only modes (header_only, filelist_only, verify_only)
+change nothing and show no diff.
+
 MOVE is computed from RESTORE FILELISTONLY so a backup can be restored under a new name without
-touching the files of the database it came from (the 1834 / 3156 case of seed 002). An existing
-database is never overwritten unless ``replace: true``.
+touching the files of the database it came from (errors 1834 / 3156 otherwise: Microsoft Learn "Backup
+and restore to URL using managed identities"). An existing database is never overwritten unless
+``replace: true``.
 """
 from __future__ import annotations
 
@@ -14,11 +21,14 @@ import posixpath
 import time
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import LONG_TASK_TIMEOUT
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import (
-    refuse_secret_in_url, split_container_url, url_has_no_control_characters)
+    credential_identity, refuse_secret_in_url, split_container_url, url_has_no_control_characters)
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import check_instance, instance_from_row
 
 
@@ -60,7 +70,10 @@ def container_of(url, suffix):
     return container
 
 
-def validate(params, suffix):
+def validate(params, suffix=None):
+    """Every check that needs no SQL Server; returns the container URL. `suffix`: the blob endpoint suffix
+    (default: storage_suffix(params))."""
+    suffix = suffix or storage_suffix(params)
     urls = params.get("urls") or []
     if not urls:
         raise InvalidInputError("urls is empty; give every blob URL of the backup's stripe set.")
@@ -170,15 +183,6 @@ def compute_moves(files, database, instance, params):
     return moves
 
 
-def _credential_identity(rows, container):
-    rows = [r for r in rows if r["name"] == container]
-    if not rows:
-        raise PrerequisiteError(
-            "no credential named %s exists on the instance, so RESTORE FROM URL would fail with Operating system error "
-            "50. Create it first with sqlvm.backup.sql_credential." % container)
-    return rows[0].get("credential_identity")
-
-
 def _plain(rows):
     out = []
     for row in rows:
@@ -189,23 +193,26 @@ def _plain(rows):
     return out
 
 
-def run(session, params, check_mode, suffix):
-    container = validate(params, suffix)
+def ensure(session, params, check_mode):
+    """Result: for a restore, changed, before/after (database, exists, state) and the values ``database``,
+    ``urls``, ``files``, ``statements`` (and once run ``duration_seconds``, ``messages``); for the read-only modes
+    ``headers``, ``files`` or ``verified`` and ``messages``. Warnings from the instance check."""
+    container = validate(params)
     urls = params["urls"]
     sets = session.query_all(tsql.batch(tsql.credential_by_name(container), tsql.server_properties()))
-    identity = _credential_identity(sets[0], container)
+    identity = credential_identity(sets[0], container, "RESTORE FROM URL")
     instance = instance_from_row(sets[1][0])
     warnings = check_instance(instance, params.get("allow_unsupported_instance")) \
         if identity == tsql.MANAGED_IDENTITY else []
     mode = params.get("mode") or "restore"
     if mode == "header_only":
-        return dict(changed=False, headers=_plain(session.query(tsql.restore_headeronly(urls))), warnings=warnings)
+        return Result(False, warnings=warnings, headers=_plain(session.query(tsql.restore_headeronly(urls))))
     if mode == "filelist_only":
-        return dict(changed=False, files=_plain(session.query(tsql.restore_filelistonly(urls))), warnings=warnings)
+        return Result(False, warnings=warnings, files=_plain(session.query(tsql.restore_filelistonly(urls))))
     if mode == "verify_only":
         before = len(session.messages)
         session.execute(tsql.restore_verifyonly(urls, checksum=params.get("checksum")))
-        return dict(changed=False, verified=True, messages=session.messages[before:], warnings=warnings)
+        return Result(False, warnings=warnings, verified=True, messages=session.messages[before:])
 
     database = params["database"]
     existing = session.query(tsql.database_state(database))
@@ -221,9 +228,9 @@ def run(session, params, check_mode, suffix):
                                     "(recovery: false)." % (database, existing[0].get("state_desc")))
     elif existing and not params.get("replace"):
         if _restored_from_same(session, database, urls):
-            return dict(changed=False, database=database, urls=urls, before=before_state, after=before_state,
-                        statements=[], warnings=warnings,
-                        msg="database %s was last restored from these URLs; nothing to do." % database)
+            tracker = DifferenceTracker.of_states(before_state, before_state)
+            return Result(False, tracker.before(), tracker.after(), warnings, database=database, urls=urls,
+                          statements=[], msg="database %s was last restored from these URLs; nothing to do." % database)
         raise PrerequisiteError(
             "database %r already exists; refusing to overwrite it. Restore under another name (database: ...), or "
             "set replace: true to overwrite it." % database)
@@ -237,15 +244,17 @@ def run(session, params, check_mode, suffix):
                              recovery=params.get("recovery", True), stopat=params.get("stopat"),
                              checksum=params.get("checksum"))
     after_state = dict(database=database, exists=True, state="ONLINE" if params.get("recovery", True) else "RESTORING")
-    result = dict(changed=True, database=database, urls=urls, files=[dict(logical=l, physical=p) for l, p in moves],
-                  statements=[tsql.render(statement)], before=before_state, after=after_state, warnings=warnings)
+    tracker = DifferenceTracker.of_states(before_state, after_state)
+    # A RESTORE is a write even onto a database that was ONLINE before and is ONLINE after (replace: true).
+    result = Result(True, tracker.before(), tracker.after(), warnings, database=database, urls=urls,
+                    files=[dict(logical=logical, physical=physical) for logical, physical in moves], statements=[tsql.render(statement)])
     if check_mode:
         return result
     start = time.time()
     before = len(session.messages)
     session.execute(statement)
-    result["duration_seconds"] = round(time.time() - start, 3)
-    result["messages"] = session.messages[before:]
+    result.values["duration_seconds"] = round(time.time() - start, 3)
+    result.values["messages"] = session.messages[before:]
     return result
 
 

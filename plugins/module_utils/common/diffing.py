@@ -12,6 +12,16 @@ SET = "set"                  # same items in any order (lists), case-insensitive
 MODES = (STRICT, IGNORE_CASE, SUBSET, SET)
 
 
+class _Absent:
+    def __repr__(self):
+        return "ABSENT"
+
+
+# A value one side does not have (an object that does not exist yet, a key only the new state has): the item is
+# compared as different and left out of that side's dict, so a created object's "before" stays {}.
+ABSENT = _Absent()
+
+
 def _fold(value):
     if isinstance(value, str):
         return value.lower()
@@ -65,6 +75,17 @@ class DifferenceTracker:
     def __init__(self):
         self._items = []
 
+    @classmethod
+    def of_states(cls, before, after):
+        """A tracker comparing two states (dicts; {} for an object that does not exist) key by key, strictly.
+        before()/after() give the two dicts back, each with only its own keys."""
+        tracker = cls()
+        before, after = before or {}, after or {}
+        for name in list(before) + [key for key in after if key not in before]:
+            old, new = before.get(name, ABSENT), after.get(name, ABSENT)
+            tracker.add(name, old, new, differs=old is ABSENT or new is ABSENT or old != new)
+        return tracker
+
     def add(self, name, before, after, mode=STRICT, differs=None):
         """Record a value. `after` is the desired/predicted value; `differs` overrides the comparison."""
         if differs is None:
@@ -85,11 +106,12 @@ class DifferenceTracker:
         return [name for name, _before, _after, differs in self._items if differs]
 
     def before(self, only_changed=False):
-        return {name: before for name, before, _after, differs in self._items if differs or not only_changed}
+        return {name: before for name, before, _after, differs in self._items
+                if (differs or not only_changed) and before is not ABSENT}
 
     def after(self, only_changed=False):
-        return {name: (after if differs else before)
-                for name, before, after, differs in self._items if differs or not only_changed}
+        return {name: (after if differs else before) for name, before, after, differs in self._items
+                if (differs or not only_changed) and (after if differs else before) is not ABSENT}
 
     def diff(self, only_changed=False):
         return dict(before=self.before(only_changed), after=self.after(only_changed))

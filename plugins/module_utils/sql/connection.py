@@ -1,4 +1,4 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one connection path to SQL Server: pyodbc with a real ODBC driver.
 
@@ -180,12 +180,6 @@ def access_token_struct(token):
     """SQL_COPT_SS_ACCESS_TOKEN payload: 4-byte little-endian length, then the token in UTF-16-LE."""
     data = token.encode("utf-16-le")
     return struct.pack("<I", len(data)) + data
-
-
-def sql_token_scope(cloud):
-    """The token scope for SQL Server in the cloud (https://database.windows.net/.default in AzureCloud)."""
-    audience = getattr(cloud, "sql_audience", None) or "https://database.windows.net/"
-    return audience.rstrip("/") + "/.default"
 
 
 class SqlSession:

@@ -1,4 +1,4 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """SQL Server errors, read from pyodbc's message text, turned into cause + fix.
 
@@ -9,10 +9,11 @@ no class or state: the number is in the text, as in
 text, and messages whose number does not tell the whole story (3201, 3271, 3013) are classified by
 the operating-system error or HTTP status inside them.
 
-Sources: seed 002 (37563, 3201 + OS error 5, 3013, 1834 + 3156), seed 001 (the 37563 text for
-servers without a primary identity), seed 004 (Entra logins), FACTS.md (3225, 3284, 409/412
-leases), SQL Server's backup-to-URL troubleshooting pages for OS error 50 (no credential usable for
-the URL) and OS error 80 (the blob exists and FORMAT was not given).
+Sources (Microsoft Learn): "Backup and restore to URL using managed identities" (37563, 3201 + OS
+error 5, 3013, 1834 + 3156, and the 37563 text for servers without a primary identity), "Microsoft
+Entra logins for SQL Server" (Entra logins), "SQL Server back up to URL best practices and
+troubleshooting" (3225, 3284, 409/412 leases, OS error 50: no credential usable for the URL, OS error
+80: the blob exists and FORMAT was not given).
 """
 from __future__ import annotations
 
@@ -242,10 +243,6 @@ def translate(exc_or_message, statement_kind=None):
         return SqlServerError(number, "%s. Cause: %s." % (text.rstrip("."), cause), _statement_label(statement_kind),
                               fix=fix[0].upper() + fix[1:] + ".")
     return SqlServerError(number, text, _statement_label(statement_kind))
-
-
-def is_permission_error(number):
-    return number in _PERMISSION_NUMBERS
 
 
 # --------------------------------------------------------------------------- connecting (failure paths only)

@@ -1,4 +1,4 @@
-# -*- coding: utf-8 -*-
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every T-SQL statement sqlvm.backup sends, written in one place.
 
@@ -29,10 +29,12 @@ GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # secret: the text holds a secret (a password or SAS in DDL that takes no variables); it is never shown.
 Statement = namedtuple("Statement", ["sql", "params", "kind", "secret"], defaults=(False,))
 
-# BACKUP TO URL / RESTORE FROM URL take at most 64 URLs (stripes) - Msg 3205 beyond (FACTS.md).
+# BACKUP TO URL / RESTORE FROM URL take at most 64 URLs (stripes) - Msg 3205 beyond (Microsoft Learn
+# "BACKUP (Transact-SQL)": up to 64 backup devices).
 MAX_URLS = 64
 
-# Trace flag 4675: CREATE CREDENTIAL checks the managed identity (seed 002, "Error messages").
+# Trace flag 4675: CREATE CREDENTIAL checks the managed identity (Microsoft Learn "Backup and restore to URL
+# using managed identities", error messages).
 TF_VALIDATE_MI_CREDENTIAL = 4675
 
 
@@ -150,7 +152,8 @@ _SERVER_PROPERTIES = (
 def server_properties():
     """SERVERPROPERTY values, the connected login (SUSER_SNAME) and the host platform in one round trip.
 
-    sql_variant columns break FreeTDS: every property is cast to nvarchar(128) (FACTS.md).
+    sql_variant columns break FreeTDS's ODBC driver: every property is cast to nvarchar(128), which every driver
+    reads.
     sys.dm_os_host_info has one row and is readable by public (learn.microsoft.com/sql/relational-databases/
     system-dynamic-management-views/sys-dm-os-host-info-transact-sql, Permissions).
     """
@@ -189,23 +192,27 @@ def login_by_name(name):
         "WHERE name = ? AND type IN ('S', 'E', 'X', 'U', 'G')", name)
 
 
-def login_server_roles(name):
-    _check_text(name, "login name")
+def _roles_of(level, member_alias, member, what):
+    """The roles `member` belongs to at `level` ("server" or "database"): the same catalog views at both levels."""
+    _check_text(member, what)
     return _read(
-        "SELECT r.name FROM sys.server_role_members AS m "
-        "JOIN sys.server_principals AS r ON r.principal_id = m.role_principal_id "
-        "JOIN sys.server_principals AS p ON p.principal_id = m.member_principal_id "
-        "WHERE p.name = ?", name)
+        "SELECT r.name FROM sys.{0}_role_members AS m "
+        "JOIN sys.{0}_principals AS r ON r.principal_id = m.role_principal_id "
+        "JOIN sys.{0}_principals AS {1} ON {1}.principal_id = m.member_principal_id "
+        "WHERE {1}.name = ?".format(level, member_alias), member)
 
 
-def server_role_exists(role):
-    _check_text(role, "server role")
-    return _read("SELECT name FROM sys.server_principals WHERE name = ? AND type = 'R'", role)
+def _all_roles(level):
+    """Every role at `level` (fixed and user-defined), to check the roles a task names before anything is written."""
+    return _read("SELECT name FROM sys.%s_principals WHERE type = 'R'" % level)
+
+
+def login_server_roles(name):
+    return _roles_of("server", "p", name, "login name")
 
 
 def server_roles():
-    """Every server role (fixed and user-defined), to check the roles a task names before anything is written."""
-    return _read("SELECT name FROM sys.server_principals WHERE type = 'R'")
+    return _all_roles("server")
 
 
 def sql_login_password_matches(name, password):
@@ -239,7 +246,8 @@ def alter_login_enabled(name, enabled):
 
 
 def flush_auth_caches():
-    # Seed 004: DISABLE/ENABLE and role changes take effect at once only after both caches are cleared.
+    # DISABLE/ENABLE and role changes take effect at once only after both caches are cleared (Microsoft Learn
+    # "Microsoft Entra logins for SQL Server").
     return [_write("DBCC FLUSHAUTHCACHE"),
             _write("DBCC FREESYSTEMCACHE('TokenAndPermUserStore') WITH NO_INFOMSGS")]
 
@@ -269,30 +277,18 @@ def database_state(database):
     return _read("SELECT name, state_desc, database_id FROM sys.databases WHERE name = ?", database)
 
 
-def user_for_login(login):
-    _check_text(login, "login name")
-    return _read(
-        "SELECT dp.name, dp.type FROM sys.database_principals AS dp "
-        "JOIN sys.server_principals AS sp ON sp.sid = dp.sid WHERE sp.name = ?", login)
-
-
 def database_user_by_name(user):
     _check_text(user, "user name")
     return _read("SELECT name, type FROM sys.database_principals WHERE name = ?", user)
 
 
 def database_user_roles(user):
-    _check_text(user, "user name")
-    return _read(
-        "SELECT r.name FROM sys.database_role_members AS m "
-        "JOIN sys.database_principals AS r ON r.principal_id = m.role_principal_id "
-        "JOIN sys.database_principals AS u ON u.principal_id = m.member_principal_id "
-        "WHERE u.name = ?", user)
+    return _roles_of("database", "u", user, "user name")
 
 
 def database_roles():
-    """Every role of the current database, to check the roles a task names before anything is written."""
-    return _read("SELECT name FROM sys.database_principals WHERE type = 'R'")
+    """Every role of the current database."""
+    return _all_roles("database")
 
 
 def create_user_from_login(user, login):
@@ -319,7 +315,8 @@ SHARED_ACCESS_SIGNATURE = "SHARED ACCESS SIGNATURE"
 
 def credential_by_name(name):
     _check_text(name, "credential name")
-    # Names are compared in binary: the credential name is the container URL, case-sensitive (seed 002).
+    # Names are compared in binary: the credential name is the container URL, case-sensitive (Microsoft Learn
+    # "Backup and restore to URL using managed identities").
     return _read(
         "SELECT name, credential_identity, create_date, modify_date FROM sys.credentials "
         "WHERE name = ?", name)
@@ -435,12 +432,6 @@ def last_backup_of_type(database, type_code):
     _check_text(database, "database name")
     return _read("SELECT TOP (1) backup_finish_date FROM msdb.dbo.backupset WHERE database_name = ? AND type = ? "
                  "ORDER BY backup_finish_date DESC", database, type_code)
-
-
-def media_family_urls(media_set_id):
-    return _read(
-        "SELECT physical_device_name FROM msdb.dbo.backupmediafamily WHERE media_set_id = ? "
-        "ORDER BY family_sequence_number", int(media_set_id))
 
 
 RECENT_BACKUP_SETS = 1000

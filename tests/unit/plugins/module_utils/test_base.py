@@ -8,6 +8,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.sqlvm.backup.plugins.module_utils import base
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 
 SUB = "11111111-2222-3333-4444-555555555555"
 
@@ -123,3 +124,89 @@ def test_a_failure_after_writes_reports_changed_and_the_statements(monkeypatch, 
     assert code == 1 and result["changed"] is True
     assert result["statements_done"] == ["CREATE LOGIN [x] ... /* holds a secret, not shown */"]
     assert "may have run" in result["msg"] and "ALTER SERVER ROLE" in result["msg"]
+
+
+class _Session:
+    """What run_sql needs of a SQL session: close, check_mode, and the writes a failure reports."""
+
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+        self.closed = False
+        self.writes_done, self.writes_in_doubt = [], []
+
+    def close(self):
+        self.closed = True
+
+
+def _sql_module(monkeypatch, args=None, check=False, diff=False):
+    module = make_module(monkeypatch, args, check=check, diff=diff)
+    opened = []
+
+    def connect(**_overrides):
+        session = _Session(module.check_mode)
+        opened.append(session)
+        module._sql_sessions.append(session)
+        return session
+    monkeypatch.setattr(module, "sql_connect", connect)
+    return module, opened
+
+
+def _backend(validate=lambda params: None, ensure=None, read=None):
+    backend = types.SimpleNamespace(validate=validate)
+    if ensure is not None:
+        backend.ensure = ensure
+    if read is not None:
+        backend.read = read
+    return backend
+
+
+def test_run_sql_refuses_bad_input_before_any_login(monkeypatch, capsys):
+    module, opened = _sql_module(monkeypatch, {"name": "x"})
+
+    def validate(params):
+        raise InvalidInputError("name %r is wrong." % params["name"])
+
+    code, result = finish(capsys, lambda: module.run_sql(_backend(validate, ensure=lambda *a: pytest.fail("ran"))))
+    assert code == 1 and "name 'x' is wrong." in result["msg"] and opened == []
+
+
+def test_run_sql_ensures_closes_and_finishes_with_the_result(monkeypatch, capsys):
+    module, opened = _sql_module(monkeypatch, {"name": "x"}, check=True, diff=True)
+    calls = []
+
+    def ensure(session, params, check_mode, **options):
+        calls.append((params["name"], check_mode, options))
+        return Result(True, {}, {"name": "x"}, ["mind the gap"], login={"name": "x"}, statements=["CREATE ..."])
+
+    warned = []  # ansible-core keeps warnings per process: recorded where they are given
+    monkeypatch.setattr(module, "warn", warned.append)
+    code, result = finish(capsys, lambda: module.run_sql(_backend(ensure=ensure), principal_kind="lookup"))
+    assert code == 0 and calls == [("x", True, {"principal_kind": "lookup"})]
+    assert result["changed"] is True and result["login"] == {"name": "x"} and result["statements"] == ["CREATE ..."]
+    assert result["diff"] == {"before": {}, "after": {"name": "x"}} and warned == ["mind the gap"]
+    assert len(opened) == 1 and opened[0].closed
+
+
+def test_run_sql_reads_through_a_session_that_refuses_writes(monkeypatch, capsys):
+    module, opened = _sql_module(monkeypatch, {"name": "x"}, check=False)
+    seen = []
+
+    def read(session, params):
+        seen.append(session.check_mode)
+        return Result(False, ready=True)
+
+    code, result = finish(capsys, lambda: module.run_sql(_backend(read=read)))
+    assert code == 0 and result["changed"] is False and result["ready"] is True and "diff" not in result
+    assert seen == [True] and opened[0].closed
+
+
+def test_run_sql_closes_and_lists_the_writes_done_when_it_fails_after_writes(monkeypatch, capsys):
+    module, opened = _sql_module(monkeypatch, {"name": "x"})
+
+    def ensure(session, _params, _check_mode):
+        session.writes_done.append("CREATE LOGIN [x] FROM EXTERNAL PROVIDER")
+        raise InvalidInputError("role 'r' does not exist.")
+
+    code, result = finish(capsys, lambda: module.run_sql(_backend(ensure=ensure)))
+    assert code == 1 and result["changed"] is True and opened[0].closed
+    assert result["statements_done"] == ["CREATE LOGIN [x] FROM EXTERNAL PROVIDER"] and result["statements_in_doubt"] == []

@@ -43,3 +43,14 @@ def test_tracker_without_differences():
     tracker.add("x", 1, 1)
     tracker.add("y", 1, 2, differs=False)
     assert not tracker.has_differences and tracker.differences == []
+
+
+def test_of_states_gives_both_states_back_with_only_their_own_keys():
+    tracker = DifferenceTracker.of_states({}, {"name": "a", "roles": ["x"]})
+    assert tracker.has_differences and tracker.before() == {} and tracker.after() == {"name": "a", "roles": ["x"]}
+    tracker = DifferenceTracker.of_states({"name": "a", "state": None}, {"name": "a", "state": None, "flag": True})
+    assert tracker.before() == {"name": "a", "state": None}
+    assert tracker.after() == {"name": "a", "state": None, "flag": True} and tracker.changed_names() == ["flag"]
+    same = DifferenceTracker.of_states({"name": "a", "sid": None}, {"name": "a", "sid": None})
+    assert not same.has_differences and same.after() == {"name": "a", "sid": None}
+    assert DifferenceTracker.of_states({"name": "a"}, {}).after() == {}

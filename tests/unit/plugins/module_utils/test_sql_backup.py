@@ -101,7 +101,7 @@ def test_urls_from_template():
 def test_bad_input_fails_before_any_statement(kw, match):
     s, conn = session([])
     with pytest.raises(InvalidInputError, match=match):
-        sb.run(s, params(**kw), False, "core.windows.net")
+        sb.ensure(s, params(**kw), False)
     assert conn.log == []
 
 
@@ -115,72 +115,72 @@ def test_bad_input_fails_before_any_statement(kw, match):
 def test_preflight_refuses_without_any_write(inst, match):
     s, conn = session(world(**inst))
     with pytest.raises(PrerequisiteError, match=match):
-        sb.run(s, params(), False, "core.windows.net")
+        sb.ensure(s, params(), False)
     assert conn.writes() == []
 
 
 def test_override_allows_cu16_but_never_below_cu15():
     s, conn = session(world(version="16.0.4165.4"))
-    result = sb.run(s, params(allow_unsupported_instance=True), True, "core.windows.net")
-    assert result["warnings"] and result["changed"]
+    result = sb.ensure(s, params(allow_unsupported_instance=True), True)
+    assert result.warnings and result.changed
     s, conn = session(world(version="16.0.4100.1"))
     with pytest.raises(PrerequisiteError, match="unresponsive"):
-        sb.run(s, params(allow_unsupported_instance=True), True, "core.windows.net")
+        sb.ensure(s, params(allow_unsupported_instance=True), True)
 
 
 def test_sas_credential_needs_no_preflight():
     s, conn = session(world(identity="SHARED ACCESS SIGNATURE", version="15.0.4415.2"))
-    assert sb.run(s, params(), True, "core.windows.net")["changed"]
+    assert sb.ensure(s, params(), True).changed
 
 
 def test_missing_credential_is_explained():
     s, conn = session([(r"sys.credentials", [])])
     with pytest.raises(PrerequisiteError, match="sql_credential"):
-        sb.run(s, params(), False, "core.windows.net")
+        sb.ensure(s, params(), False)
 
 
 def test_check_mode_returns_statements_and_writes_nothing():
     s, conn = session(world(size=300 * GB), check_mode=True)
-    result = sb.run(s, params(verify=True), True, "core.windows.net")
+    result = sb.ensure(s, params(verify=True), True)
     assert conn.writes() == []
-    assert result["backups"][0]["stripes"] == 2
-    assert result["statements"][0].startswith("BACKUP DATABASE [app] TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
-    assert "COMPRESSION, CHECKSUM, MAXTRANSFERSIZE = 4194304, BLOCKSIZE = 65536" in result["statements"][0]
-    assert result["statements"][1].startswith("RESTORE VERIFYONLY FROM URL")
+    assert result.values["backups"][0]["stripes"] == 2
+    assert result.values["statements"][0].startswith("BACKUP DATABASE [app] TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
+    assert "COMPRESSION, CHECKSUM, MAXTRANSFERSIZE = 4194304, BLOCKSIZE = 65536" in result.values["statements"][0]
+    assert result.values["statements"][1].startswith("RESTORE VERIFYONLY FROM URL")
 
 
 def test_all_user_databases_skips_with_reasons():
     s, conn = session(world(), check_mode=True)
-    result = sb.run(s, params(databases=None, all_user_databases=True, type="log"), True, "core.windows.net")
-    assert [b["database"] for b in result["backups"]] == ["app"]
-    reasons = {x["database"]: x["reason"] for x in result["skipped_databases"]}
+    result = sb.ensure(s, params(databases=None, all_user_databases=True, type="log"), True)
+    assert [b["database"] for b in result.values["backups"]] == ["app"]
+    reasons = {x["database"]: x["reason"] for x in result.values["skipped_databases"]}
     assert "tempdb" in reasons and "OFFLINE" in reasons["old"] and "SIMPLE" in reasons["simple db"]
 
 
 def test_existing_blob_is_never_overwritten_unless_asked(monkeypatch):
     s, conn = session(world(history=[C + "/fixed.bak"]))
     with pytest.raises(PrerequisiteError, match="overwrite"):
-        sb.run(s, params(blob_name_template="fixed.bak"), False, "core.windows.net")
+        sb.ensure(s, params(blob_name_template="fixed.bak"), False)
     assert conn.writes() == []
     s, conn = session(world(history=[C + "/fixed.bak"]))
-    result = sb.run(s, params(blob_name_template="fixed.bak", overwrite=True), True, "core.windows.net")
-    assert "FORMAT" in result["statements"][0]
+    result = sb.ensure(s, params(blob_name_template="fixed.bak", overwrite=True), True)
+    assert "FORMAT" in result.values["statements"][0]
 
 
 def test_express_gets_no_compression():
     s, conn = session(world(edition="Express Edition (64-bit)", identity="SHARED ACCESS SIGNATURE"))
-    result = sb.run(s, params(), True, "core.windows.net")
-    assert "NO_COMPRESSION" in result["statements"][0]
+    result = sb.ensure(s, params(), True)
+    assert "NO_COMPRESSION" in result.values["statements"][0]
 
 
 def test_real_run_sends_backup_with_parameters():
     last = dict(first_lsn=1, last_lsn=2, database_backup_lsn=0, backup_size=10, compressed_backup_size=5,
                 backup_start_date=NOW, backup_finish_date=NOW, is_copy_only=False)
     s, conn = session(world() + [(r"TOP \(1\)", [last])])
-    result = sb.run(s, params(), False, "core.windows.net")
+    result = sb.ensure(s, params(), False)
     sql, p = [(q, p) for q, p in conn.log if q.startswith("BACKUP")][0]
     assert sql.startswith("BACKUP DATABASE [app] TO URL = ? WITH") and p[0].startswith(C + "/sqlvm1/app/")
-    assert result["backups"][0]["last_lsn"] == 2
+    assert result.values["backups"][0]["last_lsn"] == 2
 
 
 def test_verdict_table():
@@ -196,20 +196,20 @@ def test_skip_if_backed_up_within_uses_the_servers_clock():
     answers = [(r"GETDATE", [dict(now=local_now)]),
                (r"ORDER BY backup_finish_date DESC", [dict(backup_finish_date=local_now - datetime.timedelta(minutes=30))])]
     s, conn = session(answers + world())
-    result = sb.run(s, params(skip_if_backed_up_within=60), False, "core.windows.net")
-    assert not result["changed"] and conn.writes() == [] and "within 60 minutes" in result["skipped_databases"][0]["reason"]
+    result = sb.ensure(s, params(skip_if_backed_up_within=60), False)
+    assert not result.changed and conn.writes() == [] and "within 60 minutes" in result.values["skipped_databases"][0]["reason"]
     s, conn = session(answers + world())
-    assert sb.run(s, params(skip_if_backed_up_within=10), True, "core.windows.net")["changed"]
+    assert sb.ensure(s, params(skip_if_backed_up_within=10), True).changed
 
 
 def test_a_name_is_resolved_as_the_server_resolves_it():
     s, _conn = session(world(), check_mode=True)
-    result = sb.run(s, params(databases=["APP"]), True, "core.windows.net")
-    assert result["backups"][0]["database"] == "app"
-    assert result["statements"][0].startswith("BACKUP DATABASE [app] TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
+    result = sb.ensure(s, params(databases=["APP"]), True)
+    assert result.values["backups"][0]["database"] == "app"
+    assert result.values["statements"][0].startswith("BACKUP DATABASE [app] TO URL = N'%s/sqlvm1/app/app_FULL_" % C)
     s, _conn = session(world(), check_mode=True)
     with pytest.raises(InvalidInputError, match="twice"):
-        sb.run(s, params(databases=["APP", "app"]), True, "core.windows.net")
+        sb.ensure(s, params(databases=["APP", "app"]), True)
 
 
 def test_a_blob_name_longer_than_azure_allows_is_refused_before_any_write():
@@ -219,7 +219,7 @@ def test_a_blob_name_longer_than_azure_allows_is_refused_before_any_write():
         s, conn = session(world())
         template = "{database}/{database}/{database}/{database}/{database}/{database}/{database}/{database}_{stripe}.bak"
         with pytest.raises(InvalidInputError, match="1024"):
-            sb.run(s, params(databases=[long_name], blob_name_template=template), False, "core.windows.net")
+            sb.ensure(s, params(databases=[long_name], blob_name_template=template), False)
         assert conn.writes() == []
     finally:
         DBS.pop()
@@ -227,10 +227,9 @@ def test_a_blob_name_longer_than_azure_allows_is_refused_before_any_write():
 
 def test_exclude_databases_names_are_resolved_by_the_server_too():
     s, _conn = session(world(), check_mode=True)
-    result = sb.run(s, params(databases=None, all_user_databases=True, exclude_databases=["APP"]), True,
-                    "core.windows.net")
-    assert dict(database="app", reason="listed in exclude_databases") in result["skipped_databases"]
-    assert "app" not in [b["database"] for b in result["backups"]]
+    result = sb.ensure(s, params(databases=None, all_user_databases=True, exclude_databases=["APP"]), True)
+    assert dict(database="app", reason="listed in exclude_databases") in result.values["skipped_databases"]
+    assert "app" not in [b["database"] for b in result.values["backups"]]
 
 
 @pytest.mark.parametrize("module", [sb, sql_restore])

@@ -57,13 +57,6 @@ def test_freetds_connection_string():
     assert "PORT=14330" in text and "TDS_Version=7.4" in text and "Encryption=require" in text
 
 
-def test_scope_follows_the_cloud():
-    class Cloud:
-        sql_audience = "https://database.usgovcloudapi.net/"
-    assert sc.sql_token_scope(Cloud()) == "https://database.usgovcloudapi.net/.default"
-    assert sc.sql_token_scope(None) == "https://database.windows.net/.default"
-
-
 class _Cursor:
     def __init__(self, log):
         self.log, self.description, self.messages = log, None, []

@@ -33,18 +33,18 @@ def world(existing=None, restored_from=()):
 
 def test_restore_under_new_name_moves_every_file():
     s, conn = session(world(), check_mode=True)
-    result = sr.run(s, params(), True, "core.windows.net")
-    assert result["changed"] and conn.writes() == []
-    assert result["files"] == [dict(logical="app", physical="F:\\data\\app_copy.mdf"),
-                               dict(logical="app_2", physical="F:\\data\\app_copy_app_2.ndf"),
-                               dict(logical="app_log", physical="G:\\log\\app_copy_app_log.ldf")]
-    assert result["statements"][0].startswith("RESTORE DATABASE [app_copy] FROM URL = N'%s'" % URLS[0])
+    result = sr.ensure(s, params(), True)
+    assert result.changed and conn.writes() == []
+    assert result.values["files"] == [dict(logical="app", physical="F:\\data\\app_copy.mdf"),
+                                      dict(logical="app_2", physical="F:\\data\\app_copy_app_2.ndf"),
+                                      dict(logical="app_log", physical="G:\\log\\app_copy_app_log.ldf")]
+    assert result.values["statements"][0].startswith("RESTORE DATABASE [app_copy] FROM URL = N'%s'" % URLS[0])
 
 
 def test_given_paths_and_moves():
     s, conn = session(world())
-    sr.run(s, params(data_path="/var/opt/mssql/data", log_path="/var/opt/mssql/log",
-                     file_moves={"app_2": "/mnt/x/two.ndf"}), False, "core.windows.net")
+    sr.ensure(s, params(data_path="/var/opt/mssql/data", log_path="/var/opt/mssql/log",
+                        file_moves={"app_2": "/mnt/x/two.ndf"}), False)
     sql, p = [(q, p) for q, p in conn.log if q.startswith("RESTORE DATABASE")][0]
     assert p[2:] == ("app", "/var/opt/mssql/data/app_copy.mdf", "app_2", "/mnt/x/two.ndf",
                      "app_log", "/var/opt/mssql/log/app_copy_app_log.ldf")
@@ -54,31 +54,31 @@ def test_given_paths_and_moves():
 def test_existing_database_is_refused_unless_replace():
     s, conn = session(world(existing=dict(name="app_copy", state_desc="ONLINE", database_id=9)))
     with pytest.raises(PrerequisiteError, match="replace: true"):
-        sr.run(s, params(), False, "core.windows.net")
+        sr.ensure(s, params(), False)
     assert conn.writes() == []
     s, conn = session(world(existing=dict(name="app_copy", state_desc="ONLINE", database_id=9)))
-    result = sr.run(s, params(replace=True), False, "core.windows.net")
-    assert "REPLACE" in result["statements"][0]
+    result = sr.ensure(s, params(replace=True), False)
+    assert "REPLACE" in result.values["statements"][0]
 
 
 def test_second_restore_from_same_urls_is_no_change():
     s, conn = session(world(existing=dict(name="app_copy", state_desc="ONLINE", database_id=9), restored_from=URLS))
-    result = sr.run(s, params(), False, "core.windows.net")
-    assert not result["changed"] and conn.writes() == []
+    result = sr.ensure(s, params(), False)
+    assert not result.changed and conn.writes() == []
 
 
 def test_header_only_and_verify_only_change_nothing():
     s, conn = session(world())
-    result = sr.run(s, params(mode="header_only", database=None), False, "core.windows.net")
-    assert not result["changed"] and result["headers"][0]["DatabaseName"] == "app"
+    result = sr.ensure(s, params(mode="header_only", database=None), False)
+    assert not result.changed and result.values["headers"][0]["DatabaseName"] == "app"
     s, conn = session(world())
-    assert sr.run(s, params(mode="verify_only", database=None), False, "core.windows.net")["verified"]
+    assert sr.ensure(s, params(mode="verify_only", database=None), False).values["verified"]
 
 
 def test_log_restore_needs_restoring_database():
     s, conn = session(world(existing=dict(name="app_copy", state_desc="ONLINE", database_id=9)))
     with pytest.raises(PrerequisiteError, match="RESTORING"):
-        sr.run(s, params(restore_type="log"), False, "core.windows.net")
+        sr.ensure(s, params(restore_type="log"), False)
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -110,14 +110,14 @@ def test_log_restore_needs_restoring_database():
 def test_bad_input_fails_before_any_statement(kw, match):
     s, conn = session([])
     with pytest.raises(InvalidInputError, match=match):
-        sr.run(s, params(**kw), False, "core.windows.net")
+        sr.ensure(s, params(**kw), False)
     assert conn.log == []
 
 
 def test_unknown_logical_name_in_file_moves():
     s, conn = session(world())
     with pytest.raises(InvalidInputError, match="does not have"):
-        sr.run(s, params(file_moves={"nope": "F:\\x.mdf"}), False, "core.windows.net")
+        sr.ensure(s, params(file_moves={"nope": "F:\\x.mdf"}), False)
     assert conn.writes() == []
 
 

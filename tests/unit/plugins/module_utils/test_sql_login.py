@@ -1,4 +1,4 @@
-"""sql_logins: plans, idempotency, check mode, refusals before any statement."""
+"""sql_login backend: plans, idempotency, check mode, refusals before any statement."""
 import pytest
 
 from _sqlfake import session
@@ -27,27 +27,27 @@ def login_rows(kind="E", disabled=False, roles=()):
 def test_new_entra_login_with_object_id_and_sysadmin():
     s, conn = session([(r"sys.server_principals WHERE name", [])])
     result = sql_logins.ensure(s, params(object_id=OID, server_roles=["sysadmin"]), check_mode=False)
-    assert result["changed"]
+    assert result.changed
     assert conn.writes() == [
         "CREATE LOGIN [ops@contoso.com] FROM EXTERNAL PROVIDER WITH OBJECT_ID = N'%s'" % OID,
         "ALTER SERVER ROLE [sysadmin] ADD MEMBER [ops@contoso.com]",
         "DBCC FLUSHAUTHCACHE",
         "DBCC FREESYSTEMCACHE('TokenAndPermUserStore') WITH NO_INFOMSGS",
     ]
-    assert result["after"]["server_roles"] == ["sysadmin"] and result["before"] == {}
+    assert result.after["server_roles"] == ["sysadmin"] and result.before == {}
 
 
 def test_check_mode_predicts_and_writes_nothing():
     s, conn = session([(r"sys.server_principals WHERE name", [])], check_mode=True)
     result = sql_logins.ensure(s, params(server_roles=["sysadmin"]), check_mode=True)
-    assert result["changed"] and conn.writes() == []
-    assert result["statements"][0].startswith("CREATE LOGIN")
+    assert result.changed and conn.writes() == []
+    assert result.values["statements"][0].startswith("CREATE LOGIN")
 
 
 def test_second_run_changes_nothing():
     s, conn = session(login_rows(roles=["sysadmin"]))
     result = sql_logins.ensure(s, params(server_roles=["sysadmin"]), check_mode=False)
-    assert not result["changed"] and conn.writes() == []
+    assert not result.changed and conn.writes() == []
 
 
 def test_exclusive_roles_drop_others_and_flush():
@@ -55,13 +55,13 @@ def test_exclusive_roles_drop_others_and_flush():
     result = sql_logins.ensure(s, params(server_roles=["dbcreator"], server_roles_exclusive=True), check_mode=False)
     assert "ALTER SERVER ROLE [sysadmin] DROP MEMBER [ops@contoso.com]" in conn.writes()
     assert conn.writes()[-1].startswith("DBCC FREESYSTEMCACHE")
-    assert result["after"]["server_roles"] == ["dbcreator"]
+    assert result.after["server_roles"] == ["dbcreator"]
 
 
 def test_additive_roles_keep_others():
     s, conn = session(login_rows(roles=["sysadmin"]))
     result = sql_logins.ensure(s, params(server_roles=["dbcreator"]), check_mode=False)
-    assert result["after"]["server_roles"] == ["dbcreator", "sysadmin"]
+    assert result.after["server_roles"] == ["dbcreator", "sysadmin"]
     assert not any("DROP MEMBER" in w for w in conn.writes())
 
 
@@ -95,10 +95,10 @@ def test_database_user_with_roles():
 
 def test_absent_drops_login():
     s, conn = session(login_rows())
-    assert sql_logins.ensure(s, params(state="absent"), check_mode=False)["changed"]
+    assert sql_logins.ensure(s, params(state="absent"), check_mode=False).changed
     assert conn.writes() == ["DROP LOGIN [ops@contoso.com]"]
     s, conn = session([(r"sys.server_principals WHERE name", [])])
-    assert not sql_logins.ensure(s, params(state="absent"), check_mode=False)["changed"]
+    assert not sql_logins.ensure(s, params(state="absent"), check_mode=False).changed
 
 
 def test_sql_login_password_never_shown():
@@ -138,9 +138,9 @@ def test_bad_input_fails_before_any_statement(kw, match):
 def test_omitted_enabled_leaves_a_disabled_login_alone():
     s, conn = session(login_rows(disabled=True))
     result = sql_logins.ensure(s, params(), check_mode=False)
-    assert not result["changed"] and conn.writes() == []
+    assert not result.changed and conn.writes() == []
     s, conn = session(login_rows(disabled=True))
-    assert sql_logins.ensure(s, params(enabled=True), check_mode=False)["changed"]
+    assert sql_logins.ensure(s, params(enabled=True), check_mode=False).changed
     assert conn.writes()[0] == "ALTER LOGIN [ops@contoso.com] ENABLE"
 
 
@@ -187,7 +187,7 @@ def test_unknown_kind_a_user_login_is_created_disabled():
     s, conn = session([(r"FROM sys.server_principals WHERE name = \?", login),
                        (r"^CREATE LOGIN", lambda _sql, _params: created.append(True))])
     result = sql_logins.ensure(s, params(enabled=False), check_mode=False)
-    assert "ALTER LOGIN [ops@contoso.com] DISABLE" in conn.writes() and result["after"]["enabled"] is False
+    assert "ALTER LOGIN [ops@contoso.com] DISABLE" in conn.writes() and result.after["enabled"] is False
 
 
 def _sql_login(compare):
@@ -204,13 +204,47 @@ def test_update_password_always(compare, changed, warned):
     s, conn = session(_sql_login(compare))
     result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="Pw-1234!", update_password="always"),
                                check_mode=False)
-    assert result["changed"] is changed and bool(result["warnings"]) is warned
+    assert result.changed is changed and bool(result.warnings) is warned
     assert any(w.startswith("ALTER LOGIN [svc] WITH PASSWORD") for w in conn.writes()) is changed
-    assert all("Pw-1234!" not in w for w in result["warnings"])
+    assert all("Pw-1234!" not in w for w in result.warnings)
 
 
 def test_update_password_always_where_pwdcompare_does_not_exist():
     s, _conn = session(_sql_login(None), failures=[(r"PWDCOMPARE", (195, "'PWDCOMPARE' is not a recognized function."))])
     result = sql_logins.ensure(s, params(name="svc", login_type="sql", sql_login_password="Pw-1234!", update_password="always"),
                                check_mode=True)
-    assert result["changed"] and "could not compare" in result["warnings"][0]
+    assert result.changed and "could not compare" in result.warnings[0]
+
+
+class _Settings:
+    def __init__(self, service_principal=False):
+        self.service_principal = service_principal
+
+    def has_service_principal(self):
+        return self.service_principal
+
+    def has_workload_identity(self):
+        return False
+
+
+def test_entra_id_unreachable_becomes_a_warning_in_the_result_and_sql_server_decides():
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import SqlvmBackupError
+
+    def graph():
+        raise SqlvmBackupError("Microsoft Graph answered 403")
+    lookup = sql_logins.entra_group_lookup(dict(sql_auth="entra"), _Settings, graph)
+    s, conn = session([(r"sys.server_principals WHERE name", [])])
+    result = sql_logins.ensure(s, params(enabled=False), check_mode=True, principal_kind=lookup)
+    assert result.changed and conn.writes() == []
+    assert len(result.warnings) == 1 and "Could not ask Microsoft Entra ID whether ops@contoso.com is a group" in \
+        result.warnings[0] and "403" in result.warnings[0]
+
+
+def test_entra_id_is_not_asked_without_azure_credentials_for_a_sql_authenticated_task(monkeypatch):
+    def graph():
+        raise AssertionError("Graph asked")
+    assert sql_logins.entra_group_lookup(dict(sql_auth="sql"), lambda: _Settings(False), graph)("SQL DBAs", None) is None
+    asked = []
+    monkeypatch.setattr(sql_logins, "entra_principal_kind", lambda client, name, oid: asked.append((client, name)) or "group")
+    ask = sql_logins.entra_group_lookup(dict(sql_auth="sql"), lambda: _Settings(True), lambda: "graph-client")
+    assert ask("SQL DBAs", None) == "group" and asked == [("graph-client", "SQL DBAs")]

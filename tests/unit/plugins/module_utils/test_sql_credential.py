@@ -40,7 +40,7 @@ def params(**kw):
 def test_bad_urls_fail_before_any_statement(url, match):
     s, conn = session([])
     with pytest.raises(InvalidInputError, match=match):
-        sc.ensure(s, params(url=url), False, SUFFIX)
+        sc.ensure(s, params(url=url), False)
     assert conn.log == []
 
 
@@ -54,7 +54,7 @@ def test_bad_urls_fail_before_any_statement(url, match):
 def test_bad_sas_options(kw, match):
     s, conn = session([])
     with pytest.raises(InvalidInputError, match=match) as info:
-        sc.ensure(s, params(**kw), False, SUFFIX)
+        sc.ensure(s, params(**kw), False)
     assert SAS not in str(info.value)
     assert conn.log == []
 
@@ -66,38 +66,38 @@ def test_other_cloud_suffix():
 
 def test_create_then_idempotent():
     s, conn = session([(r"sys.credentials", [])])
-    result = sc.ensure(s, params(), False, SUFFIX)
-    assert result["changed"] and conn.writes() == [
+    result = sc.ensure(s, params(), False)
+    assert result.changed and conn.writes() == [
         "CREATE CREDENTIAL [%s] WITH IDENTITY = N'Managed Identity'" % URL]
     s, conn = session([(r"sys.credentials", [dict(name=URL, credential_identity="Managed Identity", create_date=None,
                                                   modify_date=None)])])
-    result = sc.ensure(s, params(), False, SUFFIX)
-    assert not result["changed"] and conn.writes() == []
+    result = sc.ensure(s, params(), False)
+    assert not result.changed and conn.writes() == []
 
 
 def test_sas_secret_update_policy_and_secrecy():
     existing = [(r"sys.credentials", [dict(name=URL, credential_identity="SHARED ACCESS SIGNATURE", create_date=None,
                                            modify_date=None)])]
     s, conn = session(existing)
-    assert not sc.ensure(s, params(identity="sas", sas_token=SAS), False, SUFFIX)["changed"]
+    assert not sc.ensure(s, params(identity="sas", sas_token=SAS), False).changed
     s, conn = session(existing)
-    result = sc.ensure(s, params(identity="sas", sas_token=SAS, update_secret="always"), False, SUFFIX)
-    assert result["changed"] and conn.writes()[0].startswith("ALTER CREDENTIAL")
+    result = sc.ensure(s, params(identity="sas", sas_token=SAS, update_secret="always"), False)
+    assert result.changed and conn.writes()[0].startswith("ALTER CREDENTIAL")
     assert SAS not in repr(result) and "sig=" not in repr(result)
 
 
 def test_switching_identity_recreates():
     s, conn = session([(r"sys.credentials", [dict(name=URL, credential_identity="SHARED ACCESS SIGNATURE",
                                                   create_date=None, modify_date=None)])])
-    sc.ensure(s, params(), False, SUFFIX)
+    sc.ensure(s, params(), False)
     assert conn.writes() == ["DROP CREDENTIAL [%s]" % URL,
                              "CREATE CREDENTIAL [%s] WITH IDENTITY = N'Managed Identity'" % URL]
 
 
 def test_validate_turns_trace_flag_on_and_back_off():
     s, conn = session([(r"sys.credentials", []), (r"TRACESTATUS", [dict(TraceFlag=4675, Status=0, Global=0, Session=0)])])
-    result = sc.ensure(s, params(validate=True), False, SUFFIX)
-    assert result["validated"]
+    result = sc.ensure(s, params(validate=True), False)
+    assert result.values["validated"]
     assert conn.writes() == ["DBCC TRACEON(4675, -1)", "CREATE CREDENTIAL [%s] WITH IDENTITY = N'Managed Identity'" % URL,
                              "DBCC TRACEOFF(4675, -1)"]
 
@@ -113,7 +113,7 @@ def test_validate_failure_restores_flag_and_credential():
                       failures=[(r"^CREATE CREDENTIAL", (37563, "The primary managed identity is not selected for this "
                                                                 "server."))])
     with pytest.raises(SqlServerError) as info:
-        sc.ensure(s, params(validate=True), False, SUFFIX)
+        sc.ensure(s, params(validate=True), False)
     assert info.value.number == 37563 and "sqlvm_identity" in info.value.msg
     writes = conn.writes()
     assert writes[0] == "DBCC TRACEON(4675, -1)" and "DBCC TRACEOFF(4675, -1)" in writes
@@ -133,7 +133,7 @@ def test_a_failed_validation_that_put_everything_back_reports_no_write_done():
         return cur
     conn.cursor = cursor
     with pytest.raises(SqlServerError):
-        sc.ensure(s, params(validate=True), False, SUFFIX)
+        sc.ensure(s, params(validate=True), False)
     assert conn.writes()[-1].startswith("CREATE CREDENTIAL")
     # Trace flag off again, credential created again as it was: nothing is left changed.
     assert s.writes_done == []
@@ -144,17 +144,17 @@ def test_a_credential_dropped_and_not_created_again_is_reported_as_done():
     s, _conn = session([(r"sys.credentials", cred), (r"TRACESTATUS", [dict(TraceFlag=4675, Status=0, Global=0, Session=0)])],
                        failures=[(r"^CREATE CREDENTIAL", (37563, "The primary managed identity is not selected."))])
     with pytest.raises(SqlServerError):
-        sc.ensure(s, params(validate=True), False, SUFFIX)
+        sc.ensure(s, params(validate=True), False)
     assert s.writes_done == ["DROP CREDENTIAL [%s]" % URL]
 
 
 def test_validate_keeps_flag_that_was_on():
     s, conn = session([(r"sys.credentials", []), (r"TRACESTATUS", [dict(TraceFlag=4675, Status=1, Global=1, Session=0)])])
-    sc.ensure(s, params(validate=True), False, SUFFIX)
+    sc.ensure(s, params(validate=True), False)
     assert not any("TRACEO" in w for w in conn.writes())
 
 
 def test_check_mode_skips_validation_and_writes():
     s, conn = session([(r"sys.credentials", [])], check_mode=True)
-    result = sc.ensure(s, params(validate=True), True, SUFFIX)
-    assert result["changed"] and conn.writes() == [] and "skipped" in result["validation"]
+    result = sc.ensure(s, params(validate=True), True)
+    assert result.changed and conn.writes() == [] and "skipped" in result.values["validation"]
