@@ -248,20 +248,6 @@ def scope_contains(outer, inner):
     return inner_n == outer_n or inner_n.startswith(outer_n.rstrip("/") + "/")
 
 
-def subscription_of(scope):
-    segments = [segment for segment in (scope or "").split("/") if segment]
-    if len(segments) >= 2 and segments[0].lower() == "subscriptions":
-        return segments[1]
-    return None
-
-
-def resource_url(resource, resource_type=None):
-    """Path + api-version query for GET/PUT of a resource id (type taken from the id by default)."""
-    parsed = parse_resource_id(str(resource))
-    kind = resource_type or parsed.resource_type
-    return "%s?api-version=%s" % (str(resource), api_version(kind))
-
-
 # ---------------------------------------------------------------------------------------------
 # Calls, through the collection's one HTTP pipeline (pipeline.py: retries, long-running operations,
 # error messages). The pipeline is imported on the first call, not when this file loads.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import SUBSCRIPTIONS_PATH, api_version
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import Deadline, InvalidInputError
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import (
     DeadlineExceeded, arm_client, error_from_exception, fetch_cloud_metadata, graph_client, list_paged)
@@ -104,7 +105,8 @@ class AzureSession:
     def subscription_id(self):
         """The subscription: as configured, else the only one the identity can see."""
         if self._subscription_id is None:
-            subscriptions = list_paged(self.arm, "/subscriptions", params={"api-version": "2022-12-01"},
+            subscriptions = list_paged(self.arm, SUBSCRIPTIONS_PATH,
+                                       params={"api-version": api_version("Microsoft.Resources/subscriptions")},
                                        operation="list subscriptions")
             if len(subscriptions) != 1:
                 raise InvalidInputError(

@@ -268,21 +268,20 @@ def public(state):
 
 def ensure(session, desired, check_mode, sleep=time.sleep):
     """The principal able to read the directory (state present), or this method's grant removed (absent) -> Result."""
-    grant_or_revoke = _ensure_absent if desired.get("state", "present") == "absent" else _ensure_present
-    changed, before, after, changes = grant_or_revoke(session, desired, check_mode, sleep)
+    validate_desired(desired)
+    state = read(session, desired, sleep)
+    before = public(state)
+    grant_or_revoke = _revoke if desired.get("state", "present") == "absent" else _grant_missing
+    after, changes = grant_or_revoke(session, desired, state, before, check_mode)
     tracker = DifferenceTracker()
     for key in after:  # the same keys as before: after is before with what the grant changes
         tracker.add(key, before.get(key), after[key], differs=before.get(key) != after[key])
-    return Result(changed, tracker.before(), tracker.after(), changes=changes, **after)
+    return Result(bool(changes), tracker.before(), tracker.after(), changes=changes, **after)
 
 
-def _ensure_present(session, desired, check_mode, sleep):
-    validate_desired(desired)
-    state = read(session, desired, sleep)
-    method = desired["method"]
-    principal_id = state["principal_id"]
-    before = public(state)
-    changes = []
+def _grant_missing(session, desired, state, before, check_mode):
+    """(after, changes): what the method grants, added where missing."""
+    method, principal_id, changes = desired["method"], state["principal_id"], []
     if method == "directory_role":
         if not holds_directory_readers(state["_transitive"]):
             changes.append("assign Directory Readers")
@@ -319,7 +318,7 @@ def _ensure_present(session, desired, check_mode, sleep):
             after["directory_roles"] = sorted(set(before["directory_roles"]) | {"Directory Readers"})
         if method == "group":
             after["groups"] = sorted(set(before["groups"]) | {desired["group_id"].lower()})
-    return bool(changes), before, after, changes
+    return after, changes
 
 
 def _check_group(session, group_id):
@@ -338,14 +337,9 @@ def _check_group(session, group_id):
     return group
 
 
-def _ensure_absent(session, desired, check_mode, sleep):
-    """Remove what this method grants directly; grants reached otherwise stay (reported)."""
-    validate_desired(desired)
-    state = read(session, desired, sleep)
-    method = desired["method"]
-    principal_id = state["principal_id"]
-    before = public(state)
-    changes = []
+def _revoke(session, desired, state, before, check_mode):
+    """(after, changes): what this method grants directly, removed; grants reached otherwise stay (reported)."""
+    method, principal_id, changes = desired["method"], state["principal_id"], []
     if method == "directory_role":
         assignments = _list(session, "/roleManagement/directory/roleAssignments",
                             {"$filter": "principalId eq '%s'" % principal_id})
@@ -381,4 +375,4 @@ def _ensure_absent(session, desired, check_mode, sleep):
             after["can_read_directory"] = False
         elif state["groups"]:
             after["reason"] += " (it may still read the directory through another group)"
-    return bool(changes), before, after, changes
+    return after, changes

@@ -11,7 +11,6 @@ def ensure_present(session, desired, check_mode, **kwargs):
     return result.changed, result.before, result.after, result.values
 
 
-
 SUB = "00000000-1111-2222-3333-444444444444"
 UAI = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bk" % SUB
 

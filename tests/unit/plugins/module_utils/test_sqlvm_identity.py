@@ -11,7 +11,6 @@ def ensure_present(session, desired, check_mode, **kwargs):
     return result.changed, result.before, result.after, result.values
 
 
-
 SUB = "00000000-1111-2222-3333-444444444444"
 UAI_A = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a" % SUB
 UAI_B = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/b" % SUB
@@ -258,7 +257,7 @@ def _vm(identity=None):
 def test_no_op_reads_the_sql_vm_and_the_vm_only(arm):
     fake = arm(_sqlvm(client_id=""), _vm(SYS))
     changed, before, after, result = ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
-                                                                      "system_assigned": True}, False)
+                                                                "system_assigned": True}, False)
     assert changed is False and before == after
     assert [c[0] for c in fake.calls] == ["GET", "GET"]
     assert result["principal_id"] == "p-sys"
@@ -267,7 +266,7 @@ def test_no_op_reads_the_sql_vm_and_the_vm_only(arm):
 def test_fresh_vm_gets_identity_then_primary(arm):
     fake = arm(_sqlvm(), _vm(None))
     changed, before, after, result = ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
-                                                                      "system_assigned": True}, False)
+                                                                "system_assigned": True}, False)
     assert changed is True
     assert [c[0] for c in fake.calls] == ["GET", "GET", "PATCH", "PUT"]
     assert after["entra_authentication"]["primary_client_id"] == ""
@@ -277,7 +276,7 @@ def test_fresh_vm_gets_identity_then_primary(arm):
 def test_check_mode_predicts_without_writing(arm):
     fake = arm(_sqlvm(), _vm(None))
     changed, before, after, _result = ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
-                                                                       "system_assigned": True}, True)
+                                                                 "system_assigned": True}, True)
     assert changed is True and before["entra_authentication"]["enabled"] is False
     assert after["entra_authentication"]["enabled"] is True
     assert [c[0] for c in fake.calls] == ["GET", "GET"]
