@@ -55,10 +55,7 @@ class AzureSession:
         self.deadline = deadline or Deadline(settings.timeout)
         self._environ = environ
         self._transport = transport
-        self._cloud = None
-        self._credential = None
-        self._arm = None
-        self._graph = None
+        self._cloud = self._credential = self._arm = self._graph = None  # each built on first use
         self._subscription_id = settings.subscription_id
 
     @property
