@@ -15,7 +15,7 @@ MU = "ansible_collections.sqlvm.backup.plugins.module_utils"
 CASES = [
     ("interpreter start (baseline, subtracted)", "pass"),
     ("AnsibleModule (every module)", "from ansible.module_utils.basic import AnsibleModule"),
-    ("SqlvmModule + auth settings + clouds", "from %s import base, auth, cloud" % MU),
+    ("SqlvmModule + auth settings + clouds", "from %s import base; from %s.azure import auth, cloud" % (MU, MU)),
     ("azure.core pipeline + requests transport",
      "from azure.core import PipelineClient; from azure.core.pipeline.transport import RequestsTransport"),
     ("azure.identity (package)", "import azure.identity"),
@@ -24,16 +24,16 @@ CASES = [
     ("azure.mgmt.core ARMPolling (only when waiting for an LRO)",
      "from azure.mgmt.core.polling.arm_polling import ARMPolling"),
     ("azure.core pipeline + our http.client transport",
-     "from azure.core import PipelineClient; from %s import transport; transport.stdlib_transport()" % MU),
-    ("a read-only Azure task, token cached: base + http + token_cache + transport",
-     "from %s import base, http, token_cache, transport; from azure.core import PipelineClient; "
-     "transport.stdlib_transport()" % MU),
+     "from azure.core import PipelineClient; from %s.azure import transport; transport.stdlib_transport()" % MU),
+    ("a read-only Azure task, token cached: base + session + token_cache + transport",
+     "from %s import base; from %s.azure import session, token_cache, transport; from azure.core import PipelineClient; "
+     "transport.stdlib_transport()" % (MU, MU)),
     ("a read-only Azure task, signing in: the above + azure.identity",
-     "from %s import base, http, token_cache, transport; from azure.core import PipelineClient; "
-     "transport.stdlib_transport(); import azure.identity" % MU),
+     "from %s import base; from %s.azure import session, token_cache, transport; from azure.core import PipelineClient; "
+     "transport.stdlib_transport(); import azure.identity" % (MU, MU)),
     ("a writing Azure task, token cached: the cached one + ARMPolling",
-     "from %s import base, http, token_cache, transport; from azure.core import PipelineClient; "
-     "transport.stdlib_transport(); from azure.mgmt.core.polling.arm_polling import ARMPolling" % MU),
+     "from %s import base; from %s.azure import session, token_cache, transport; from azure.core import PipelineClient; "
+     "transport.stdlib_transport(); from azure.mgmt.core.polling.arm_polling import ARMPolling" % (MU, MU)),
 ]
 
 

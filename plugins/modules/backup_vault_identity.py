@@ -117,12 +117,11 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as vault_identity
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    vault_identity.validate_desired(desired)
-    changed, before, after, result = vault_identity.ensure_present(module.azure, desired, module.check_mode)
-    module.exit(changed, before=before, after=after, **result)
+    backup_vault_identity.validate_desired(desired)  # bad input fails before the session makes any request
+    module.finish(backup_vault_identity.ensure(module.azure, desired, module.check_mode))
 
 
 def main():

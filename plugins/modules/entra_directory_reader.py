@@ -148,14 +148,11 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    directory.validate_desired(desired)
-    ensure = directory.ensure_present if desired["state"] == "present" else directory.ensure_absent
-    changed, before, after, result = ensure(module.azure, desired, module.check_mode)
-    result.update(after)
-    module.exit(changed, before=before, after=after, **result)
+    entra_directory_reader.validate_desired(desired)  # bad input fails before the session makes any request
+    module.finish(entra_directory_reader.ensure(module.azure, desired, module.check_mode))
 
 
 def main():

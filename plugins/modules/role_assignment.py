@@ -157,12 +157,10 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    ensure = role_assignments.ensure_present if desired["state"] == "present" else role_assignments.ensure_absent
-    changed, before, after, result = ensure(module.azure, desired, module.check_mode)
-    module.exit(changed, before=before, after=after, **result)
+    module.finish(role_assignment.ensure(module.azure, desired, module.check_mode))
 
 
 def main():

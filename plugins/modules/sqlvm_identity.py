@@ -200,14 +200,13 @@ _OPTIONS = tuple(ARGUMENT_SPEC)
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity
 
     desired = {key: module.params[key] for key in _OPTIONS}
     if desired["system_assigned"] is None:
         desired["system_assigned"] = not desired["user_assigned"]
-    sqlvm.validate_desired(desired)  # bad input fails before the session makes any request
-    changed, before, after, result = sqlvm.ensure_present(module.azure, desired, module.check_mode)
-    module.exit(changed, before=before, after=after, **result)
+    sqlvm_identity.validate_desired(desired)  # bad input fails before the session makes any request
+    module.finish(sqlvm_identity.ensure(module.azure, desired, module.check_mode))
 
 
 def main():

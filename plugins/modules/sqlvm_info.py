@@ -115,11 +115,10 @@ ARGUMENT_SPEC = dict(
 
 
 def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info as readiness
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info
 
     desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    report = readiness.read(module.azure, desired)
-    module.exit(False, **report)
+    module.finish(sqlvm_info.read(module.azure, desired))
 
 
 def main():

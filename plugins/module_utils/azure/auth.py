@@ -24,7 +24,6 @@ Where a value comes from, first match wins:
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 
@@ -38,6 +37,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import 
     AuthenticationError,
     InvalidInputError,
 )
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import is_guid
 
 AUTO_ORDER = ("credentials", "workload_identity", "msi", "cli")
 IMDS_PROBE_SECONDS = 0.5
@@ -61,7 +61,6 @@ ENV_NAMES = {
 }
 SECRET_OPTIONS = ("secret", "password", "client_certificate_password")
 _CREDENTIAL_OPTIONS = tuple(name for name in ENV_NAMES if name not in ("subscription_id", "cloud_environment"))
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 TOKEN_CACHE_ENV = "SQLVM_BACKUP_TOKEN_CACHE"
@@ -76,10 +75,6 @@ def parse_boolean(value, name):
     if text in _FALSE:
         return False
     raise InvalidInputError("%s=%r is not a boolean." % (name, value), fix="use true or false.")
-
-
-def is_guid(value):
-    return bool(value) and bool(_GUID.fullmatch(str(value)))
 
 
 def _env_hint(name):
@@ -130,11 +125,11 @@ class AuthSettings:
         return settings
 
     def validate(self):
-        if self.subscription_id and not is_guid(self.subscription_id):
+        if self.subscription_id and not is_guid(str(self.subscription_id)):
             raise InvalidInputError(
                 "subscription_id %r is not a GUID." % self.subscription_id,
                 fix="set %s to the subscription's id (az account show --query id)." % _env_hint("subscription_id"))
-        if self.client_id and not is_guid(self.client_id):
+        if self.client_id and not is_guid(str(self.client_id)):
             raise InvalidInputError(
                 "client_id %r is not a GUID." % self.client_id,
                 fix="set %s to the application (client) id." % _env_hint("client_id"))

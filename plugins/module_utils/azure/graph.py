@@ -1,6 +1,6 @@
 # Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Microsoft Graph v1.0 REST through azure-core (http.graph_client): same retry policy, same errors.
+"""Microsoft Graph v1.0 REST through azure-core (pipeline.graph_client): same retry policy, same errors.
 
 msgraph-sdk is deliberately not used: measured here it adds about 1.4 s per task and about 420 MB,
 and it is asyncio-only (see README, design notes). Paths are relative to {graph_endpoint}v1.0/.
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import list_paged, send_json
 
-# Directory Readers (learn.microsoft.com/graph/api/resources/directoryrole; FACTS.md).
+# The Directory Readers role's template id, the same in every tenant (Microsoft Learn "Microsoft Entra
+# built-in roles"; learn.microsoft.com/graph/api/resources/directoryrole).
 DIRECTORY_READERS_TEMPLATE_ID = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import SUBSCRIPTIONS_PATH, api_version
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import Deadline, InvalidInputError
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import (
     DeadlineExceeded, arm_client, error_from_exception, fetch_cloud_metadata, graph_client, list_paged)
@@ -54,10 +55,7 @@ class AzureSession:
         self.deadline = deadline or Deadline(settings.timeout)
         self._environ = environ
         self._transport = transport
-        self._cloud = None
-        self._credential = None
-        self._arm = None
-        self._graph = None
+        self._cloud = self._credential = self._arm = self._graph = None  # each built on first use
         self._subscription_id = settings.subscription_id
 
     @property
@@ -104,7 +102,8 @@ class AzureSession:
     def subscription_id(self):
         """The subscription: as configured, else the only one the identity can see."""
         if self._subscription_id is None:
-            subscriptions = list_paged(self.arm, "/subscriptions", params={"api-version": "2022-12-01"},
+            subscriptions = list_paged(self.arm, SUBSCRIPTIONS_PATH,
+                                       params={"api-version": api_version("Microsoft.Resources/subscriptions")},
                                        operation="list subscriptions")
             if len(subscriptions) != 1:
                 raise InvalidInputError(

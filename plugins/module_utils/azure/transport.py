@@ -232,6 +232,12 @@ def _build_class():
             if connection is not None:
                 connection.close()
 
+        def _failed(self, key, error, on_timeout, otherwise):
+            """The azure-core error for an exchange that failed; its connection is dropped (state unknown)."""
+            self._forget(key)
+            kind = on_timeout if isinstance(error, socket.timeout) else otherwise
+            return kind(error, error=error)
+
         def send(self, request, **kwargs):  # pylint: disable=arguments-differ
             connection_timeout = kwargs.pop("connection_timeout", self.connection_timeout)
             read_timeout = kwargs.pop("read_timeout", self.read_timeout)
@@ -256,21 +262,13 @@ def _build_class():
                         connection.connect()
                 connection.sock.settimeout(read_timeout)
                 connection.request(request.method, target, body=body, headers=headers)
-            except socket.timeout as error:
-                self._forget(key)
-                raise ServiceRequestTimeoutError(error, error=error) from error
-            except (OSError, http.client.HTTPException) as error:
-                self._forget(key)
-                raise ServiceRequestError(error, error=error) from error
+            except (OSError, http.client.HTTPException) as error:  # socket.timeout is an OSError
+                raise self._failed(key, error, ServiceRequestTimeoutError, ServiceRequestError) from error
             try:
                 response = connection.getresponse()
                 content = response.read()
-            except socket.timeout as error:
-                self._forget(key)
-                raise ServiceResponseTimeoutError(error, error=error) from error
             except (OSError, http.client.HTTPException) as error:
-                self._forget(key)
-                raise ServiceResponseError(error, error=error) from error
+                raise self._failed(key, error, ServiceResponseTimeoutError, ServiceResponseError) from error
             if response.will_close:
                 self._forget(key)
             result = RestHttpClientTransportResponse(request=request, internal_response=response)

@@ -1,7 +1,6 @@
-# -*- coding: utf-8 -*-
-# Copyright: sqlvm.backup contributors
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Managed identities of Recovery Services vaults and Data Protection backup vaults (seed 003).
+"""Managed identities of Recovery Services vaults and Data Protection backup vaults.
 
 REST (Azure/azure-rest-api-specs):
 - Microsoft.RecoveryServices/vaults: ``PATCH`` with ``identity: {type: SystemAssigned | UserAssigned |
@@ -12,22 +11,32 @@ REST (Azure/azure-rest-api-specs):
   "SystemAssigned,UserAssigned" without a space) answering 202 + Azure-AsyncOperation —
   specification/dataprotection/resource-manager/Microsoft.DataProtection/stable/2024-04-01/dataprotection.json,
   example VaultCRUD/PatchBackupVault.json.
-Seed 003: both kinds may be enabled at once; the system-assigned one is enabled after creation.
+Both kinds of identity may be enabled at once; the system-assigned one is enabled after the vault is
+created (Microsoft Learn "Encryption of backup data using customer-managed keys", section "Enable managed
+identity for your Recovery Services vault").
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import api_version
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import (
-    MSI_API_VERSION,
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
+    NAME_RE,
+    USER_ASSIGNED_IDENTITIES,
+    api_version,
     arm_get,
     arm_write,
     normalize_user_identity,
+    typed_resource_id,
+)
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.managed_identity import (
+    SYSTEM,
     plan_identity,
     predict_identity,
     summarize_identity,
-    _NAME_RE,
 )
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+
+MSI_API_VERSION = api_version(USER_ASSIGNED_IDENTITIES)
 
 VAULT_KINDS = {
     "recovery_services": {
@@ -45,9 +54,8 @@ VAULT_KINDS = {
 }
 
 
-def vault_path(subscription_id, resource_group, kind, name):
-    return "/subscriptions/%s/resourceGroups/%s/providers/%s/%s" % (
-        subscription_id, resource_group, VAULT_KINDS[kind]["provider"], name)
+def vault_id(subscription_id, resource_group, kind, name):
+    return typed_resource_id(subscription_id, resource_group, VAULT_KINDS[kind]["provider"], name)
 
 
 def validate_desired(desired):
@@ -56,7 +64,7 @@ def validate_desired(desired):
         raise InvalidInputError("vault_type must be one of %s" % ", ".join(sorted(VAULT_KINDS)))
     desired["vault_type"] = kind
     for key in ("resource_group", "name"):
-        if not desired.get(key) or not _NAME_RE.fullmatch(desired[key]):
+        if not desired.get(key) or not NAME_RE.fullmatch(desired[key]):
             raise InvalidInputError(
                 "%s %r is not a valid Azure resource name; give the name as the portal shows it: letters, "
                 "digits, '-', '_', '.', '(' or ')', starting with a letter or digit" % (key, desired.get(key)))
@@ -74,12 +82,13 @@ def principal_ids(identity):
     return ids
 
 
-def ensure_present(session, desired, check_mode):
+def ensure(session, desired, check_mode):
+    """The vault's identities as desired -> Result."""
     validate_desired(desired)
     kind = VAULT_KINDS[desired["vault_type"]]
     sub = session.subscription_id
     users = [normalize_user_identity(u, sub, desired["resource_group"]) for u in desired.get("user_assigned") or []]
-    path = vault_path(sub, desired["resource_group"], desired["vault_type"], desired["name"])
+    path = vault_id(sub, desired["resource_group"], desired["vault_type"], desired["name"])
     vault = arm_get(session, path, kind["api_version"])
     if vault is None:
         raise PrerequisiteError(
@@ -90,7 +99,7 @@ def ensure_present(session, desired, check_mode):
                                           desired.get("exclusive"), kind["both"])
     details = {}
     for rid in added:
-        if rid != "system":
+        if rid != SYSTEM:
             uai = arm_get(session, rid, MSI_API_VERSION)
             if uai is None:
                 raise InvalidInputError("user-assigned identity %s does not exist; create it first" % rid)
@@ -107,7 +116,9 @@ def ensure_present(session, desired, check_mode):
         changes.append({"action": "enable", "identities": added})
     if removed:
         changes.append({"action": "disable", "identities": removed})
-    before = summarize_identity(current)
-    after = summarize_identity(after_identity)
-    return bool(changes), before, after, {"identity": after, "principal_ids": principal_ids(after_identity),
-                                          "principal_id": after["principal_id"], "changes": changes}
+    tracker = DifferenceTracker()
+    before, after = summarize_identity(current), summarize_identity(after_identity)
+    for key in before:
+        tracker.add(key, before[key], after[key], differs=before[key] != after[key])
+    return Result(bool(changes), tracker.before(), tracker.after(), identity=after,
+                  principal_ids=principal_ids(after_identity), principal_id=after["principal_id"], changes=changes)

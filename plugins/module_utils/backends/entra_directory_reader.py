@@ -1,5 +1,4 @@
-# -*- coding: utf-8 -*-
-# Copyright: sqlvm.backup contributors
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Can a principal read Microsoft Entra ID? Directory Readers, a role-assignable group, or Graph app roles.
 
@@ -14,8 +13,9 @@ Microsoft Graph v1.0 (learn.microsoft.com/graph/api/...):
 - ``GET /servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'`` (Microsoft
   Graph's own service principal and its appRoles); ``GET|POST /servicePrincipals/{id}/appRoleAssignments``;
   ``DELETE /servicePrincipals/{id}/appRoleAssignments/{assignment id}``.
-What SQL Server needs (seed 000, azure-cli ``az sql vm validate-azure-ad-auth``): Directory Readers,
-or all three of User.Read.All, GroupMember.Read.All and Application.Read.All.
+What SQL Server needs (Microsoft Learn "Enable Microsoft Entra authentication for SQL Server on Azure VMs";
+azure-cli ``az sql vm validate-azure-ad-auth``): Directory Readers, or all three of User.Read.All,
+GroupMember.Read.All and Application.Read.All.
 """
 from __future__ import annotations
 
@@ -26,16 +26,26 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import 
     InvalidInputError,
     PrerequisiteError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import (
-    COMPUTE_API_VERSION,
-    MSI_API_VERSION,
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
+    USER_ASSIGNED_IDENTITIES,
+    VIRTUAL_MACHINES,
+    api_version,
     arm_get,
-    is_guid,
+    check_names,
     normalize_user_identity,
-    vm_path,
+    vm_id,
 )
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import graph
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.graph import DIRECTORY_READERS_TEMPLATE_ID
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import (
+    principal_wait_budget,
+    retry_while_principal_missing,
+    validate_principal_wait,
+)
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import is_guid
 
-DIRECTORY_READERS_TEMPLATE_ID = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 READ_APP_ROLES = ("User.Read.All", "GroupMember.Read.All", "Application.Read.All")
 METHODS = ("directory_role", "group", "graph_app_roles")
@@ -89,8 +99,6 @@ def read_verdict(transitive, app_roles=None):
 
 
 def validate_desired(desired):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import validate_principal_wait
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import check_names
     validate_principal_wait(desired)
     check_names(desired, ("resource_group", "vm_name"))
     method = desired.get("method") or "directory_role"
@@ -139,7 +147,6 @@ def already_granted(err):
 
 
 def _grant(session, path, body):
-    graph = _graph()
     try:
         graph.post(session.graph, path, body)
         return
@@ -155,18 +162,12 @@ def _grant(session, path, body):
             raise
 
 
-def _graph():
-    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import graph
-
-    return graph
-
-
 def _get(session, path, params=None):
-    return _graph().get(session.graph, path, params=params, missing_ok=True)
+    return graph.get(session.graph, path, params=params, missing_ok=True)
 
 
 def _list(session, path, params=None):
-    return _graph().list_all(session.graph, path, params=params)
+    return graph.list_all(session.graph, path, params=params)
 
 
 def resolve_principal(session, desired):
@@ -174,8 +175,8 @@ def resolve_principal(session, desired):
     if desired.get("principal_id"):
         return desired["principal_id"].lower()
     if desired.get("vm_name"):
-        path = vm_path(session.subscription_id, desired["resource_group"], desired["vm_name"])
-        vm = arm_get(session, path, COMPUTE_API_VERSION)
+        vm = arm_get(session, vm_id(session.subscription_id, desired["resource_group"], desired["vm_name"]),
+                     api_version(VIRTUAL_MACHINES))
         if vm is None:
             raise PrerequisiteError("virtual machine %s/%s not found; check vm_name and resource_group"
                                     % (desired["resource_group"], desired["vm_name"]))
@@ -187,7 +188,7 @@ def resolve_principal(session, desired):
         return principal.lower()
     rid = normalize_user_identity(desired["user_assigned_identity"], session.subscription_id,
                                   desired.get("resource_group"), option="user_assigned_identity")
-    uai = arm_get(session, rid, MSI_API_VERSION)
+    uai = arm_get(session, rid, api_version(USER_ASSIGNED_IDENTITIES))
     if uai is None:
         raise PrerequisiteError("user-assigned identity %s not found; create it or fix the name" % rid)
     return str((uai.get("properties") or {}).get("principalId")).lower()
@@ -201,7 +202,6 @@ def _principal_not_replicated(err):
 def transitive_member_of(session, principal_id, wait=0, sleep=time.sleep):
     """The principal's groups and roles; a principal Graph does not know yet (a new identity takes a
     while to replicate) is waited for up to `wait` seconds, as role_assignment waits for ARM."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import retry_while_principal_missing
     try:
         return retry_while_principal_missing(
             lambda: _list(session, "/servicePrincipals/%s/transitiveMemberOf" % principal_id),
@@ -225,16 +225,21 @@ def _require_service_principal(session, principal_id):
     return sp
 
 
-def _graph_service_principal(session):
+def graph_service_principal(session):
+    """Microsoft Graph's own service principal in this tenant (it owns the application roles)."""
     found = _list(session, "/servicePrincipals", {"$filter": "appId eq '%s'" % MICROSOFT_GRAPH_APP_ID})
     if not found:
         raise PrerequisiteError("the Microsoft Graph service principal is missing from this tenant")
     return found[0]
 
 
+def app_role_assignments(session, principal_id):
+    """The application roles granted to the principal (on any resource application)."""
+    return _list(session, "/servicePrincipals/%s/appRoleAssignments" % principal_id)
+
+
 def read(session, desired, sleep=time.sleep):
     """Current state for the chosen method (reads only)."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import principal_wait_budget
     principal_id = resolve_principal(session, desired)
     transitive = transitive_member_of(session, principal_id, principal_wait_budget(session, desired), sleep)
     state = {"principal_id": principal_id,
@@ -242,9 +247,9 @@ def read(session, desired, sleep=time.sleep):
              "groups": sorted(g.get("id") for g in groups(transitive))}
     app_roles = None
     if desired["method"] == "graph_app_roles":
-        graph_sp = _graph_service_principal(session)
+        graph_sp = graph_service_principal(session)
         role_ids = app_role_ids(graph_sp)
-        assignments = _list(session, "/servicePrincipals/%s/appRoleAssignments" % principal_id)
+        assignments = app_role_assignments(session, principal_id)
         app_roles = granted_app_roles(assignments, graph_sp.get("id"), role_ids)
         state["app_roles"] = app_roles
         state["_graph_sp"] = graph_sp
@@ -261,13 +266,22 @@ def public(state):
     return {k: v for k, v in state.items() if not k.startswith("_")}
 
 
-def ensure_present(session, desired, check_mode, sleep=time.sleep):
+def ensure(session, desired, check_mode, sleep=time.sleep):
+    """The principal able to read the directory (state present), or this method's grant removed (absent) -> Result."""
     validate_desired(desired)
     state = read(session, desired, sleep)
-    method = desired["method"]
-    principal_id = state["principal_id"]
     before = public(state)
-    changes = []
+    grant_or_revoke = _revoke if desired.get("state", "present") == "absent" else _grant_missing
+    after, changes = grant_or_revoke(session, desired, state, before, check_mode)
+    tracker = DifferenceTracker()
+    for key in after:  # the same keys as before: after is before with what the grant changes
+        tracker.add(key, before.get(key), after[key], differs=before.get(key) != after[key])
+    return Result(bool(changes), tracker.before(), tracker.after(), changes=changes, **after)
+
+
+def _grant_missing(session, desired, state, before, check_mode):
+    """(after, changes): what the method grants, added where missing."""
+    method, principal_id, changes = desired["method"], state["principal_id"], []
     if method == "directory_role":
         if not holds_directory_readers(state["_transitive"]):
             changes.append("assign Directory Readers")
@@ -304,7 +318,7 @@ def ensure_present(session, desired, check_mode, sleep=time.sleep):
             after["directory_roles"] = sorted(set(before["directory_roles"]) | {"Directory Readers"})
         if method == "group":
             after["groups"] = sorted(set(before["groups"]) | {desired["group_id"].lower()})
-    return bool(changes), before, after, {"changes": changes}
+    return after, changes
 
 
 def _check_group(session, group_id):
@@ -323,14 +337,9 @@ def _check_group(session, group_id):
     return group
 
 
-def ensure_absent(session, desired, check_mode, sleep=time.sleep):
-    """Remove what this method grants directly; grants reached otherwise stay (reported)."""
-    validate_desired(desired)
-    state = read(session, desired, sleep)
-    method = desired["method"]
-    principal_id = state["principal_id"]
-    before = public(state)
-    changes = []
+def _revoke(session, desired, state, before, check_mode):
+    """(after, changes): what this method grants directly, removed; grants reached otherwise stay (reported)."""
+    method, principal_id, changes = desired["method"], state["principal_id"], []
     if method == "directory_role":
         assignments = _list(session, "/roleManagement/directory/roleAssignments",
                             {"$filter": "principalId eq '%s'" % principal_id})
@@ -338,7 +347,7 @@ def ensure_absent(session, desired, check_mode, sleep=time.sleep):
             if str(item.get("roleDefinitionId", "")).lower() == DIRECTORY_READERS_TEMPLATE_ID:
                 changes.append("remove Directory Readers assignment %s" % item.get("id"))
                 if not check_mode:
-                    _graph().delete(session.graph, "/roleManagement/directory/roleAssignments/%s" % item["id"])
+                    graph.delete(session.graph, "/roleManagement/directory/roleAssignments/%s" % item["id"])
     elif method == "group":
         group_id = desired["group_id"].lower()
         if group_id in {g.lower() for g in state["groups"]}:
@@ -346,7 +355,7 @@ def ensure_absent(session, desired, check_mode, sleep=time.sleep):
             if any(str(m.get("id", "")).lower() == principal_id for m in members):
                 changes.append("remove from group %s" % group_id)
                 if not check_mode:
-                    _graph().delete(session.graph, "/groups/%s/members/%s/$ref" % (group_id, principal_id))
+                    graph.delete(session.graph, "/groups/%s/members/%s/$ref" % (group_id, principal_id))
     else:
         wanted = {str(v).lower() for v in state["_role_ids"].values()}
         for item in state["_assignments"]:
@@ -354,7 +363,7 @@ def ensure_absent(session, desired, check_mode, sleep=time.sleep):
                     and str(item.get("resourceId", "")).lower() == str(state["_graph_sp"].get("id")).lower()):
                 changes.append("revoke app role %s" % item.get("appRoleId"))
                 if not check_mode:
-                    _graph().delete(session.graph, "/servicePrincipals/%s/appRoleAssignments/%s" % (principal_id, item["id"]))
+                    graph.delete(session.graph, "/servicePrincipals/%s/appRoleAssignments/%s" % (principal_id, item["id"]))
     after = dict(before)
     if changes:
         after["reason"] = "removed: %s" % "; ".join(changes)
@@ -366,4 +375,4 @@ def ensure_absent(session, desired, check_mode, sleep=time.sleep):
             after["can_read_directory"] = False
         elif state["groups"]:
             after["reason"] += " (it may still read the directory through another group)"
-    return bool(changes), before, after, {"changes": changes}
+    return after, changes

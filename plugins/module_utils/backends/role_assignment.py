@@ -1,5 +1,4 @@
-# -*- coding: utf-8 -*-
-# Copyright: sqlvm.backup contributors
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Azure RBAC role assignments at any ARM scope.
 
@@ -21,15 +20,31 @@ import re
 import time
 import uuid
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import api_version
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
+    ROLE_ASSIGNMENTS,
+    api_version,
+    arm_get,
+    arm_write,
+    check_names,
+    collection_path,
+    list_all,
+    normalize_scope,
+    role_assignment_id,
+    role_definition_id,
+    role_definitions_path,
+    same_scope,
+    scope_contains,
+    storage_scope,
+)
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     InvalidInputError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import check_text
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sqlvm_identity import GUID_RE, arm_get, arm_write, check_names, is_guid
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import GUID_RE, check_text, is_guid
 
-AUTHORIZATION_API_VERSION = api_version("Microsoft.Authorization/roleAssignments")
+AUTHORIZATION_API_VERSION = api_version(ROLE_ASSIGNMENTS)
 
 # Built-in roles whose ids are fixed in every tenant (Azure built-in roles reference); resolving
 # them locally saves a request per task.
@@ -55,29 +70,6 @@ _SCOPE_RE = re.compile(
 
 # ---------------------------------------------------------------------------------------------
 # pure helpers
-
-def normalize_scope(scope):
-    """'/Subscriptions/x//resourceGroups/rg/' -> '/Subscriptions/x/resourceGroups/rg' (case kept)."""
-    text = "/" + "/".join(part for part in str(scope or "").strip().split("/") if part)
-    return text
-
-
-def same_scope(left, right):
-    return normalize_scope(left).lower() == normalize_scope(right).lower()
-
-
-def scope_subscription(scope):
-    match = _SCOPE_RE.fullmatch(normalize_scope(scope))
-    return match.group("sub") if match else None
-
-
-def storage_scope(subscription_id, resource_group, account, container=None):
-    scope = ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/storageAccounts/%s"
-             % (subscription_id, resource_group, account))
-    if container:
-        scope += "/blobServices/default/containers/%s" % container
-    return scope
-
 
 def validate_scope(scope, subscription_id, option="scope"):
     """The normalized scope; InvalidInputError (naming `option`) when it cannot be an ARM scope of this task."""
@@ -124,10 +116,6 @@ def role_guid_from_input(role):
     return None
 
 
-def role_definition_id(subscription_id, guid):
-    return "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s" % (subscription_id, guid)
-
-
 def role_guid_of(definition_id):
     return str(definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
 
@@ -146,12 +134,11 @@ def matching_assignments(assignments, scope, role_guid, principal_id):
 
 def inherited_assignments(assignments, scope, role_guid, principal_id):
     """Assignments of the same role for the principal at a scope *above* ``scope``."""
-    here = normalize_scope(scope).lower()
     found = []
     for item in assignments or ():
         props = item.get("properties") or {}
-        there = normalize_scope(props.get("scope")).lower()
-        if (there != here and (here.startswith(there + "/") or there == "/")
+        there = props.get("scope")
+        if (not same_scope(there, scope) and scope_contains(there, scope)
                 and role_guid_of(props.get("roleDefinitionId")) == role_guid
                 and str(props.get("principalId") or "").lower() == principal_id.lower()):
             found.append(item)
@@ -259,8 +246,8 @@ def resolve_role(session, desired):
     known = BUILTIN_ROLES.get(name.lower())
     if known:
         return known
-    path = "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions" % session.subscription_id
-    body = arm_get(session, path, AUTHORIZATION_API_VERSION, params={"$filter": "roleName eq '%s'" % name.replace("'", "''")})
+    body = arm_get(session, role_definitions_path(session.subscription_id), AUTHORIZATION_API_VERSION,
+                   params={"$filter": "roleName eq '%s'" % name.replace("'", "''")})
     matches = [d for d in (body or {}).get("value") or () if
                str((d.get("properties") or {}).get("roleName", "")).lower() == name.lower()]
     if not matches:
@@ -271,21 +258,13 @@ def resolve_role(session, desired):
 
 
 def list_for_principal(session, scope, principal_id):
-    path = "%s/providers/Microsoft.Authorization/roleAssignments" % scope
-    items = []
-    page = arm_get(session, path, AUTHORIZATION_API_VERSION,
-                   params={"$filter": "principalId eq '%s'" % principal_id})
-    if page is None:
+    """The principal's role assignments at, above and below `scope` (every page)."""
+    items = list_all(session, collection_path(scope, ROLE_ASSIGNMENTS), AUTHORIZATION_API_VERSION,
+                     params={"$filter": "principalId eq '%s'" % principal_id},
+                     operation="list role assignments", resource=scope)
+    if items is None:
         raise InvalidInputError(
             "scope %s does not exist; create the resource first or fix the scope" % scope)
-    items.extend(page.get("value") or ())
-    next_link = page.get("nextLink")
-    while next_link:
-        from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json
-
-        page = send_json(session.arm, "GET", next_link, operation="list role assignments", resource=scope).body or {}
-        items.extend(page.get("value") or ())
-        next_link = page.get("nextLink")
     return items
 
 
@@ -297,32 +276,45 @@ def read(session, desired):
     return role_guid, here, above
 
 
-def ensure_present(session, desired, check_mode, sleep=time.sleep):
+def ensure(session, desired, check_mode, sleep=time.sleep):
+    """The role assignment present or absent (desired["state"], default present) -> Result."""
+    if desired.get("state", "present") == "absent":
+        return _ensure_absent(session, desired, check_mode)
+    return _ensure_present(session, desired, check_mode, sleep)
+
+
+def _outcome(changed, before, after, **values):
+    tracker = DifferenceTracker()
+    tracker.add("assignment", before, after, differs=before != after)  # None after = removed, not "don't care"
+    # The diff is the assignment itself (None when there is none), not a dict of named values.
+    return Result(changed, tracker.before()["assignment"], tracker.after()["assignment"], assignment=after, **values)
+
+
+def _ensure_present(session, desired, check_mode, sleep):
     validate_desired(desired, session.subscription_id)
     role_guid, here, above = read(session, desired)
-    before = summarize(here[0]) if here else None
+    inherited = [summarize(a) for a in above]
     if here:
-        return False, before, before, {"assignment": before, "inherited": [summarize(a) for a in above]}
+        before = summarize(here[0])
+        return _outcome(False, before, before, inherited=inherited)
     role_id = role_definition_id(session.subscription_id, role_guid)
     name = str(uuid.uuid4())
     predicted = {
-        "id": "%s/providers/Microsoft.Authorization/roleAssignments/%s" % (desired["scope"], name),
+        "id": role_assignment_id(desired["scope"], name),
         "name": name,
         "properties": {"scope": desired["scope"], "roleDefinitionId": role_id,
                        "principalId": desired["principal_id"], "principalType": desired["principal_type"]},
     }
     if check_mode:
-        after = summarize(predicted)
-        return True, None, after, {"assignment": after, "inherited": [summarize(a) for a in above]}
+        return _outcome(True, None, summarize(predicted), inherited=inherited)
     body = {"properties": {"roleDefinitionId": role_id, "principalId": desired["principal_id"],
                            "principalType": desired["principal_type"]}}
     created = _create(session, predicted["id"], body, principal_wait_budget(session, desired), sleep)
     if created is None:  # 409 RoleAssignmentExists: someone else made it meanwhile
         _rg, here, _above = read(session, desired)
         existing = summarize(here[0]) if here else None
-        return False, existing, existing, {"assignment": existing, "inherited": [summarize(a) for a in above]}
-    after = summarize(created) or summarize(predicted)
-    return True, None, after, {"assignment": after, "inherited": [summarize(a) for a in above]}
+        return _outcome(False, existing, existing, inherited=inherited)
+    return _outcome(True, None, summarize(created) or summarize(predicted), inherited=inherited)
 
 
 def _create(session, assignment_id, body, principal_wait, sleep):
@@ -348,14 +340,13 @@ def _create(session, assignment_id, body, principal_wait, sleep):
             "client id)" % (body["properties"]["principalId"], principal_wait)) from None
 
 
-def ensure_absent(session, desired, check_mode):
+def _ensure_absent(session, desired, check_mode):
     validate_desired(desired, session.subscription_id)
     _role_guid, here, _above = read(session, desired)
     if not here:
-        return False, None, None, {"assignment": None}
-    before = summarize(here[0])
+        return _outcome(False, None, None)
     if not check_mode:
         for item in here:
             arm_write(session, "DELETE", item["id"], AUTHORIZATION_API_VERSION, None,
                       operation="delete role assignment", long_running=False)
-    return True, before, None, {"assignment": None, "removed": [summarize(i) for i in here]}
+    return _outcome(True, summarize(here[0]), None, removed=[summarize(i) for i in here])

@@ -1,5 +1,4 @@
-# -*- coding: utf-8 -*-
-# Copyright: sqlvm.backup contributors
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """SQL virtual machine backend: VM managed identities and the primary identity for Entra auth.
 
@@ -17,7 +16,7 @@ REST shapes (Azure/azure-rest-api-specs):
 - Microsoft.ManagedIdentity userAssignedIdentities (principalId, clientId, tenantId) —
   specification/msi/resource-manager/Microsoft.ManagedIdentity/stable/2023-01-31/ManagedIdentity.json.
 
-Limits (seed 002 "Backup and restore to URL using managed identities"): Windows only, SQL Server
+Limits (Microsoft Learn "Backup and restore to URL using managed identities"): Windows only, SQL Server
 2022 CU17 (16.0.4175.1) or later / 2025, no failover cluster instance, SQL IaaS Agent registration.
 ARM does not expose the exact SQL Server build or whether an instance is clustered: the image offer
 gives the major version; the exact build and FCI come from SQL Server itself (SERVERPROPERTY), which
@@ -28,62 +27,43 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import api_version
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
+    SQL_VIRTUAL_MACHINES,
+    USER_ASSIGNED_IDENTITIES,
+    VIRTUAL_MACHINES,
+    api_version,
+    arm_get,
+    arm_write,
+    check_names,
+    normalize_user_identity,
+    sqlvm_id,
+    vm_id,
+)
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.managed_identity import (
+    SYSTEM,
+    find_user_identity,
+    plan_identity,
+    predict_identity,
+    summarize_identity,
+)
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
     InvalidInputError,
     PrerequisiteError,
 )
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import check_text
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 
-SQLVM_API_VERSION = api_version("Microsoft.SqlVirtualMachine/sqlVirtualMachines")
-COMPUTE_API_VERSION = api_version("Microsoft.Compute/virtualMachines")
-MSI_API_VERSION = api_version("Microsoft.ManagedIdentity/userAssignedIdentities")
+SQLVM_API_VERSION = api_version(SQL_VIRTUAL_MACHINES)
+COMPUTE_API_VERSION = api_version(VIRTUAL_MACHINES)
+MSI_API_VERSION = api_version(USER_ASSIGNED_IDENTITIES)
 
-MIN_SQL2022_BUILD = (16, 0, 4175, 1)  # SQL Server 2022 CU17 (FACTS.md, CU build table)
+# SQL Server 2022 CU17, the first 2022 build that backs up to URL with a managed identity (Microsoft
+# Learn "Backup and restore to URL using managed identities"; its build number as Microsoft's list of
+# SQL Server 2022 cumulative updates gives it).
+MIN_SQL2022_BUILD = (16, 0, 4175, 1)
 _MAJOR_BY_YEAR = {2008: 10, 2012: 11, 2014: 12, 2016: 13, 2017: 14, 2019: 15, 2022: 16, 2025: 17}
 _YEAR_BY_MAJOR = {v: k for k, v in _MAJOR_BY_YEAR.items()}
-
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
-_UAI_ID_RE = re.compile(
-    r"^/subscriptions/[^/\x00-\x1f\x7f]+/resourcegroups/[^/\x00-\x1f\x7f]+/providers/microsoft\.managedidentity/"
-    r"userassignedidentities/[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z",
-    re.IGNORECASE,
-)
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,127}\Z")
-
-SYSTEM = "system"
-
-
-def is_guid(value):
-    return isinstance(value, str) and bool(GUID_RE.fullmatch(value))
-
-
-# ---------------------------------------------------------------------------------------------
-# ARM calls through the collection's one HTTP pipeline (http.py: retries, LROs, error messages).
-# Sibling backends (vault_identity, role_assignments, readiness) use these two as well.
-
-def arm_get(session, path, api_version, params=None):
-    """GET an ARM resource by path; None when it does not exist (404)."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json
-
-    query = dict(params or {})
-    query["api-version"] = api_version
-    response = send_json(session.arm, "GET", path, expected=(200, 404), params=query,
-                         operation="read", resource=path)
-    return None if response.status == 404 else response.body
-
-
-def arm_write(session, method, path, api_version, body, operation, long_running=True):
-    """PUT/PATCH/DELETE; long-running ones are polled to the end. Returns the final body."""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import send_json, wait_for_lro
-
-    query = {"api-version": api_version}
-    if not long_running:
-        return send_json(session.arm, method, path, body=body, expected=(200, 201, 204), params=query,
-                         operation=operation, resource=path).body
-    return wait_for_lro(session.arm, method, path, body=body, deadline=session.deadline, params=query,
-                        operation=operation, resource=path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,122 +142,6 @@ def prerequisite_problems(sqlvm, vm, sql_version=None, failover_cluster_instance
     return problems
 
 
-# ---------------------------------------------------------------------------------------------
-# identity maps (pure) — shared with vault_identity: every ARM resource uses the same shape
-
-def identity_types(identity):
-    """(has_system, {lowercased uai id: (original id, entry)}) from an ARM identity object."""
-    identity = identity or {}
-    kinds = {k.strip().lower() for k in str(identity.get("type") or "None").split(",")}
-    uais = {}
-    for key, entry in (identity.get("userAssignedIdentities") or {}).items():
-        if entry is None:
-            continue
-        uais[key.lower()] = (key, entry or {})
-    return "systemassigned" in kinds, uais
-
-
-def identity_type_string(system, user, both="SystemAssigned, UserAssigned"):
-    if system and user:
-        return both
-    if system:
-        return "SystemAssigned"
-    if user:
-        return "UserAssigned"
-    return "None"
-
-
-def plan_identity(current, want_system, want_user_ids, exclusive=False, both="SystemAssigned, UserAssigned"):
-    """Decide the identity PATCH body that adds (and with ``exclusive`` removes) identities.
-
-    Returns ``(patch_identity or None, added, removed)`` where ``added``/``removed`` name what
-    changes: ``'system'`` or user-assigned resource ids. Ids compare case-insensitively because
-    ARM echoes resource-group segments in varying case.
-    """
-    has_system, uais = identity_types(current)
-    wanted = {}
-    for rid in want_user_ids or ():
-        wanted.setdefault(rid.lower(), rid)
-    added, removed = [], []
-    new_system = has_system
-    if want_system and not has_system:
-        new_system = True
-        added.append(SYSTEM)
-    elif exclusive and has_system and not want_system:
-        new_system = False
-        removed.append(SYSTEM)
-    for key, rid in wanted.items():
-        if key not in uais:
-            added.append(rid)
-    if exclusive:
-        for key, (rid, _entry) in uais.items():
-            if key not in wanted:
-                removed.append(rid)
-    if not added and not removed:
-        return None, [], []
-    keep = {k for k in uais if k in wanted or not exclusive}
-    final_user = bool(keep or wanted)
-    patch = {"type": identity_type_string(new_system, final_user, both)}
-    user_map = {}
-    for key in wanted:
-        if key not in uais:
-            user_map[wanted[key]] = {}
-    for rid in removed:
-        if rid != SYSTEM and final_user:
-            user_map[rid] = None  # null detaches it (Compute VirtualMachineIdentity docs)
-    if user_map:
-        patch["userAssignedIdentities"] = user_map
-    return patch, added, removed
-
-
-def predict_identity(current, patch, uai_details):
-    """The identity ARM will report after ``patch`` (principal ids of new ones unknown)."""
-    if patch is None:
-        return current or {"type": "None"}
-    has_system, uais = identity_types(current)
-    kinds = {k.strip().lower() for k in patch["type"].split(",")}
-    result = {"type": patch["type"]}
-    if "systemassigned" in kinds:
-        if has_system:
-            result["principalId"] = (current or {}).get("principalId")
-            result["tenantId"] = (current or {}).get("tenantId")
-        else:
-            result["principalId"] = None
-    user = {}
-    if "userassigned" in kinds:
-        for key, (rid, entry) in uais.items():
-            if (patch.get("userAssignedIdentities") or {}).get(rid, {}) is not None:
-                user[rid] = entry
-        for rid, value in (patch.get("userAssignedIdentities") or {}).items():
-            if value is not None and rid.lower() not in uais:
-                details = uai_details.get(rid.lower()) or {}
-                props = details.get("properties") or {}
-                user[rid] = {"principalId": props.get("principalId"), "clientId": props.get("clientId")}
-        result["userAssignedIdentities"] = user
-    return result
-
-
-def find_user_identity(identity, rid):
-    _system, uais = identity_types(identity)
-    found = uais.get(rid.lower())
-    return found[1] if found else None
-
-
-def summarize_identity(identity):
-    """Snake-case summary for results and diffs."""
-    has_system, uais = identity_types(identity)
-    return {
-        "type": (identity or {}).get("type") or "None",
-        "system_assigned": has_system,
-        "principal_id": (identity or {}).get("principalId") if has_system else None,
-        "tenant_id": (identity or {}).get("tenantId"),
-        "user_assigned": sorted(
-            ({"id": rid, "principal_id": entry.get("principalId"), "client_id": entry.get("clientId")}
-             for rid, entry in uais.values()),
-            key=lambda e: e["id"].lower()),
-    }
-
-
 def current_primary_client_id(sqlvm):
     """clientId of the primary identity: None = Entra auth not enabled, '' = system-assigned."""
     props = (sqlvm or {}).get("properties") or {}
@@ -324,38 +188,6 @@ def sqlvm_put_body(sqlvm, client_id):
 # ---------------------------------------------------------------------------------------------
 # input validation (pure)
 
-def normalize_user_identity(value, subscription_id, resource_group, option="user_assigned"):
-    """A user-assigned identity given by resource id or by name (in ``resource_group``)."""
-    check_text(value or "", option, "the identity's name or resource id")
-    if value.startswith("/"):
-        if not _UAI_ID_RE.fullmatch(value):
-            raise InvalidInputError(
-                "user-assigned identity %r is not a Microsoft.ManagedIdentity/userAssignedIdentities "
-                "resource id; give '/subscriptions/<id>/resourceGroups/<rg>/providers/"
-                "Microsoft.ManagedIdentity/userAssignedIdentities/<name>' or just the name" % value)
-        return value
-    if not _NAME_RE.fullmatch(value):
-        raise InvalidInputError(
-            "user-assigned identity name %r is not valid; give the identity's name or resource id"
-            % value)
-    return ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ManagedIdentity/"
-            "userAssignedIdentities/%s" % (subscription_id, resource_group, value))
-
-
-def check_names(desired, keys, required=()):
-    """InvalidInputError, before any request, for each of `keys` that is set (or in `required`) but is not
-    an Azure resource name: a blank, a line break or a control character never reaches ARM or Graph."""
-    for key in keys:
-        value = desired.get(key)
-        if value in (None, "") and key not in required:
-            continue
-        if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
-            raise InvalidInputError(
-                "%s %r is not a valid Azure resource name; give the name as the portal shows it: letters, "
-                "digits, '-', '_', '.', '(' or ')', starting with a letter or digit, without spaces or line "
-                "breaks" % (key, value))
-
-
 def validate_desired(desired):
     """Raise InvalidInputError for options that cannot work, before any request."""
     check_names(desired, ("resource_group", "vm_name", "sql_vm_name"), required=("resource_group", "vm_name"))
@@ -393,24 +225,20 @@ def validate_desired(desired):
 # ---------------------------------------------------------------------------------------------
 # Azure calls
 
-def sqlvm_path(subscription_id, resource_group, name):
-    return ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.SqlVirtualMachine/"
-            "sqlVirtualMachines/%s" % (subscription_id, resource_group, name))
-
-
-def vm_path(subscription_id, resource_group, name):
-    return ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s"
-            % (subscription_id, resource_group, name))
-
-
 def read_sqlvm(session, resource_group, name):
     # $expand=* returns serverConfigurationsManagementSettings (azure-cli `az sql vm show --expand *`).
-    return arm_get(session, sqlvm_path(session.subscription_id, resource_group, name),
+    return arm_get(session, sqlvm_id(session.subscription_id, resource_group, name),
                    SQLVM_API_VERSION, params={"$expand": "*"})
 
 
 def read_vm(session, vm_id):
     return arm_get(session, vm_id, COMPUTE_API_VERSION)
+
+
+def virtual_machine_id(session, sqlvm, desired):
+    """The VM behind a SQL VM resource: as it names it, else vm_name in resource_group."""
+    return (sqlvm.get("properties") or {}).get("virtualMachineResourceId") or vm_id(
+        session.subscription_id, desired["resource_group"], desired["vm_name"])
 
 
 def read_state(session, desired):
@@ -422,13 +250,12 @@ def read_state(session, desired):
             "SQL virtual machine resource %s/%s not found: the VM is not registered with the SQL "
             "IaaS Agent extension; register it (az sql vm create -g %s -n %s --license-type PAYG) "
             "and run again" % (rg, name, rg, name))
-    vm_id = (sqlvm.get("properties") or {}).get("virtualMachineResourceId") or vm_path(
-        session.subscription_id, rg, desired["vm_name"])
-    vm = read_vm(session, vm_id)
+    vm_resource_id = virtual_machine_id(session, sqlvm, desired)
+    vm = read_vm(session, vm_resource_id)
     if vm is None:
         raise PrerequisiteError(
             "virtual machine %s (referenced by SQL VM %s) not found; check vm_name/resource_group"
-            % (vm_id, name))
+            % (vm_resource_id, name))
     return sqlvm, vm
 
 
@@ -441,8 +268,8 @@ def _read_uai(session, rid):
     return uai
 
 
-def ensure_present(session, desired, check_mode):
-    """Attach identities to the VM and make the chosen one primary for Entra authentication."""
+def ensure(session, desired, check_mode):
+    """Attach identities to the VM and make the chosen one primary for Entra authentication -> Result."""
     validate_desired(desired)
     sub = session.subscription_id
     users = [normalize_user_identity(u, sub, desired["resource_group"]) for u in desired.get("user_assigned") or []]
@@ -480,7 +307,6 @@ def ensure_present(session, desired, check_mode):
                         "to": describe_primary(want_client_id)})
 
     after_identity = predicted
-    after_sqlvm = sqlvm
     if not check_mode:
         if patch is not None:
             updated = arm_write(session, "PATCH", vm["id"], COMPUTE_API_VERSION, {"identity": patch},
@@ -492,23 +318,19 @@ def ensure_present(session, desired, check_mode):
                 want_client_id = (find_user_identity(after_identity, primary_rid) or {}).get("clientId", want_client_id)
         if primary_changes or not same_client_id(have_client_id, want_client_id):
             try:
-                after_sqlvm = arm_write(
-                    session, "PUT", sqlvm["id"], SQLVM_API_VERSION, sqlvm_put_body(sqlvm, want_client_id),
-                    operation="set the primary managed identity on SQL VM %s" % sqlvm.get("name"))
+                arm_write(session, "PUT", sqlvm["id"], SQLVM_API_VERSION, sqlvm_put_body(sqlvm, want_client_id),
+                          operation="set the primary managed identity on SQL VM %s" % sqlvm.get("name"))
             except AzureApiError as err:
                 raise _explain_sqlvm_refusal(err, sqlvm)
-            if not after_sqlvm or current_primary_client_id(after_sqlvm) is None:
-                after_sqlvm = sqlvm_put_body(sqlvm, want_client_id)
-    else:
-        after_sqlvm = sqlvm_put_body(sqlvm, want_client_id) if primary_changes else sqlvm
 
-    before = _state_view(sqlvm, current_identity, have_client_id)
-    after = _state_view(after_sqlvm, after_identity, want_client_id)
-    result = _primary_view(after_identity, primary_rid)
-    result["changes"] = changes
-    result["identity"] = summarize_identity(after_identity)
-    result["primary"] = describe_primary(want_client_id)
-    return bool(changes), before, after, result
+    tracker = DifferenceTracker()
+    for name, before, after in (
+            ("vm_identity", summarize_identity(current_identity), summarize_identity(after_identity)),
+            ("entra_authentication", _entra_view(have_client_id), _entra_view(want_client_id))):
+        tracker.add(name, before, after, differs=before != after)
+    values = _primary_view(after_identity, primary_rid)
+    values.update(changes=changes, identity=summarize_identity(after_identity), primary=describe_primary(want_client_id))
+    return Result(bool(changes), tracker.before(), tracker.after(), **values)
 
 
 def _explain_sqlvm_refusal(err, sqlvm):
@@ -522,15 +344,8 @@ def _explain_sqlvm_refusal(err, sqlvm):
     return err
 
 
-def _state_view(sqlvm, identity, client_id):
-    return {
-        "vm_identity": summarize_identity(identity),
-        "entra_authentication": {
-            "enabled": client_id is not None,
-            "primary_client_id": client_id,
-            "primary": describe_primary(client_id),
-        },
-    }
+def _entra_view(client_id):
+    return {"enabled": client_id is not None, "primary_client_id": client_id, "primary": describe_primary(client_id)}
 
 
 def _primary_view(identity, primary_rid):

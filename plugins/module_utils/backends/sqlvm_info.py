@@ -1,7 +1,8 @@
-# -*- coding: utf-8 -*-
-# Copyright: sqlvm.backup contributors
+# Copyright (c) sqlvm.backup developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read-only backup-readiness report of one SQL VM (steps 1–4 of DEVELOPERS.md "the mission").
+"""Read-only backup-readiness report of one SQL VM: the steps Microsoft Learn "Backup and restore to URL
+using managed identities" lists before a backup (an eligible SQL VM, a primary managed identity for
+Microsoft Entra authentication, directory read for it, a blob data role on the storage); see docs/design.md.
 
 Each check is ``{"ready": bool, "reason": str, ...facts}``; the report's ``ready`` is their AND.
 The read path is: SQL VM (``$expand=*``), its VM, then — only when asked — Graph for directory
@@ -9,8 +10,11 @@ read and ARM role assignments at the storage scope for the primary identity's pr
 """
 from __future__ import annotations
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import check_names, normalize_scope, scope_contains
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.managed_identity import summarize_identity
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 
 STORAGE_ROLES = {  # roles that let the identity write backup blobs (Azure built-in roles)
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
@@ -42,7 +46,7 @@ def platform_check(sqlvm_resource, vm, sql_version=None, failover_cluster_instan
 def primary_identity(vm, sqlvm_resource):
     """(identity check, principal_id or None) from the VM identities and the SQL VM's clientId."""
     identity = (vm or {}).get("identity")
-    summary = sqlvm.summarize_identity(identity)
+    summary = summarize_identity(identity)
     client_id = sqlvm.current_primary_client_id(sqlvm_resource)
     if not summary["system_assigned"] and not summary["user_assigned"]:
         return check(False, "the VM has no managed identity; run sqlvm.backup.sqlvm_identity",
@@ -72,15 +76,14 @@ def primary_identity(vm, sqlvm_resource):
 
 def storage_check(assignments, scope, principal_id):
     """Does the principal hold a blob-writing role at ``scope`` or above it?"""
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
-    here = role_assignments.normalize_scope(scope).lower()
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import role_guid_of
     holding = []
     for item in assignments or ():
         props = item.get("properties") or {}
-        there = role_assignments.normalize_scope(props.get("scope")).lower()
-        role = role_assignments.role_guid_of(props.get("roleDefinitionId"))
+        role = role_guid_of(props.get("roleDefinitionId"))
+        # An assignment at the root scope '/' is not counted here (role_assignment counts it as inherited).
         if (role in STORAGE_ROLES and str(props.get("principalId", "")).lower() == principal_id.lower()
-                and (there == here or here.startswith(there + "/"))):
+                and normalize_scope(props.get("scope")) != "/" and scope_contains(props.get("scope"), scope)):
             holding.append({"role": STORAGE_ROLES[role], "scope": props.get("scope")})
     if holding:
         return check(True, "%s at %s" % (holding[0]["role"], holding[0]["scope"]), assignments=holding)
@@ -93,9 +96,14 @@ def storage_check(assignments, scope, principal_id):
 # reads
 
 def read(session, desired):
+    """The readiness report -> Result (never changed)."""
+    return Result(False, **_report(session, desired))
+
+
+def _report(session, desired):
     if not desired.get("resource_group") or not desired.get("vm_name"):
         raise InvalidInputError("resource_group and vm_name are required")
-    sqlvm.check_names(desired, ("resource_group", "vm_name", "sql_vm_name"))
+    check_names(desired, ("resource_group", "vm_name", "sql_vm_name"))
     if desired.get("sql_version"):
         try:
             sqlvm.parse_build(desired["sql_version"])
@@ -118,9 +126,7 @@ def read(session, desired):
         report["not_ready"] = ["sql_vm_resource"]
         return report
     checks["sql_vm_resource"] = check(True, "registered with the SQL IaaS Agent extension", id=sqlvm_resource.get("id"))
-    vm_id = (sqlvm_resource.get("properties") or {}).get("virtualMachineResourceId") or sqlvm.vm_path(
-        session.subscription_id, desired["resource_group"], desired["vm_name"])
-    vm = sqlvm.read_vm(session, vm_id) or {}
+    vm = sqlvm.read_vm(session, sqlvm.virtual_machine_id(session, sqlvm_resource, desired)) or {}
     checks["platform"] = platform_check(sqlvm_resource, vm, desired.get("sql_version"),
                                         desired.get("failover_cluster_instance"))
     checks["vm_identity"], checks["entra_authentication"], principal = primary_identity(vm, sqlvm_resource)
@@ -132,8 +138,8 @@ def read(session, desired):
                 transitive = directory.transitive_member_of(session, principal)
                 ok, reason = directory.read_verdict(transitive)
                 if not ok:
-                    graph_sp = directory._graph_service_principal(session)
-                    assignments = directory._list(session, "/servicePrincipals/%s/appRoleAssignments" % principal)
+                    graph_sp = directory.graph_service_principal(session)
+                    assignments = directory.app_role_assignments(session, principal)
                     ok, reason = directory.read_verdict(transitive, directory.granted_app_roles(
                         assignments, graph_sp.get("id"), directory.app_role_ids(graph_sp)))
                 checks["directory_read"] = check(ok, "the primary identity " + reason)

@@ -7,6 +7,8 @@ else than the option says), so they are refused before any request, naming the o
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 
@@ -26,3 +28,12 @@ def check_text(value, option, what="the value"):
     if value != value.strip():
         raise InvalidInputError("%s %r has leading or trailing blanks; give %r." % (option, value, value.strip()))
     return value
+
+
+# A GUID as Azure and Microsoft Entra ID write them (subscription, tenant, client, object and role ids).
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+
+
+def is_guid(value):
+    """Whether `value` is a string holding one GUID (any case) and nothing else."""
+    return isinstance(value, str) and bool(GUID_RE.fullmatch(value))

@@ -49,7 +49,6 @@ def test_scope_comparison_ignores_case_and_trailing_slash():
     assert arm.scope_contains(account.lower(), CONTAINER)
     assert not arm.scope_contains(CONTAINER, account)
     assert not arm.scope_contains(account, account + "2")
-    assert arm.subscription_of(CONTAINER) == SUB
 
 
 def test_api_versions_cover_every_type_we_touch_and_children():
@@ -58,4 +57,69 @@ def test_api_versions_cover_every_type_we_touch_and_children():
         arm.API_VERSIONS["Microsoft.Storage/storageAccounts"]
     with pytest.raises(KeyError):
         arm.api_version("Microsoft.Unknown/things")
-    assert arm.resource_url(CONTAINER).endswith("?api-version=" + arm.API_VERSIONS["Microsoft.Storage/storageAccounts"])
+
+
+def test_normalize_scope_keeps_case_and_drops_blanks_and_empty_segments():
+    assert arm.normalize_scope(" /Subscriptions/%s//resourceGroups/RG/ " % SUB) == "/Subscriptions/%s/resourceGroups/RG" % SUB
+    assert arm.normalize_scope(None) == "/"
+
+
+def test_the_root_scope_contains_every_scope():
+    assert arm.scope_contains("/", CONTAINER) and not arm.scope_contains(CONTAINER, "/")
+
+
+@pytest.mark.parametrize("built, expected", [
+    (arm.sqlvm_id(SUB, "rg", "sql1"),
+     "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.SqlVirtualMachine/sqlVirtualMachines/sql1" % SUB),
+    (arm.vm_id(SUB, "rg", "vm1"), "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1" % SUB),
+    (arm.user_identity_id(SUB, "rg", "id1"),
+     "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1" % SUB),
+    (arm.typed_resource_id(SUB, "rg", "Microsoft.RecoveryServices/vaults", "v1"),
+     "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1" % SUB),
+    (arm.storage_scope(SUB, "rg", "acct"), "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct" % SUB),
+    (arm.storage_scope(SUB, "rg-data", "acct", "backups"), CONTAINER),
+    (arm.role_definition_id(SUB, "g1"), "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/g1" % SUB),
+    (arm.role_definitions_path(SUB), "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions" % SUB),
+    (arm.role_assignment_id(CONTAINER, "n1"), CONTAINER + "/providers/Microsoft.Authorization/roleAssignments/n1"),
+])
+def test_resource_ids_are_spelled_as_arm_spells_them(built, expected):
+    assert built == expected
+
+
+class _Response:
+    def __init__(self, status, body):
+        self.status, self.body = status, body
+
+
+class _Session:
+    arm = object()
+
+    def __init__(self, pages):
+        self.pages = list(pages)
+        self.requests = []
+
+
+def _fake_send_json(session):
+    def send_json(client, method, url, expected=(200,), params=None, operation=None, resource=None, **_kwargs):
+        session.requests.append((method, url, params, operation, resource))
+        return session.pages.pop(0)
+    return send_json
+
+
+def test_list_all_follows_next_link_to_the_last_page(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline
+    session = _Session([_Response(200, {"value": [1, 2], "nextLink": "https://arm/next?page=2"}),
+                        _Response(200, {"value": [3], "nextLink": "https://arm/next?page=3"}),
+                        _Response(200, {"value": []})])
+    monkeypatch.setattr(pipeline, "send_json", _fake_send_json(session))
+    assert arm.list_all(session, "/x", "2022-04-01", {"$filter": "f"}, operation="list things") == [1, 2, 3]
+    assert session.requests[0] == ("GET", "/x", {"$filter": "f", "api-version": "2022-04-01"}, "read", "/x")
+    assert session.requests[1] == ("GET", "https://arm/next?page=2", None, "list things", "/x")
+    assert len(session.requests) == 3
+
+
+def test_list_all_of_a_missing_collection_is_none(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline
+    session = _Session([_Response(404, None)])
+    monkeypatch.setattr(pipeline, "send_json", _fake_send_json(session))
+    assert arm.list_all(session, "/x", "2022-04-01") is None

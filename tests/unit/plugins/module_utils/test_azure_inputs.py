@@ -3,17 +3,13 @@ name with a trailing newline (`re.match` with `$` let it through), CR/LF or othe
 in names and scopes, a negative principal_wait."""
 import pytest
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.azure import auth
-
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import arm, auth
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
-
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info as readiness
-
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as ra
-
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
-
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as vault_identity
+from ansible_collections.sqlvm.backup.plugins.module_utils.common import validation
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -32,7 +28,7 @@ class NoRequests:
 
 @pytest.mark.parametrize("value", [PID + "\n", PID + "\r\n", "\n" + PID, PID[:-1] + "\n"])
 def test_guids_with_line_breaks_are_not_guids(value):
-    assert not auth.is_guid(value) and not sqlvm.is_guid(value)
+    assert not validation.is_guid(value)
 
 
 @pytest.mark.parametrize("options,fragment", [
@@ -86,11 +82,11 @@ def test_role_assignment_inputs_are_refused(desired, fragment):
 def test_user_assigned_identities_with_line_breaks_or_blanks_are_refused_naming_the_option(value):
     # Refused, not trimmed: a value that is not what the option says never names an identity silently.
     with pytest.raises(InvalidInputError, match="user_assigned_identity .*(line break|blanks)"):
-        sqlvm.normalize_user_identity(value, SUB, "rg", option="user_assigned_identity")
+        arm.normalize_user_identity(value, SUB, "rg", option="user_assigned_identity")
 
 
 def test_valid_inputs_still_pass():
-    assert auth.is_guid(PID) and sqlvm.is_guid(PID.upper())
+    assert validation.is_guid(PID) and validation.is_guid(PID.upper())
     sqlvm.validate_desired({"resource_group": "rg-sql.(x)_1", "vm_name": "vm1", "system_assigned": True})
     desired = ra.validate_desired({"principal_id": PID, "resource_group": "rg", "storage_account": "acct",
                                    "container": "backups", "role": "Reader", "principal_wait": 0}, SUB)

@@ -4,6 +4,17 @@ import pytest
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as d
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError, PrerequisiteError
 
+
+def ensure_present(session, desired, check_mode, **kwargs):
+    """(changed, before, after, values) of the backend's Result, for short assertions."""
+    result = d.ensure(session, desired, check_mode, **kwargs)
+    return result.changed, result.before, result.after, result.values
+
+
+def ensure_absent(session, desired, check_mode, **kwargs):
+    return ensure_present(session, dict(desired, state="absent"), check_mode, **kwargs)
+
+
 PID = "11111111-2222-3333-4444-555555555555"
 GID = "22222222-2222-3333-4444-555555555555"
 GRAPH_SP = "33333333-2222-3333-4444-555555555555"
@@ -109,20 +120,20 @@ class Session:
 def graph(monkeypatch):
     def install(**kwargs):
         fake = FakeGraph(**kwargs)
-        monkeypatch.setattr(d, "_graph", lambda: fake)
+        monkeypatch.setattr(d, "graph", fake)
         return fake
     return install
 
 
 def test_directory_role_present_transitively_is_a_no_op(graph):
     fake = graph(transitive=[GROUP, READERS])
-    changed, before, after, _r = d.ensure_present(Session(), {"principal_id": PID}, check_mode=False)
+    changed, before, after, _r = ensure_present(Session(), {"principal_id": PID}, check_mode=False)
     assert changed is False and fake.writes == [] and before == after
 
 
 def test_directory_role_assigned_when_missing(graph):
     fake = graph(transitive=[OTHER_ROLE])
-    changed, before, after, _r = d.ensure_present(Session(), {"principal_id": PID}, check_mode=False)
+    changed, before, after, _r = ensure_present(Session(), {"principal_id": PID}, check_mode=False)
     assert changed is True and before["can_read_directory"] is False and after["can_read_directory"] is True
     assert fake.writes == [("POST", "/roleManagement/directory/roleAssignments", {
         "principalId": PID, "roleDefinitionId": d.DIRECTORY_READERS_TEMPLATE_ID, "directoryScopeId": "/"})]
@@ -130,13 +141,13 @@ def test_directory_role_assigned_when_missing(graph):
 
 def test_check_mode_writes_nothing(graph):
     fake = graph()
-    changed, *_rest = d.ensure_present(Session(), {"principal_id": PID, "method": "graph_app_roles"}, check_mode=True)
+    changed, *_rest = ensure_present(Session(), {"principal_id": PID, "method": "graph_app_roles"}, check_mode=True)
     assert changed is True and fake.writes == []
 
 
 def test_app_roles_grants_only_the_missing_ones(graph):
     fake = graph(assignments=[{"id": "x", "resourceId": GRAPH_SP, "appRoleId": ROLE_IDS["User.Read.All"]}])
-    changed, _b, _a, result = d.ensure_present(Session(), {"principal_id": PID, "method": "graph_app_roles"}, False)
+    changed, _b, _a, result = ensure_present(Session(), {"principal_id": PID, "method": "graph_app_roles"}, False)
     assert changed is True
     assert sorted(w[2]["appRoleId"] for w in fake.writes) == sorted(
         [ROLE_IDS["GroupMember.Read.All"], ROLE_IDS["Application.Read.All"]])
@@ -145,7 +156,7 @@ def test_app_roles_grants_only_the_missing_ones(graph):
 def test_group_membership_added(graph):
     fake = graph(group={"id": GID, "displayName": "sql-readers", "isAssignableToRole": True},
                  group_roles=[{"roleDefinitionId": d.DIRECTORY_READERS_TEMPLATE_ID}])
-    changed, *_rest = d.ensure_present(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
+    changed, *_rest = ensure_present(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
     assert changed is True
     assert fake.writes == [("POST", "/groups/%s/members/$ref" % GID,
                             {"@odata.id": "https://graph.example/v1.0/directoryObjects/%s" % PID})]
@@ -159,20 +170,20 @@ def test_group_membership_added(graph):
 def test_group_prerequisites_fail_without_writes(graph, group, roles, fragment):
     fake = graph(group=group, group_roles=roles)
     with pytest.raises(PrerequisiteError, match=fragment):
-        d.ensure_present(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
+        ensure_present(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
     assert fake.writes == []
 
 
 def test_absent_removes_the_direct_role_assignment(graph):
     fake = graph(transitive=[READERS])
-    changed, before, after, _result = d.ensure_absent(Session(), {"principal_id": PID}, False)
+    changed, before, after, _result = ensure_absent(Session(), {"principal_id": PID}, False)
     assert changed is True and fake.writes == [("DELETE", "/roleManagement/directory/roleAssignments/ra1", None)]
     assert before["can_read_directory"] is True and after["can_read_directory"] is False
 
 
 def test_absent_group_only_when_direct_member(graph):
     fake = graph(transitive=[GROUP, READERS], members=[{"id": "someone-else"}])
-    changed, *_rest = d.ensure_absent(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
+    changed, *_rest = ensure_absent(Session(), {"principal_id": PID, "method": "group", "group_id": GID}, False)
     assert changed is False and fake.writes == []
 
 
@@ -202,7 +213,7 @@ def _grant_fake(graph, method, post_errors):
 @pytest.mark.parametrize("method", sorted(EXISTS))
 def test_a_grant_lost_to_a_connection_reset_is_sent_again(graph, method):
     fake, desired = _grant_fake(graph, method, [RESET])
-    changed, *_rest = d.ensure_present(Session(), desired, False)
+    changed, *_rest = ensure_present(Session(), desired, False)
     assert changed is True
     assert fake.writes[0] == fake.writes[1] and fake.writes[0][0] == "POST"
 
@@ -210,14 +221,14 @@ def test_a_grant_lost_to_a_connection_reset_is_sent_again(graph, method):
 @pytest.mark.parametrize("method", sorted(EXISTS))
 def test_a_replayed_grant_that_graph_already_applied_counts_as_done(graph, method):
     fake, desired = _grant_fake(graph, method, [RESET, EXISTS[method]])
-    changed, *_rest = d.ensure_present(Session(), desired, False)
+    changed, *_rest = ensure_present(Session(), desired, False)
     assert changed is True and len(fake.writes) >= 2
 
 
 @pytest.mark.parametrize("method", sorted(EXISTS))
 def test_a_grant_racing_another_writer_counts_as_done(graph, method):
     fake, desired = _grant_fake(graph, method, [EXISTS[method]])
-    changed, *_rest = d.ensure_present(Session(), desired, False)
+    changed, *_rest = ensure_present(Session(), desired, False)
     assert changed is True and fake.writes
 
 
@@ -225,14 +236,14 @@ def test_other_grant_failures_are_not_replayed(graph):
     denied = AzureApiError("create", "x", 403, "Authorization_RequestDenied", "Insufficient privileges")
     fake, desired = _grant_fake(graph, "directory_role", [denied])
     with pytest.raises(AzureApiError) as caught:
-        d.ensure_present(Session(), desired, False)
+        ensure_present(Session(), desired, False)
     assert caught.value is denied and len(fake.writes) == 1
 
 
 def test_a_grant_is_replayed_only_once(graph):
     fake, desired = _grant_fake(graph, "directory_role", [RESET, RESET])
     with pytest.raises(AzureApiError, match="reset by peer"):
-        d.ensure_present(Session(), desired, False)
+        ensure_present(Session(), desired, False)
     assert len(fake.writes) == 2
 
 
@@ -252,7 +263,7 @@ def test_a_principal_graph_does_not_know_yet_is_waited_for(graph):
 
     fake.list_all = list_all
     sleeps = []
-    changed, *_rest = d.ensure_present(Session(), {"principal_id": PID}, False, sleep=sleeps.append)
+    changed, *_rest = ensure_present(Session(), {"principal_id": PID}, False, sleep=sleeps.append)
     assert changed is True and sleeps == [2.0, 4.0]
 
 
@@ -266,7 +277,7 @@ def test_a_principal_that_never_appears_fails_after_principal_wait(graph):
     fake.list_all = list_all
     sleeps = []
     with pytest.raises(PrerequisiteError, match="waited 10 s") as caught:
-        d.ensure_present(Session(), {"principal_id": PID, "principal_wait": 10}, False, sleep=sleeps.append)
+        ensure_present(Session(), {"principal_id": PID, "principal_wait": 10}, False, sleep=sleeps.append)
     assert sum(sleeps) <= 10 and fake.writes == [] and "principal_wait" in caught.value.fix
 
 

@@ -1,8 +1,20 @@
 """Role assignment decisions: scopes, role ids, matching, retries — with ARM calls replaced."""
 import pytest
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure import arm as arm_module
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as ra
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError, InvalidInputError
+
+
+def ensure_present(session, desired, check_mode, **kwargs):
+    """(changed, before, after, values) of the backend's Result, for short assertions."""
+    result = ra.ensure(session, desired, check_mode, **kwargs)
+    return result.changed, result.before, result.after, result.values
+
+
+def ensure_absent(session, desired, check_mode, **kwargs):
+    return ensure_present(session, dict(desired, state="absent"), check_mode, **kwargs)
+
 
 SUB = "00000000-1111-2222-3333-444444444444"
 OTHER = "99999999-1111-2222-3333-444444444444"
@@ -147,6 +159,7 @@ def fake(monkeypatch):
         arm = FakeArm(**kwargs)
         monkeypatch.setattr(ra, "arm_get", arm.get)
         monkeypatch.setattr(ra, "arm_write", arm.write)
+        monkeypatch.setattr(arm_module, "arm_get", arm.get)  # arm.list_all reads its first page with it
         return arm
     return install
 
@@ -159,28 +172,28 @@ def _desired(**extra):
 
 def test_present_when_assigned_is_a_no_op_with_one_read(fake):
     arm = fake(assignments=[_assignment(ACCOUNT.upper())])
-    changed, before, after, _result = ra.ensure_present(Session(), _desired(), check_mode=False)
+    changed, before, after, _result = ensure_present(Session(), _desired(), check_mode=False)
     assert changed is False and before == after
     assert arm.writes == [] and len(arm.gets) == 1
 
 
 def test_lists_at_the_scope_filtered_by_principal(fake):
     arm = fake()
-    ra.ensure_present(Session(), _desired(scope=CONTAINER), check_mode=True)
+    ensure_present(Session(), _desired(scope=CONTAINER), check_mode=True)
     assert arm.gets == [CONTAINER + "/providers/Microsoft.Authorization/roleAssignments"]
     assert arm.params == [{"$filter": "principalId eq '%s'" % PID}]
 
 
 def test_check_mode_predicts_without_writing(fake):
     arm = fake()
-    changed, before, after, _result = ra.ensure_present(Session(), _desired(), check_mode=True)
+    changed, before, after, _result = ensure_present(Session(), _desired(), check_mode=True)
     assert changed is True and before is None and after["principal_type"] == "ServicePrincipal"
     assert arm.writes == []
 
 
 def test_creates_with_principal_type(fake):
     arm = fake()
-    changed, _before, after, _result = ra.ensure_present(Session(), _desired(), check_mode=False)
+    changed, _before, after, _result = ensure_present(Session(), _desired(), check_mode=False)
     assert changed is True
     method, path, body = arm.writes[0]
     assert method == "PUT" and path.startswith(ACCOUNT + "/providers/Microsoft.Authorization/roleAssignments/")
@@ -190,7 +203,7 @@ def test_creates_with_principal_type(fake):
 
 def test_conflict_role_assignment_exists_counts_as_present(fake):
     arm = fake(put_errors=[AzureApiError("create", "x", 409, "RoleAssignmentExists", "exists")])
-    changed, _before, _after, _result = ra.ensure_present(Session(), _desired(), check_mode=False)
+    changed, _before, _after, _result = ensure_present(Session(), _desired(), check_mode=False)
     assert changed is False
     assert len(arm.writes) == 1
 
@@ -198,7 +211,7 @@ def test_conflict_role_assignment_exists_counts_as_present(fake):
 def test_principal_not_found_is_retried_with_backoff(fake):
     slept = []
     arm = fake(put_errors=[AzureApiError("create", "x", 400, "PrincipalNotFound", "nope")] * 2)
-    changed, *_rest = ra.ensure_present(Session(), _desired(principal_wait=60), check_mode=False, sleep=slept.append)
+    changed, *_rest = ensure_present(Session(), _desired(principal_wait=60), check_mode=False, sleep=slept.append)
     assert changed is True and slept == [2.0, 4.0] and len(arm.writes) == 3
 
 
@@ -206,7 +219,7 @@ def test_principal_not_found_gives_up_after_the_budget(fake):
     slept = []
     fake(put_errors=[AzureApiError("create", "x", 400, "PrincipalNotFound", "nope")] * 10)
     with pytest.raises(AzureApiError, match="principal_wait"):
-        ra.ensure_present(Session(), _desired(principal_wait=6), check_mode=False, sleep=slept.append)
+        ensure_present(Session(), _desired(principal_wait=6), check_mode=False, sleep=slept.append)
     assert slept == [2.0, 4.0]
 
 
@@ -221,21 +234,21 @@ def test_principal_not_found_waits_no_longer_than_the_task_timeout(fake):
     slept = []
     fake(put_errors=[AzureApiError("create", "x", 400, "PrincipalNotFound", "nope")] * 10)
     with pytest.raises(AzureApiError, match="PrincipalNotFound"):
-        ra.ensure_present(Timed(), _desired(principal_wait=600), check_mode=False, sleep=slept.append)
+        ensure_present(Timed(), _desired(principal_wait=600), check_mode=False, sleep=slept.append)
     assert slept == [2.0, 4.0]
 
 
 def test_unknown_role_name_fails_before_any_write(fake):
     arm = fake(definitions=[])
     with pytest.raises(InvalidInputError, match="does not exist"):
-        ra.ensure_present(Session(), _desired(role="Storage Blob Data Contributer"), check_mode=False)
+        ensure_present(Session(), _desired(role="Storage Blob Data Contributer"), check_mode=False)
     assert arm.writes == []
 
 
 def test_custom_role_name_is_looked_up(fake):
     custom = "12345678-1234-1234-1234-123456789012"
     arm = fake(definitions=[{"name": custom, "properties": {"roleName": "Backup Writer"}}])
-    ra.ensure_present(Session(), _desired(role="backup writer"), check_mode=False)
+    ensure_present(Session(), _desired(role="backup writer"), check_mode=False)
     assert arm.writes[0][2]["properties"]["roleDefinitionId"].endswith(custom)
 
 
@@ -243,19 +256,19 @@ def test_absent_removes_only_that_assignment(fake):
     here = _assignment(ACCOUNT, name="here")
     arm = fake(assignments=[here, _assignment(CONTAINER, name="below"),
                             _assignment(ACCOUNT, role="acdd72a7-3385-48ef-bd42-f606fba81ae7", name="reader")])
-    changed, before, after, _result = ra.ensure_absent(Session(), _desired(), check_mode=False)
+    changed, before, after, _result = ensure_absent(Session(), _desired(), check_mode=False)
     assert changed is True and before["name"] == "here" and after is None
     assert arm.writes == [("DELETE", here["id"], None)]
 
 
 def test_absent_when_missing_is_a_no_op(fake):
     arm = fake()
-    changed, *_rest = ra.ensure_absent(Session(), _desired(), check_mode=False)
+    changed, *_rest = ensure_absent(Session(), _desired(), check_mode=False)
     assert changed is False and arm.writes == []
 
 
 def test_absent_in_check_mode_predicts_without_writing(fake):
     arm = fake(assignments=[_assignment(ACCOUNT, name="here")])
-    changed, before, after, _result = ra.ensure_absent(Session(), _desired(), check_mode=True)
+    changed, before, after, _result = ensure_absent(Session(), _desired(), check_mode=True)
     assert changed is True and before["name"] == "here" and after is None
     assert arm.writes == []

@@ -4,6 +4,13 @@ import pytest
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as vi
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, PrerequisiteError
 
+
+def ensure_present(session, desired, check_mode, **kwargs):
+    """(changed, before, after, values) of the backend's Result, for short assertions."""
+    result = vi.ensure(session, desired, check_mode, **kwargs)
+    return result.changed, result.before, result.after, result.values
+
+
 SUB = "00000000-1111-2222-3333-444444444444"
 UAI = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bk" % SUB
 
@@ -46,7 +53,7 @@ def arm(monkeypatch):
                                         ("backup_vault", "SystemAssigned,UserAssigned")])
 def test_enables_both_kinds_with_each_providers_type_string(arm, kind, both):
     fake = arm({"id": "/v", "identity": None})
-    changed, before, after, result = vi.ensure_present(
+    changed, before, after, result = ensure_present(
         Session(), {"vault_type": kind, "resource_group": "rg", "name": "v", "system_assigned": True,
                     "user_assigned": ["bk"]}, check_mode=False)
     assert changed is True and before["type"] == "None"
@@ -56,9 +63,9 @@ def test_enables_both_kinds_with_each_providers_type_string(arm, kind, both):
 
 def test_no_op_and_check_mode_do_not_write(arm):
     fake = arm({"id": "/v", "identity": {"type": "SystemAssigned", "principalId": "p-sys"}})
-    changed, *_rest = vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "system_assigned": True}, False)
+    changed, *_rest = ensure_present(Session(), {"resource_group": "rg", "name": "v", "system_assigned": True}, False)
     assert changed is False
-    changed, _b, after, _r = vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "user_assigned": [UAI]}, True)
+    changed, _b, after, _r = ensure_present(Session(), {"resource_group": "rg", "name": "v", "user_assigned": [UAI]}, True)
     assert changed is True and fake.writes == []
     assert after["user_assigned"][0]["principal_id"] == "p-uai"
 
@@ -71,15 +78,15 @@ def test_no_op_and_check_mode_do_not_write(arm):
 def test_rejects_bad_input(arm, desired, error, fragment):
     fake = arm({"id": "/v"})
     with pytest.raises(error, match=fragment):
-        vi.ensure_present(Session(), desired, False)
+        ensure_present(Session(), desired, False)
     assert fake.writes == []
 
 
 def test_missing_vault_and_missing_identity_fail_clearly(arm):
     arm(None)
     with pytest.raises(PrerequisiteError, match="not found"):
-        vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "system_assigned": True}, False)
+        ensure_present(Session(), {"resource_group": "rg", "name": "v", "system_assigned": True}, False)
     fake = arm({"id": "/v"}, uai=False)
     with pytest.raises(InvalidInputError, match="does not exist"):
-        vi.ensure_present(Session(), {"resource_group": "rg", "name": "v", "user_assigned": ["nope"]}, False)
+        ensure_present(Session(), {"resource_group": "rg", "name": "v", "user_assigned": ["nope"]}, False)
     assert fake.writes == []

@@ -4,6 +4,13 @@ import pytest
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as sqlvm
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 
+
+def ensure_present(session, desired, check_mode, **kwargs):
+    """(changed, before, after, values) of the backend's Result, for short assertions."""
+    result = sqlvm.ensure(session, desired, check_mode, **kwargs)
+    return result.changed, result.before, result.after, result.values
+
+
 SUB = "00000000-1111-2222-3333-444444444444"
 UAI_A = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a" % SUB
 UAI_B = "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/b" % SUB
@@ -249,8 +256,8 @@ def _vm(identity=None):
 
 def test_no_op_reads_the_sql_vm_and_the_vm_only(arm):
     fake = arm(_sqlvm(client_id=""), _vm(SYS))
-    changed, before, after, result = sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
-                                                                      "system_assigned": True}, False)
+    changed, before, after, result = ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
+                                                                "system_assigned": True}, False)
     assert changed is False and before == after
     assert [c[0] for c in fake.calls] == ["GET", "GET"]
     assert result["principal_id"] == "p-sys"
@@ -258,8 +265,8 @@ def test_no_op_reads_the_sql_vm_and_the_vm_only(arm):
 
 def test_fresh_vm_gets_identity_then_primary(arm):
     fake = arm(_sqlvm(), _vm(None))
-    changed, before, after, result = sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
-                                                                      "system_assigned": True}, False)
+    changed, before, after, result = ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
+                                                                "system_assigned": True}, False)
     assert changed is True
     assert [c[0] for c in fake.calls] == ["GET", "GET", "PATCH", "PUT"]
     assert after["entra_authentication"]["primary_client_id"] == ""
@@ -268,8 +275,8 @@ def test_fresh_vm_gets_identity_then_primary(arm):
 
 def test_check_mode_predicts_without_writing(arm):
     fake = arm(_sqlvm(), _vm(None))
-    changed, before, after, _result = sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
-                                                                       "system_assigned": True}, True)
+    changed, before, after, _result = ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1",
+                                                                 "system_assigned": True}, True)
     assert changed is True and before["entra_authentication"]["enabled"] is False
     assert after["entra_authentication"]["enabled"] is True
     assert [c[0] for c in fake.calls] == ["GET", "GET"]
@@ -283,18 +290,18 @@ def test_prerequisites_stop_before_any_write(arm, facts, fragment):
     fake = arm(_sqlvm(), _vm(None))
     desired = dict(resource_group="rg", vm_name="vm1", system_assigned=True, **facts)
     with pytest.raises(sqlvm.PrerequisiteError, match=fragment):
-        sqlvm.ensure_present(Session(), desired, False)
+        ensure_present(Session(), desired, False)
     assert all(c[0] == "GET" for c in fake.calls)
 
 
 def test_missing_sql_vm_resource_says_register(arm):
     arm(None, _vm(None))
     with pytest.raises(sqlvm.PrerequisiteError, match="SQL IaaS Agent"):
-        sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)
+        ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)
 
 
 def test_azure_refusal_of_old_build_is_explained(arm):
     refusal = sqlvm.AzureApiError("put", "x", 400, "BadRequest", "SQL Server version 16.0.4165.4 is not supported")
     arm(_sqlvm(), _vm(SYS), put_error=refusal)
     with pytest.raises(sqlvm.PrerequisiteError, match="sql_version"):
-        sqlvm.ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)
+        ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)
