@@ -21,10 +21,9 @@ import re
 from collections import namedtuple
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character, is_guid
 
 SYSNAME_MAX = 128
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # secret: the text holds a secret (a password or SAS in DDL that takes no variables); it is never shown.
 Statement = namedtuple("Statement", ["sql", "params", "kind", "secret"], defaults=(False,))
@@ -91,7 +90,7 @@ def quote_string(value, what="value"):
 
 
 def check_guid(value, what="object_id"):
-    if not isinstance(value, str) or not GUID_RE.fullmatch(value):
+    if not is_guid(value):
         raise InvalidInputError(
             "%s %r is not a GUID like 00000000-0000-0000-0000-000000000000; use the object id "
             "(or, for an application, its client id) shown by Microsoft Entra ID." % (what, value))
