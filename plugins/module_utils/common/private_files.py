@@ -88,23 +88,30 @@ def _directory_problem(path, forbidden):
     return _mode_problem(info, "directory", forbidden)
 
 
-def root_usable(root, create=True):
-    """True when the cache root passes the checks (created 0700 when missing and `create`)."""
-    problem = _directory_problem(root, _GROUP_OTHER_WRITE)
-    if problem == "missing":
-        if not create:
-            return False
+def _directory_ready(path, forbidden, create, parents=False):
+    """True when the directory `path` passes the checks with `forbidden` mode bits; a missing one is
+    created 0700 first when `create` (with its parents when `parents`). A failed check warns."""
+    problem = _directory_problem(path, forbidden)
+    if problem == "missing" and create:
         try:
-            os.makedirs(os.path.dirname(root) or ".", exist_ok=True)
-            os.mkdir(root, 0o700)
+            if parents:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            os.mkdir(path, 0o700)
         except FileExistsError:
             pass
         except OSError:
             return False
-        problem = _directory_problem(root, _GROUP_OTHER_WRITE)
+        problem = _directory_problem(path, forbidden)
     if problem is not None:
         if problem != "missing":
-            warn_untrusted(root, problem)
+            warn_untrusted(path, problem)
+        return False
+    return True
+
+
+def root_usable(root, create=True):
+    """True when the cache root passes the checks (created 0700 when missing and `create`)."""
+    if not _directory_ready(root, _GROUP_OTHER_WRITE, create, parents=True):
         return False
     try:
         if stat.S_IMODE(os.lstat(root).st_mode) & _GROUP_OTHER_ANY:
@@ -148,21 +155,7 @@ def trusted_directory(root, directory, create=False):
     chain = _inside(root, os.path.join(directory, "x"))
     if chain is None or not root_usable(root, create=create):
         return False
-    for path in chain:
-        problem = _directory_problem(path, _GROUP_OTHER_ANY)
-        if problem == "missing" and create:
-            try:
-                os.mkdir(path, 0o700)
-            except FileExistsError:
-                pass
-            except OSError:
-                return False
-            problem = _directory_problem(path, _GROUP_OTHER_ANY)
-        if problem is not None:
-            if problem != "missing":
-                warn_untrusted(path, problem)
-            return False
-    return True
+    return all(_directory_ready(path, _GROUP_OTHER_ANY, create) for path in chain)
 
 
 def read_file(root, path, secret=False, max_age=None, now=None):
