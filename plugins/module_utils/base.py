@@ -207,6 +207,23 @@ class SqlvmModule(AnsibleModule):
                 session.close()
         self.run(task)
 
+    def run_azure(self, backend, desired):
+        """The whole task of an Azure module; exits (finish) or fails (run).
+
+        ``backend`` is the capability's module (backends/<module>.py): its ``validate(desired)``, where it has one,
+        runs before the Azure session is built, so bad input is refused before any request; then
+        ``backend.ensure(session, desired, check_mode)`` (or ``backend.read(session, desired)`` for a read-only
+        capability) returns the Result.
+        """
+        def task(module):
+            validate = getattr(backend, "validate", None)
+            if validate is not None:
+                validate(desired)
+            if hasattr(backend, "ensure"):
+                return backend.ensure(module.azure, desired, module.check_mode)
+            return backend.read(module.azure, desired)
+        self.run(task)
+
     def _writes_before_failure(self):
         """(write statements that completed, write statements that may or may not have run) of this task's SQL
         sessions, as shown to the user (secrets not shown)."""

@@ -104,6 +104,7 @@ changes:
   elements: dict
 """
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity as backend
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
 
 ARGUMENT_SPEC = dict(
@@ -116,16 +117,9 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_vault_identity
-
-    desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    backup_vault_identity.validate_desired(desired)  # bad input fails before the session makes any request
-    module.finish(backup_vault_identity.ensure(module.azure, desired, module.check_mode))
-
-
 def main():
-    SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(_run)
+    module = SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run_azure(backend, {key: module.params[key] for key in ARGUMENT_SPEC})
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ changes:
   elements: str
 """
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as backend
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
 
 ARGUMENT_SPEC = dict(
@@ -147,22 +148,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader
-
-    desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    entra_directory_reader.validate_desired(desired)  # bad input fails before the session makes any request
-    module.finish(entra_directory_reader.ensure(module.azure, desired, module.check_mode))
-
-
 def main():
-    SqlvmModule(
+    module = SqlvmModule(
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         mutually_exclusive=[("principal_id", "vm_name", "user_assigned_identity")],
         required_one_of=[("principal_id", "vm_name", "user_assigned_identity")],
         required_if=[("method", "group", ("group_id",))],
-    ).run(_run)
+    )
+    module.run_azure(backend, {key: module.params[key] for key in ARGUMENT_SPEC})
 
 
 if __name__ == "__main__":

@@ -140,6 +140,7 @@ removed:
   elements: dict
 """
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as backend
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
 
 ARGUMENT_SPEC = dict(
@@ -156,21 +157,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment
-
-    desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    module.finish(role_assignment.ensure(module.azure, desired, module.check_mode))
-
-
 def main():
-    SqlvmModule(
+    module = SqlvmModule(
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         mutually_exclusive=[("scope", "storage_account")],
         required_one_of=[("scope", "storage_account")],
         required_by={"storage_account": ("resource_group",), "container": ("storage_account",)},
-    ).run(_run)
+    )
+    module.run_azure(backend, {key: module.params[key] for key in ARGUMENT_SPEC})
 
 
 if __name__ == "__main__":

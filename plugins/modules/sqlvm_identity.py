@@ -182,6 +182,7 @@ changes:
     - {"action": "set_primary", "from": "not set (Entra authentication disabled)", "to": "system-assigned identity"}
 """
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity as backend
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
 
 ARGUMENT_SPEC = dict(
@@ -199,18 +200,9 @@ ARGUMENT_SPEC = dict(
 _OPTIONS = tuple(ARGUMENT_SPEC)
 
 
-def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_identity
-
-    desired = {key: module.params[key] for key in _OPTIONS}
-    if desired["system_assigned"] is None:
-        desired["system_assigned"] = not desired["user_assigned"]
-    sqlvm_identity.validate_desired(desired)  # bad input fails before the session makes any request
-    module.finish(sqlvm_identity.ensure(module.azure, desired, module.check_mode))
-
-
 def main():
-    SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(_run)
+    module = SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run_azure(backend, {key: module.params[key] for key in _OPTIONS})
 
 
 if __name__ == "__main__":

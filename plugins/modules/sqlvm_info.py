@@ -101,6 +101,7 @@ checks:
   sample: {"entra_authentication": {"ready": false, "reason": "Entra authentication is not enabled ...", "enabled": false}}
 """
 
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info as backend
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
 
 ARGUMENT_SPEC = dict(
@@ -114,15 +115,9 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _run(module):
-    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info
-
-    desired = {key: module.params[key] for key in ARGUMENT_SPEC}
-    module.finish(sqlvm_info.read(module.azure, desired))
-
-
 def main():
-    SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(_run)
+    module = SqlvmModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run_azure(backend, {key: module.params[key] for key in ARGUMENT_SPEC})
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def vault_id(subscription_id, resource_group, kind, name):
     return typed_resource_id(subscription_id, resource_group, VAULT_KINDS[kind]["provider"], name)
 
 
-def validate_desired(desired):
+def validate(desired):
     kind = desired.get("vault_type") or "recovery_services"
     if kind not in VAULT_KINDS:
         raise InvalidInputError("vault_type must be one of %s" % ", ".join(sorted(VAULT_KINDS)))
@@ -84,7 +84,7 @@ def principal_ids(identity):
 
 def ensure(session, desired, check_mode):
     """The vault's identities as desired -> Result."""
-    validate_desired(desired)
+    validate(desired)
     kind = VAULT_KINDS[desired["vault_type"]]
     sub = session.subscription_id
     users = [normalize_user_identity(u, sub, desired["resource_group"]) for u in desired.get("user_assigned") or []]

@@ -98,7 +98,7 @@ def read_verdict(transitive, app_roles=None):
                    "sqlvm.backup.entra_directory_reader" % (", ".join(READ_APP_ROLES), ", ".join(missing)))
 
 
-def validate_desired(desired):
+def validate(desired):
     validate_principal_wait(desired)
     check_names(desired, ("resource_group", "vm_name"))
     method = desired.get("method") or "directory_role"
@@ -268,7 +268,7 @@ def public(state):
 
 def ensure(session, desired, check_mode, sleep=time.sleep):
     """The principal able to read the directory (state present), or this method's grant removed (absent) -> Result."""
-    validate_desired(desired)
+    validate(desired)
     state = read(session, desired, sleep)
     before = public(state)
     grant_or_revoke = _revoke if desired.get("state", "present") == "absent" else _grant_missing

@@ -188,8 +188,11 @@ def sqlvm_put_body(sqlvm, client_id):
 # ---------------------------------------------------------------------------------------------
 # input validation (pure)
 
-def validate_desired(desired):
+def validate(desired):
     """Raise InvalidInputError for options that cannot work, before any request."""
+    if desired.get("system_assigned") is None:
+        # Not given: a system-assigned identity unless user-assigned ones are listed.
+        desired["system_assigned"] = not desired.get("user_assigned")
     check_names(desired, ("resource_group", "vm_name", "sql_vm_name"), required=("resource_group", "vm_name"))
     if desired.get("sql_version"):
         try:
@@ -270,7 +273,7 @@ def _read_uai(session, rid):
 
 def ensure(session, desired, check_mode):
     """Attach identities to the VM and make the chosen one primary for Entra authentication -> Result."""
-    validate_desired(desired)
+    validate(desired)
     sub = session.subscription_id
     users = [normalize_user_identity(u, sub, desired["resource_group"]) for u in desired.get("user_assigned") or []]
     primary = desired["primary"]

@@ -43,15 +43,15 @@ def test_auth_guids_with_a_trailing_newline_are_refused(options, fragment):
 @pytest.mark.parametrize("name", ["rg\n", "rg\r", "r\ng", "rg\t", "rg ", " rg", "rg\x00"])
 def test_names_with_line_breaks_or_blanks_are_refused_naming_the_option(name):
     with pytest.raises(InvalidInputError, match="resource_group .* without spaces or line breaks"):
-        sqlvm.validate_desired({"resource_group": name, "vm_name": "vm1", "system_assigned": True})
+        sqlvm.validate({"resource_group": name, "vm_name": "vm1", "system_assigned": True})
     with pytest.raises(InvalidInputError, match="vm_name"):
-        sqlvm.validate_desired({"resource_group": "rg", "vm_name": name, "system_assigned": True})
+        sqlvm.validate({"resource_group": "rg", "vm_name": name, "system_assigned": True})
     with pytest.raises(InvalidInputError, match="vm_name"):
-        directory.validate_desired({"resource_group": "rg", "vm_name": name})
+        directory.validate({"resource_group": "rg", "vm_name": name})
     with pytest.raises(InvalidInputError, match="resource_group"):
         readiness.read(NoRequests(), {"resource_group": name, "vm_name": "vm1"})
     with pytest.raises(InvalidInputError, match="name"):
-        vault_identity.validate_desired({"resource_group": "rg", "name": name})
+        vault_identity.validate({"resource_group": "rg", "name": name})
 
 
 @pytest.mark.parametrize("desired,fragment", [
@@ -87,7 +87,7 @@ def test_user_assigned_identities_with_line_breaks_or_blanks_are_refused_naming_
 
 def test_valid_inputs_still_pass():
     assert validation.is_guid(PID) and validation.is_guid(PID.upper())
-    sqlvm.validate_desired({"resource_group": "rg-sql.(x)_1", "vm_name": "vm1", "system_assigned": True})
+    sqlvm.validate({"resource_group": "rg-sql.(x)_1", "vm_name": "vm1", "system_assigned": True})
     desired = ra.validate_desired({"principal_id": PID, "resource_group": "rg", "storage_account": "acct",
                                    "container": "backups", "role": "Reader", "principal_wait": 0}, SUB)
     assert desired["scope"].endswith("/containers/backups")

@@ -66,9 +66,9 @@ def test_app_role_ids():
     ({"principal_id": PID, "group_id": GID}, "only used with method=group"),
     ({"principal_id": PID, "method": "magic"}, "method must be"),
 ])
-def test_validate_desired_rejects(desired, fragment):
+def test_validate_rejects(desired, fragment):
     with pytest.raises(InvalidInputError, match=fragment):
-        d.validate_desired(dict(desired))
+        d.validate(dict(desired))
 
 
 class FakeGraph:
@@ -284,4 +284,4 @@ def test_a_principal_that_never_appears_fails_after_principal_wait(graph):
 @pytest.mark.parametrize("wait", [-1, -120])
 def test_negative_principal_wait_is_refused(wait):
     with pytest.raises(InvalidInputError, match="principal_wait=%d" % wait):
-        d.validate_desired({"principal_id": PID, "principal_wait": wait})
+        d.validate({"principal_id": PID, "principal_wait": wait})

@@ -182,24 +182,24 @@ def test_normalize_user_identity_rejects(value):
     ({"system_assigned": True, "user_assigned": ["a"], "primary": "a"}, "a"),
     ({"system_assigned": True, "user_assigned": ["a"], "primary": "system"}, "system"),
 ])
-def test_validate_desired_picks_primary(desired, primary):
+def test_validate_picks_primary(desired, primary):
     desired.update(resource_group="rg", vm_name="vm1")
-    assert sqlvm.validate_desired(desired)["primary"] == primary
+    assert sqlvm.validate(desired)["primary"] == primary
 
 
 @pytest.mark.parametrize("desired, fragment", [
-    ({}, "nothing to make primary"),
+    ({"system_assigned": False}, "nothing to make primary"),
     ({"user_assigned": ["a", "b"]}, "say which is primary"),
     ({"user_assigned": ["a"], "primary": "b"}, "not among user_assigned"),
     ({"user_assigned": ["a"], "primary": "system"}, "needs system_assigned"),
     ({"system_assigned": True, "sql_version": "2022"}, "not a SQL Server build"),
     ({"system_assigned": True, "vm_name": "bad/name"}, "not a valid Azure resource name"),
 ])
-def test_validate_desired_rejects(desired, fragment):
+def test_validate_rejects(desired, fragment):
     full = {"resource_group": "rg", "vm_name": "vm1"}
     full.update(desired)
     with pytest.raises(InvalidInputError, match=fragment):
-        sqlvm.validate_desired(full)
+        sqlvm.validate(full)
 
 
 @pytest.mark.parametrize("left, right, same", [
@@ -305,3 +305,9 @@ def test_azure_refusal_of_old_build_is_explained(arm):
     arm(_sqlvm(), _vm(SYS), put_error=refusal)
     with pytest.raises(sqlvm.PrerequisiteError, match="sql_version"):
         ensure_present(Session(), {"resource_group": "rg", "vm_name": "vm1", "system_assigned": True}, False)
+
+
+@pytest.mark.parametrize("users, system", [([], True), (["a"], False)])
+def test_validate_defaults_system_assigned_from_the_user_assigned_list(users, system):
+    desired = {"resource_group": "rg", "vm_name": "vm1", "system_assigned": None, "user_assigned": users}
+    assert sqlvm.validate(desired)["system_assigned"] is system
