@@ -85,6 +85,16 @@ def _proxy_variable(environ, scheme):
     return None
 
 
+def _in_network(host, entry):
+    """Whether `host` is an IP address inside the network `entry` (a NO_PROXY CIDR such as 10.0.0.0/8),
+    as requests decides for its own NO_PROXY handling."""
+    import ipaddress
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+
+
 def _bypassed(host, environ):
     no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
     host = host.lower().strip("[]")
@@ -93,6 +103,10 @@ def _bypassed(host, environ):
             continue
         if entry == "*":
             return True
+        if "/" in entry:
+            if _in_network(host, entry):
+                return True
+            continue
         entry = entry.split(":", 1)[0] if entry.count(":") == 1 else entry
         entry = entry.lstrip(".")
         if host == entry or host.endswith("." + entry):
