@@ -18,10 +18,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact, redact_url as _redact_url
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import url_secret_problem
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character, is_guid
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # Naming and referencing containers, blobs, and metadata; Storage account name rules.
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _CONTAINER = re.compile(r"(?=.{3,63}\Z)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*")
@@ -64,7 +63,7 @@ def _name_problem(value):
     if problem:
         return problem
     text = str(value)
-    if _CONTROL.search(text):
+    if has_control_character(text):
         return "it has a line break or another control character"
     if text != text.strip():
         return "it has leading or trailing blanks"
@@ -72,7 +71,7 @@ def _name_problem(value):
 
 
 def _guid_problem(value):
-    return _name_problem(value) or (None if _GUID.fullmatch(str(value)) else "it is not a GUID")
+    return _name_problem(value) or (None if is_guid(str(value)) else "it is not a GUID")
 
 
 def _storage_account_problem(value):

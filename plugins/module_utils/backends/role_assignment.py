@@ -99,11 +99,7 @@ def validate_scope(scope, subscription_id, option="scope"):
 
 def role_guid_from_input(role):
     """The role definition GUID when ``role`` is a GUID or a role definition id, else None."""
-    role = (role or "").strip()
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in role):
-        raise InvalidInputError(
-            "role %r contains a line break or control character; give a role name such as 'Storage Blob Data "
-            "Contributor', its GUID or its role definition id" % role)
+    role = role or ""  # validate_desired has refused control characters and blanks (check_text)
     if GUID_RE.fullmatch(role):
         return role.lower()
     match = _ROLE_DEF_ID_RE.fullmatch(role)

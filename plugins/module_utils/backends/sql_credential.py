@@ -25,6 +25,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import 
     InvalidInputError, PrerequisiteError, SqlvmBackupError)
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact_url, url_secret_problem
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 
@@ -110,7 +111,7 @@ def split_container_url(url, suffix, option="url"):
 
 
 def url_has_no_control_characters(url, option="url"):
-    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+    if has_control_character(url):
         raise InvalidInputError("%s %r holds a control character (a line break or tab?); give the URL on one line."
                                 % (option, url))
 

@@ -22,6 +22,7 @@ import struct
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlvmBackupError
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import TimeoutExceeded
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.tsql import render
 
 SQL_COPT_SS_ACCESS_TOKEN = 1256
@@ -101,7 +102,7 @@ class SqlConnectionSettings:
         return auth
 
     def _validate(self):
-        if not self.host or any(c in self.host for c in ";{}= ") or any(ord(c) < 32 or ord(c) == 127 for c in self.host):
+        if not self.host or any(c in self.host for c in ";{}= ") or has_control_character(self.host):
             raise InvalidInputError("sql_host %r is not a host name or address." % (self.host,))
         if not 0 < int(self.port) < 65536:
             raise InvalidInputError("sql_port %r is not a TCP port (1-65535)." % (self.port,))
@@ -116,7 +117,7 @@ class SqlConnectionSettings:
         if self.auth == "sql" and not self.password.strip():
             raise InvalidInputError("login_password is empty or only blanks; give the password of login_user (from a "
                                     "vault), or connect with a Microsoft Entra token (sql_auth: entra).")
-        if self.user is not None and (not self.user.strip() or any(ord(c) < 32 for c in self.user)):
+        if self.user is not None and (not self.user.strip() or has_control_character(self.user)):
             raise InvalidInputError("login_user %r is blank or holds a control character; give the login name."
                                     % (self.user,))
         if self.auth == "sql" and is_freetds(self.driver) and ("};" in self.password or self.password.endswith("}")):
