@@ -38,20 +38,17 @@ options:
     required: true
     suboptions:
       host:
-        description: The key of this VM in RV(hosts), for example C(inventory_hostname).
+        description: The key of this VM in RV(hosts), for example C(inventory_hostname). Required.
         type: str
-        required: true
       subscription_id:
         description: Subscription of this VM; defaults to the task's O(subscription_id).
         type: str
       resource_group:
-        description: Resource group of the VM and its SQL virtual machine resource.
+        description: Resource group of the VM and its SQL virtual machine resource. Required.
         type: str
-        required: true
       vm_name:
-        description: Name of the virtual machine.
+        description: Name of the virtual machine. Required.
         type: str
-        required: true
       sql_vm_name:
         description: Name of the SQL virtual machine resource; defaults to O(vms[].vm_name).
         type: str
@@ -145,10 +142,12 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModule
 
 VM_OPTIONS = dict(
-    host=dict(type="str", required=True),
+    # host, resource_group and vm_name are required, checked by the backend so that the message names the entry
+    # (vms[3].resource_group), which ansible-core's check of required suboptions does not.
+    host=dict(type="str"),
     subscription_id=dict(type="str"),
-    resource_group=dict(type="str", required=True),
-    vm_name=dict(type="str", required=True),
+    resource_group=dict(type="str"),
+    vm_name=dict(type="str"),
     sql_vm_name=dict(type="str"),
     storage_scope=dict(type="str"),
     sql_version=dict(type="str"),
