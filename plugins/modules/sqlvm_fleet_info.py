@@ -68,7 +68,10 @@ options:
     type: bool
     default: true
   concurrency:
-    description: How many requests are in flight at once (1 to 64). The task's O(timeout) bounds the whole read.
+    description:
+      - How many Azure Resource Manager requests are in flight at once (1 to 64); the few Microsoft Graph
+        requests run beside them, one at a time.
+      - The task's O(timeout) bounds the whole read.
     type: int
     default: 16
 notes:
