@@ -247,3 +247,52 @@ def test_read_of_an_empty_fleet_sends_nothing():
     log = []
     result = fleet.read(_Session({}, log), {"vms": []})
     assert result.values == {"hosts": {}, "requests": {"lists": 0, "gets": 0, "graph": 0}} and log == []
+
+
+def test_vm_list_refused_for_the_subscription_is_read_per_resource_group():
+    """Reader on the fleet's resource groups only: the subscription's list answers 403, the groups' lists work."""
+    log = []
+    routes = _routes(["vm00"])
+    rg2 = "/subscriptions/%s/resourceGroups/rg2" % SUB
+    routes[("GET", rg2 + "/providers/Microsoft.SqlVirtualMachine/sqlVirtualMachines/vm10")] = (200, dict(
+        _sqlvm("", "vm10"), properties=dict(_sqlvm("", "vm10")["properties"],
+                                            virtualMachineResourceId=rg2 + "/providers/Microsoft.Compute/virtualMachines/vm10")))
+    routes[("GET", rg2 + "/providers/Microsoft.Compute/virtualMachines")] = (200, {"value": [
+        {"id": rg2 + "/providers/Microsoft.Compute/virtualMachines/vm10", "identity": {"type": "SystemAssigned",
+                                                                                     "principalId": "p-vm10"}}]})
+    routes[("GET", "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines" % SUB)] = (403, {"error": {
+        "code": "AuthorizationFailed", "message": "no read on the subscription"}})
+    session = _Session(routes, log)
+    desired = {"vms": [_entry("vm00"), _entry("vm10", rg="rg2")], "check_directory": False}
+    result = fleet.read(session, desired, make_client=lambda: _ScriptedClient(routes, "https://management.test", log))
+    hosts = result.values["hosts"]
+    assert hosts["vm00"]["ready"] is True and hosts["vm10"]["ready"] is True, hosts
+    listed = [path for _thread, _client, path in log if path.endswith("/virtualMachines")]
+    assert sorted(listed) == sorted(["/subscriptions/%s/providers/Microsoft.Compute/virtualMachines" % SUB,
+                                     "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines" % SUB,
+                                     rg2 + "/providers/Microsoft.Compute/virtualMachines"])
+    assert result.values["requests"] == {"gets": 2, "lists": 3, "graph": 0}
+
+
+def test_azure_core_is_imported_before_the_worker_threads_start():
+    """A first import of azure-core modules from several threads at once failed here once ("partially initialized
+    module azure.core.utils._pipeline_transport_rest_shared"): the modules a request needs are imported by the
+    thread that starts the workers. Checked in a fresh interpreter, where nothing has imported them yet."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_fleet_info as fleet\n"
+        "assert 'azure.core.rest' not in sys.modules\n"
+        "class S:\n"
+        "    class cloud:\n"
+        "        arm_scope = 's'\n"
+        "    arm = object()\n"
+        "    def token(self, scope):\n"
+        "        return 't'\n"
+        "fleet._prepare_for_threads(S())\n"
+        "assert 'azure.core.rest' in sys.modules and 'azure.core.exceptions' in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
+    assert out.returncode == 0, out.stderr
