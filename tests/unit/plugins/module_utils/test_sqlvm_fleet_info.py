@@ -258,8 +258,8 @@ def test_vm_list_refused_for_the_subscription_is_read_per_resource_group():
         _sqlvm("", "vm10"), properties=dict(_sqlvm("", "vm10")["properties"],
                                             virtualMachineResourceId=rg2 + "/providers/Microsoft.Compute/virtualMachines/vm10")))
     routes[("GET", rg2 + "/providers/Microsoft.Compute/virtualMachines")] = (200, {"value": [
-        {"id": rg2 + "/providers/Microsoft.Compute/virtualMachines/vm10", "identity": {"type": "SystemAssigned",
-                                                                                     "principalId": "p-vm10"}}]})
+        {"id": rg2 + "/providers/Microsoft.Compute/virtualMachines/vm10",
+         "identity": {"type": "SystemAssigned", "principalId": "p-vm10"}}]})
     routes[("GET", "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines" % SUB)] = (403, {"error": {
         "code": "AuthorizationFailed", "message": "no read on the subscription"}})
     session = _Session(routes, log)
