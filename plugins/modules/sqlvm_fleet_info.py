@@ -79,6 +79,10 @@ notes:
     without it every directory check reports the missing permission instead of failing the task.
   - Reading the role assignments of a storage scope needs C(Microsoft.Authorization/roleAssignments/read)
     there (for example Reader).
+  - Azure Resource Manager throttles reads per principal and subscription with a token bucket (a burst of 250,
+    then 25 per second; Microsoft Learn "Understand how Azure Resource Manager throttles requests"). With one
+    GET per SQL VM, 1000 VMs in one subscription take at least about 30 seconds whatever O(concurrency) is;
+    throttled requests are retried after the C(Retry-After) Azure gives, within O(timeout).
 seealso:
   - module: sqlvm.backup.sqlvm_info
   - module: sqlvm.backup.sqlvm_identity
