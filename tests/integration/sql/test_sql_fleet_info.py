@@ -60,3 +60,94 @@ def test_each_hosts_facts_are_what_sql_info_returns(sqlworld, ansible):
     # The world's scenario differs per server: the comparison is not of identical dicts.
     assert outcome["hosts"]["linux"]["instance"]["host_platform"] == "Linux"
     assert outcome["hosts"]["cu14"]["ready"] is False and outcome["hosts"]["vm1"]["instance"]["release"] == "2022"
+
+
+def test_a_server_that_refuses_or_cannot_be_reached_is_its_hosts_failure_only(sqlworld, ansible):
+    stopped = _closed_port()
+    servers = [_entry(sqlworld, "vm1"), _entry(sqlworld, "nopri", login_password="Wr0ng-" + SA_PASSWORD),
+               _entry(sqlworld, "norole"), dict(host="stopped", sql_host="127.0.0.1", sql_port=stopped, login_timeout=5)]
+    outcome = ansible([task("sql_fleet_info", dict(_defaults(sqlworld), servers=servers))])[0]
+    assert not outcome.failed, outcome.get("msg")
+    hosts = outcome["hosts"]
+    assert outcome["summary"] == dict(servers=4, read=2, failed=2)
+    wrong = hosts["nopri"]
+    assert wrong["failed"] is True and wrong["error"]["number"] == 18456
+    assert "Login failed for user 'sa'" in wrong["msg"] and "Fix:" in wrong["msg"] and "login_password" in wrong["msg"]
+    down = hosts["stopped"]
+    assert down["failed"] is True and "127.0.0.1:%d" % stopped in down["msg"] and "Fix:" in down["msg"]
+    assert "NSG / firewall" in down["msg"] or "firewall" in down["msg"]
+    for vm in ("vm1", "norole"):
+        assert "failed" not in hosts[vm] and hosts[vm]["instance"]["server_name"]
+    # The server refused one login; the two it accepted were read.
+    statuses = sorted(r["status"] for r in _logins(sqlworld))
+    assert statuses == [0, 0, 18456]
+
+
+def test_the_fleet_read_writes_nothing_in_check_mode_or_not(sqlworld, ansible):
+    servers = [_entry(sqlworld, vm) for vm in sorted(_VMS)]
+    result = ansible([task("sql_fleet_info", dict(_defaults(sqlworld), servers=servers))])
+    checked = ansible([task("sql_fleet_info", dict(_defaults(sqlworld), servers=servers))], check=True, diff=True)
+    for outcome in (result[0], checked[0]):
+        assert not outcome.failed and outcome["changed"] is False and "diff" not in outcome
+        assert outcome["summary"]["read"] == len(_VMS)
+    assert sqlworld.statements(), "the world logged no statement: the test would prove nothing"
+    assert sqlworld.writes() == []
+    assert {r["kind"] for r in sqlworld.statements()} == {"read"}
+    # One login per server and run.
+    assert len(_logins(sqlworld)) == 2 * len(_VMS)
+
+
+def test_no_secret_in_verbose_output_even_when_an_entry_has_a_type_error(sqlworld, ansible):
+    own = "Own-" + SA_PASSWORD
+    secrets = dict(sa_password=SA_PASSWORD, own_password=own, wrong_password="Wr0ng-Pa55")
+    defaults = _defaults(sqlworld, login_password="{{ sa_password }}")
+    good = [_entry(sqlworld, "vm1"), _entry(sqlworld, "nopri", login_password="{{ wrong_password }}"),
+            _entry(sqlworld, "norole", login_user="sa", login_password="{{ own_password }}")]
+    typo = [_entry(sqlworld, "vm1", sql_port="not-a-port", login_password="{{ own_password }}"),
+            _entry(sqlworld, "nopri", login_password="{{ wrong_password }}")]
+    result = ansible([task("sql_fleet_info", dict(defaults, servers=good)),
+                      task("sql_fleet_info", dict(defaults, servers=typo)),
+                      task("sql_fleet_info", dict(defaults, servers="not a list", login_user="{{ own_password }}"))],
+                     verbosity=3, extra_vars=secrets)
+    assert not result[0].failed and result[0]["hosts"]["nopri"]["error"]["number"] == 18456
+    assert result[0]["hosts"]["norole"]["failed"] and result[0]["hosts"]["vm1"]["instance"]
+    assert result[1].failed and "sql_port" in result[1]["msg"]
+    assert result[2].failed and "servers must be a list of dicts" in result[2]["msg"]
+    # -vvv prints invocation.module_args: the passwords are masked there, in every entry.
+    assert "invocation" in result.output and "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in result.output
+    for secret in secrets.values():
+        assert secret not in result.output, "a secret reached the output"
+        assert all(secret not in str(dict(t)) for t in result.tasks)
+
+
+# (servers, task-wide options, what the message must say). Each fails before any login.
+BAD = [
+    ([dict(host="a", sql_host="127.0.0.1"), dict(host="a", sql_host="127.0.0.2")], {}, "servers[1].host 'a' is also"),
+    ([dict(host="a", sql_host="127.0.0.1"), dict(host="b")], {}, "servers[1].sql_host is missing"),
+    ([dict(sql_host="127.0.0.1")], {}, "servers[0].host is missing"),
+    ([dict(host="a", sql_host="127.0.0.1"), dict(host="b", sql_host="db.internal\n")], {}, "servers[1].sql_host"),
+    ([dict(host="a\r", sql_host="127.0.0.1")], {}, "control character"),
+    ([dict(host="a", sql_host="127.0.0.1", container_url=CONTAINER + "?sv=2022-11-02&sig=U2VjcmV0")], {},
+     "servers[0].container_url"),
+    ([dict(host="a", sql_host="127.0.0.1", container_url="https://u:p4ss@acct1.blob.core.windows.net/backups")], {},
+     "user name or password"),
+    ([dict(host="a", sql_host="127.0.0.1", sql_port=70000)], {}, "servers[0].sql_port 70000"),
+    ([dict(host="a", sql_host="127.0.0.1", login_password="")], {}, "servers[0].login_password is empty"),
+    ([dict(host="a", sql_host="127.0.0.1")], {"container_url": CONTAINER + "/"}, "container_url (the task's"),
+    ([dict(host="a", sql_host="127.0.0.1")], {"concurrency": 0}, "concurrency 0"),
+    ([], {}, "servers is empty"),
+]
+
+
+def test_bad_input_is_refused_before_any_login(sqlworld, ansible):
+    defaults = _defaults(sqlworld)
+    result = ansible([task("sql_fleet_info", dict(defaults, servers=servers, **options))
+                      for servers, options, _needle in BAD])
+    assert len(result) == len(BAD) >= 6
+    for (servers, options, needle), outcome in zip(BAD, result):
+        assert outcome.failed, (servers, options)
+        assert needle in outcome["msg"], (needle, outcome["msg"])
+        assert outcome["error"]["kind"] == "invalid_input"
+        assert "U2VjcmV0" not in outcome["msg"] and "p4ss" not in outcome["msg"]
+    # Validation comes before connecting: the world saw no login and no statement at all.
+    assert sqlworld.backend.requests == []
