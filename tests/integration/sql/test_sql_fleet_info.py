@@ -4,8 +4,14 @@ generated fleet is read in one task with one login per server."""
 import socket
 
 import pytest
+import yaml
 
-from _sqlworld import _VMS, CONTAINER, SA_PASSWORD, task
+import world as world_lib
+from _sqlworld import _VMS, CONTAINER, FREETDS, MS_DRIVER, SA_PASSWORD, task
+from playbook_runner import AnsibleRunner
+
+WORLD_SA_PASSWORD = "Sim-Passw0rd!"    # tests/sim/scenarios/default.yml and generated worlds
+AUTOMATION = "sqlvm-automation"        # the automation principal of the default scenario (env.sh's AZURE_CLIENT_ID)
 
 # sql_info's return values that are not facts of the server.
 NOT_FACTS = ("changed", "invocation", "warnings", "deprecations")
@@ -151,3 +157,106 @@ def test_bad_input_is_refused_before_any_login(sqlworld, ansible):
         assert "U2VjcmV0" not in outcome["msg"] and "p4ss" not in outcome["msg"]
     # Validation comes before connecting: the world saw no login and no statement at all.
     assert sqlworld.backend.requests == []
+
+
+# The full test world (tests/sim: Azure and SQL Server, scenarios/default.yml) --------------------------------------
+
+def _inventory(world):
+    with open(world.env["SIM_INVENTORY"]) as handle:
+        return yaml.safe_load(handle)["all"]["children"]["sql_vms"]["hosts"]
+
+
+def _world_sa(**extra):
+    options = dict(sql_auth="sql", login_user="sa", login_password=WORLD_SA_PASSWORD, odbc_driver=FREETDS,
+                   trust_server_certificate=True, login_timeout=10)
+    options.update(extra)
+    return options
+
+
+def _world_logins(requests):
+    return [r for r in requests if r.get("service") == "tds" and r.get("method") == "LOGIN"]
+
+
+def test_every_sql_server_of_the_default_scenario_reads_as_sql_info_reads_it(world, ansible):
+    hosts = _inventory(world)
+    names = sorted(hosts)
+    assert len(names) >= 10
+    per_host = [task("sql_info", _world_sa(sql_host=hosts[n]["sql_host"], sql_port=hosts[n]["sql_port"],
+                                           container_url=hosts[n]["container_url"])) for n in names]
+    servers = [dict(host=n, sql_host=hosts[n]["sql_host"], sql_port=hosts[n]["sql_port"],
+                    container_url=hosts[n]["container_url"]) for n in names]
+    result = ansible(per_host + [task("sql_fleet_info", _world_sa(servers=servers))])
+    fleet = result[len(names)]
+    assert not fleet.failed, fleet.get("msg")
+    assert fleet["summary"] == dict(servers=len(names), read=len(names), failed=0)
+    for name, single in zip(names, result.tasks[:len(names)]):
+        assert not single.failed, single.get("msg")
+        assert fleet["hosts"][name] == _facts(single), name
+    assert {fleet["hosts"][n]["managed_identity_backup_supported"] for n in names} == {True, False}
+    assert world.writes() == []
+
+
+def test_entra_logins_share_one_token_and_a_server_without_the_login_is_its_hosts_failure(world, ansible, tmp_path):
+    hosts = _inventory(world)
+    names = ["sqlvm-ready", "sqlvm-2025", "sqlvm-fresh"]
+    # An existing sysadmin (sa) gives the automation principal a login on two of the three servers.
+    created = ansible([task("sql_login", _world_sa(sql_host=hosts[n]["sql_host"], sql_port=hosts[n]["sql_port"],
+                                                   name=AUTOMATION, server_roles=["sysadmin"])) for n in names[:2]])
+    assert all(t["changed"] for t in created), created.tasks
+    world.admin.clear_log()
+    servers = [dict(host=n, sql_host=hosts[n]["sql_host"], sql_port=hosts[n]["sql_port"]) for n in names]
+    fleet = ansible([task("sql_fleet_info", dict(sql_auth="entra", odbc_driver=MS_DRIVER, host_name_in_certificate="localhost",
+                                                 login_timeout=10, servers=servers))],
+                    env={"XDG_CACHE_HOME": str(tmp_path / "cache")})[0]   # no token cached by an earlier test
+    assert not fleet.failed, fleet.get("msg")
+    assert fleet["summary"] == dict(servers=3, read=2, failed=1)
+    for name in names[:2]:
+        assert fleet["hosts"][name]["instance"]["login_name"] == AUTOMATION
+    refused = fleet["hosts"]["sqlvm-fresh"]
+    assert refused["failed"] and refused["error"]["number"] == 18456
+    assert "application (client) id %s" % world.env["AZURE_CLIENT_ID"] in refused["msg"]
+    assert "sqlvm.backup.sql_login" in refused["msg"]
+    log = world.requests()
+    # One token for the three logins: one request to the token endpoint.
+    assert [e["status"] for e in log if e["service"] == "login" and e["method"] == "POST"] == [200], log
+    assert sorted(e["status"] for e in _world_logins(log)) == [0, 0, 18456]
+
+
+# A generated world with many SQL Servers (azsim.scenario.generate) ----------------------------------------------------
+
+FLEET_SIZE = 50
+
+
+@pytest.fixture(scope="module")
+def generated_world(tmp_path_factory):
+    if not world_lib.available():
+        pytest.skip("the test world (tests/sim) is not in this branch yet")
+    started = world_lib.World(tmp_path_factory.mktemp("fleet%d" % FLEET_SIZE), generate=FLEET_SIZE).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_a_generated_fleet_is_read_in_one_task_with_one_login_per_server(generated_world, tmp_path):
+    generated_world.reset()
+    hosts = _inventory(generated_world)
+    assert len(hosts) == FLEET_SIZE
+    servers = [dict(host=n, sql_host=v["sql_host"], sql_port=v["sql_port"], container_url=v["container_url"])
+               for n, v in sorted(hosts.items())]
+    runner = AnsibleRunner(tmp_path / "ansible", base_env=generated_world.env)
+    result = runner([task("sql_fleet_info", _world_sa(servers=servers, concurrency=16,
+                                                      storage_suffix=generated_world.env["SIM_STORAGE_SUFFIX"]))])
+    fleet = result[0]
+    assert not fleet.failed, fleet.get("msg")
+    assert fleet["summary"] == dict(servers=FLEET_SIZE, read=FLEET_SIZE, failed=0)
+    assert sorted(fleet["hosts"]) == sorted(hosts)
+    # The generated fleet: SQL Server 2022 CU17+ and 2025 ready for managed identities, CU16 not.
+    versions = {n: h["instance"]["product_version"] for n, h in fleet["hosts"].items()}
+    assert versions == {n: v["sql_version"] for n, v in hosts.items()}
+    assert {h["managed_identity_backup_supported"] for h in fleet["hosts"].values()} == {True, False}
+    requests = generated_world.requests()
+    logins = _world_logins(requests)
+    assert len(logins) == FLEET_SIZE and {e["status"] for e in logins} == {0}
+    assert len({e.get("vm") for e in logins}) == FLEET_SIZE      # one login per server, none twice
+    assert [e for e in requests if e.get("kind") == "write"] == []
