@@ -143,7 +143,7 @@ def test_the_token_is_requested_once_for_all_threads():
         return "token"
     shared = fleet.SharedToken(provider)
     got = []
-    threads = [threading.Thread(target=lambda: got.append(shared())) for _ in range(16)]
+    threads = [threading.Thread(target=lambda: got.append(shared())) for _thread in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -158,7 +158,7 @@ def test_a_failed_token_request_is_not_repeated():
         calls.append(1)
         raise AuthenticationError("no credential", fix="sign in")
     shared = fleet.SharedToken(provider)
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(AuthenticationError):
             shared()
     assert len(calls) == 1
