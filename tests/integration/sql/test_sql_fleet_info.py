@@ -14,7 +14,7 @@ WORLD_SA_PASSWORD = "Sim-Passw0rd!"    # tests/sim/scenarios/default.yml and gen
 AUTOMATION = "sqlvm-automation"        # the automation principal of the default scenario (env.sh's AZURE_CLIENT_ID)
 
 # sql_info's return values that are not facts of the server.
-NOT_FACTS = ("changed", "invocation", "warnings", "deprecations")
+NOT_FACTS = ("changed", "invocation")
 
 
 def _facts(result):
