@@ -118,6 +118,9 @@ def test_no_secret_in_verbose_output_even_when_an_entry_has_a_type_error(sqlworl
     assert not result[0].failed and result[0]["hosts"]["nopri"]["error"]["number"] == 18456
     assert result[0]["hosts"]["norole"]["failed"] and result[0]["hosts"]["vm1"]["instance"]
     assert result[1].failed and "sql_port" in result[1]["msg"]
+    # The entry's type error stopped ansible-core's own masking midway: the other entry's password is masked too.
+    masked = result[1]["invocation"]["module_args"]["servers"]
+    assert [entry["login_password"] for entry in masked] == ["VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"] * 2, masked
     assert result[2].failed and "servers must be a list of dicts" in result[2]["msg"]
     # -vvv prints invocation.module_args: the passwords are masked there, in every entry.
     assert "invocation" in result.output and "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in result.output
