@@ -186,9 +186,9 @@ def data_of_two_groups():
 
 def test_build_hosts_filters_and_names():
     hosts = sql_vms.build_hosts(data_of_two_groups(), settings())
-    assert [name for name, _ in hosts] == ["sql1", "sql2"]
-    assert [name for name, _ in sql_vms.build_hosts(data_of_two_groups(), settings(resource_groups=["RG-B"]))] == ["sql2"]
-    assert [name for name, _ in sql_vms.build_hosts(data_of_two_groups(),
+    assert [name for name, _variables in hosts] == ["sql1", "sql2"]
+    assert [name for name, _variables in sql_vms.build_hosts(data_of_two_groups(), settings(resource_groups=["RG-B"]))] == ["sql2"]
+    assert [name for name, _variables in sql_vms.build_hosts(data_of_two_groups(),
                                                     settings(include_tags={"env": "prod"}))] == ["sql1"]
     by_id = sql_vms.build_hosts(data_of_two_groups(), settings(hostnames="resource_id"))
     assert by_id[0][0] == rid("rg-a", "Microsoft.SqlVirtualMachine/sqlVirtualMachines", "sql1")
@@ -240,11 +240,11 @@ def read(monkeypatch, answers=None, **values):
 
 
 def test_one_list_per_type_and_subscription(monkeypatch):
-    paths, _ = read(monkeypatch)
+    paths, _data = read(monkeypatch)
     assert paths == ["/subscriptions/%s/providers/%s" % (SUB, t) for t in (
         "Microsoft.SqlVirtualMachine/sqlVirtualMachines", "Microsoft.Compute/virtualMachines",
         "Microsoft.Network/networkInterfaces")]
-    paths, _ = read(monkeypatch, sql_host_source="public_ip", subscriptions=[SUB, SUB2])
+    paths, _data = read(monkeypatch, sql_host_source="public_ip", subscriptions=[SUB, SUB2])
     assert len(paths) == 8 and paths[-1] == "/subscriptions/%s/providers/Microsoft.Network/publicIPAddresses" % SUB2
 
 
