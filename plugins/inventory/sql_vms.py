@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: sql_vms
 short_description: SQL Server on Azure VMs as hosts, one per SQL virtual machine resource
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Lists the SQL virtual machine resources (C(Microsoft.SqlVirtualMachine/sqlVirtualMachines)) of one or more
     subscriptions and makes one host of each, in the group C(sql_vms), with every variable the collection's roles
