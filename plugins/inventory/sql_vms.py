@@ -527,6 +527,13 @@ def run_parallel(session, functions, workers):
     return [future.result() for future in futures]
 
 
+def read_fingerprint(settings):
+    """The settings that decide what read_azure reads: a cached read made with others is not used."""
+    return {"subscriptions": settings.get("subscriptions"), "resource_groups": sorted(
+        g.lower() for g in settings.get("resource_groups") or ()),
+        "public_ips": settings.get("sql_host_source") == "public_ip", "details": bool(settings.get("sql_vm_details"))}
+
+
 def mask(text, secrets):
     for secret in secrets:
         if secret and len(secret) >= 4:
@@ -557,8 +564,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 data = self._cache[cache_key]
             except KeyError:
                 data = None
+            if data is not None and data.get("read_with") != read_fingerprint(settings):
+                data = None  # the file now asks for other lists than the cached ones
         if data is None:
             data = self._read(settings)
+            data["read_with"] = read_fingerprint(settings)
             if self.get_option("cache"):
                 self._cache[cache_key] = data
         for scope in data.get("missing") or ():
@@ -588,6 +598,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except ImportError as exc:
             raise AnsibleError("sqlvm.backup.sql_vms needs azure-identity, azure-core and azure-mgmt-core on the "
                                "controller (pip install -r requirements.txt of the collection): %s" % exc) from None
+        except Exception as exc:  # pylint: disable=broad-except
+            # Whatever it is, its text must not carry a secret to the inventory update's output.
+            raise AnsibleError("sqlvm.backup.sql_vms: unexpected %s: %s" % (type(exc).__name__,
+                                                                          mask(str(exc), secrets))) from None
 
     def _populate(self, hosts):
         strict = self.get_option("strict")

@@ -171,6 +171,11 @@ def test_inventory_cache_answers_the_second_run(inv, tmp_path):
     assert second.hostvars == first.hostvars
     flushed = inv.list(None, "--flush-cache", path=path)
     assert flushed.arm != []
+    # The same file asking for other lists (public IPs) does not take the cached ones.
+    path.write_text(path.read_text() + "sql_host_source: public_ip\n")
+    other = inv.list(path=path)
+    assert other.rc == 0 and other.arm != [], other
+    assert other.hostvars["sqlvm-a2"]["sql_host"].startswith("20.")
     cached = "".join(p.read_text() for p in cache_dir.iterdir())
     assert "sqlvm-a1" in cached and inv.world.env["AZURE_SECRET"] not in cached
 

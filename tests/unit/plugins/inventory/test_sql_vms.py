@@ -294,3 +294,13 @@ def test_file_names_and_masking():
     plugin = sql_vms.InventoryModule()
     assert not plugin.verify_file("/nonexistent/prod.sql_vms.yml")  # missing files are not ours either
     assert sql_vms.mask("secret=Abcd1234 and Abcd1234", ["Abcd1234", None, ""]) == "secret=******** and ********"
+
+
+def test_a_cached_read_is_used_only_for_the_same_lists():
+    base = sql_vms.read_fingerprint(settings(resource_groups=["RG-A"]))
+    assert base == sql_vms.read_fingerprint(settings(resource_groups=["rg-a"], include_tags={"env": "prod"},
+                                                     hostnames="resource_id"))
+    for changed in (settings(resource_groups=["rg-b"]), settings(resource_groups=["rg-a"], sql_host_source="public_ip"),
+                    settings(resource_groups=["rg-a"], sql_vm_details=True),
+                    settings(resource_groups=["rg-a"], subscriptions=[SUB])):
+        assert sql_vms.read_fingerprint(changed) != base
