@@ -186,10 +186,12 @@ def data_of_two_groups():
 
 def test_build_hosts_filters_and_names():
     hosts = sql_vms.build_hosts(data_of_two_groups(), settings())
+
+    def names(chosen):
+        return [name for name, _variables in sql_vms.build_hosts(data_of_two_groups(), chosen)]
     assert [name for name, _variables in hosts] == ["sql1", "sql2"]
-    assert [name for name, _variables in sql_vms.build_hosts(data_of_two_groups(), settings(resource_groups=["RG-B"]))] == ["sql2"]
-    assert [name for name, _variables in sql_vms.build_hosts(data_of_two_groups(),
-                                                    settings(include_tags={"env": "prod"}))] == ["sql1"]
+    assert names(settings(resource_groups=["RG-B"])) == ["sql2"]
+    assert names(settings(include_tags={"env": "prod"})) == ["sql1"]
     by_id = sql_vms.build_hosts(data_of_two_groups(), settings(hostnames="resource_id"))
     assert by_id[0][0] == rid("rg-a", "Microsoft.SqlVirtualMachine/sqlVirtualMachines", "sql1")
 
