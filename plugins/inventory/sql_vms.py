@@ -600,8 +600,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                "controller (pip install -r requirements.txt of the collection): %s" % exc) from None
         except Exception as exc:  # pylint: disable=broad-except
             # Whatever it is, its text must not carry a secret to the inventory update's output.
-            raise AnsibleError("sqlvm.backup.sql_vms: unexpected %s: %s" % (type(exc).__name__,
-                                                                          mask(str(exc), secrets))) from None
+            detail = mask(str(exc), secrets)
+            raise AnsibleError("sqlvm.backup.sql_vms: unexpected %s: %s" % (type(exc).__name__, detail)) from None
 
     def _populate(self, hosts):
         strict = self.get_option("strict")
