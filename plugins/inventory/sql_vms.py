@@ -527,6 +527,18 @@ def run_parallel(session, functions, workers):
     return [future.result() for future in futures]
 
 
+def not_found(missing, subscriptions, settings):
+    """What to warn about among the scopes that answered 404: a subscription, or a resource group that is in none
+    of the subscriptions (with several subscriptions a group usually lives in only one of them)."""
+    missing = {scope.lower() for scope in missing}
+    out = [scope for scope in ("/subscriptions/%s" % s for s in subscriptions) if scope.lower() in missing]
+    for group in settings.get("resource_groups") or ():
+        scopes = ["/subscriptions/%s/resourceGroups/%s" % (s, group) for s in subscriptions]
+        if scopes and all(scope.lower() in missing for scope in scopes):
+            out.append("resource group %s" % group if len(scopes) > 1 else scopes[0])
+    return out
+
+
 def read_fingerprint(settings):
     """The settings that decide what read_azure reads: a cached read made with others is not used."""
     return {"subscriptions": settings.get("subscriptions"), "resource_groups": sorted(
@@ -571,7 +583,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             data["read_with"] = read_fingerprint(settings)
             if self.get_option("cache"):
                 self._cache[cache_key] = data
-        for scope in data.get("missing") or ():
+        for scope in not_found(data.get("missing") or (), data.get("subscriptions") or (), settings):
             self.display.warning("sqlvm.backup.sql_vms: %s does not exist (or the identity cannot see it); it adds no "
                                  "host." % scope)
         try:

@@ -206,3 +206,22 @@ def test_feeds_compliance_check_for_one_host(inv, tmp_path):
     assert steps["sql_vm_resource"]["status"] == "pass"
     assert steps["platform"]["status"] == "pass", steps["platform"]  # SQL Server read through the inventory's sql_host
     assert any(e.get("service") == "tds" for e in run.requests)
+
+
+def test_the_readme_example_works(inv):
+    import re
+
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Dynamic inventory"):readme.index("### Least privileges")]
+    config = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    assert config["plugin"] == "sqlvm.backup.sql_vms"
+    config["resource_groups"] = ["rg-sql-a"]  # the example's group, as this world names it
+    run = inv.list(config, name="prod.sql_vms.yml")
+
+    assert run.rc == 0, run
+    assert run.group("sql_vms") == ["sqlvm-a1", "sqlvm-a3", "sqlvm-a4"]  # prod, in both subscriptions' rg-sql-a
+    assert run.group("location_westeurope") == ["sqlvm-a1", "sqlvm-a3", "sqlvm-a4"]
+    assert run.hostvars["sqlvm-a1"]["container_url"] == "https://stsqlbackups.blob.core.windows.net/sql"
+    assert "does not exist" not in run.output  # rg-sql-a is in one of the two subscriptions: nothing to warn about

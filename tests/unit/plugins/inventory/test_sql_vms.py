@@ -306,3 +306,12 @@ def test_a_cached_read_is_used_only_for_the_same_lists():
                     settings(resource_groups=["rg-a"], sql_vm_details=True),
                     settings(resource_groups=["rg-a"], subscriptions=[SUB])):
         assert sql_vms.read_fingerprint(changed) != base
+
+
+def test_warnings_name_what_is_nowhere():
+    missing = ["/subscriptions/%s/resourceGroups/rg-b" % SUB, "/subscriptions/%s/resourceGroups/rg-b" % SUB2,
+               "/subscriptions/%s/resourceGroups/rg-a" % SUB2]
+    chosen = settings(resource_groups=["rg-a", "rg-b"])
+    assert sql_vms.not_found(missing, [SUB, SUB2], chosen) == ["resource group rg-b"]  # rg-a is in SUB
+    assert sql_vms.not_found(missing[:1], [SUB], chosen) == ["/subscriptions/%s/resourceGroups/rg-b" % SUB]
+    assert sql_vms.not_found(["/subscriptions/%s" % SUB2], [SUB, SUB2], settings()) == ["/subscriptions/%s" % SUB2]
