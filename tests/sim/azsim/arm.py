@@ -26,7 +26,7 @@ import time
 import urllib.parse
 import uuid
 
-from . import catalog
+from . import catalog, network
 from .httpd import Response, Router
 from .scenario import GUID_RE, parse_version
 from .tokens import TokenError
@@ -60,6 +60,7 @@ API_VERSIONS = {
     "resources": {"2019-10-01", "2020-01-01", "2020-06-01", "2021-01-01", "2021-04-01", "2022-01-01",
                   "2022-09-01", "2022-12-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01",
                   "2025-01-01", "2025-03-01", "2025-04-01"},
+    "network": network.API_VERSIONS,
     "metadata": {"2015-01-01", "2019-05-01", "2020-06-01", "2022-09-01"},
 }
 LOCATIONS = "westeurope,northeurope,eastus,eastus2,westus2,uksouth,germanywestcentral,swedencentral"
@@ -157,6 +158,7 @@ class ArmService:
             r.add("GET", base, self._bind(self.list_vaults, kind), route.rsplit("/", 1)[0])
             r.add("GET", base + r"/(?P<name>[^/]+)", self._bind(self.get_vault, kind), route)
             r.add("PATCH", base + r"/(?P<name>[^/]+)", self._bind(self.patch_vault, kind), route)
+        network.Network(self).add_routes(r, sub, rg, P)
         auth = r"(?P<scope>(?:/.*?)?)/providers/Microsoft\.Authorization"
         r.add("GET", auth + r"/roleDefinitions", self.list_role_definitions,
               "/{scope}/providers/Microsoft.Authorization/roleDefinitions")
@@ -253,7 +255,7 @@ class ArmService:
         for marker, family in (("/microsoft.authorization/", "authorization"), ("/microsoft.compute/", "compute"),
                                ("/microsoft.managedidentity/", "msi"), ("/microsoft.sqlvirtualmachine/", "sqlvm"),
                                ("/microsoft.storage/", "storage"), ("/microsoft.recoveryservices/", "recoveryservices"),
-                               ("/microsoft.dataprotection/", "dataprotection")):
+                               ("/microsoft.dataprotection/", "dataprotection"), ("/microsoft.network/", "network")):
             if marker in path:
                 return family
         return "resources"

@@ -9,6 +9,8 @@ import uuid
 
 import yaml
 
+from .network import check_vm_network
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCENARIO = os.path.join(os.path.dirname(HERE), "scenarios", "default.yml")
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -232,6 +234,8 @@ def _vm(vm, where, location, seed, sub_id, rg_name, vm_names):
         "sql": sql, "sql_vm": sql_vm,
         "backup": {"storage_account": backup.get("storage_account"), "container": backup.get("container")},
         "expect": vm.get("expect"), "tags": vm.get("tags") or {},
+        # Its network interface (network.py): private_ip, subnet, public_ip.
+        "network": check_vm_network(vm, where, _err),
     }
 
 
