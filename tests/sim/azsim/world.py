@@ -22,6 +22,8 @@ principal is taken, an object id or a principal dict (with "object_id") is accep
     world.can_read_directory(principal)   -> bool  (Directory Readers or another directory-read role,
                                              directly or through groups, or the three Graph app roles
                                              User.Read.All + GroupMember.Read.All + Application.Read.All)
+    world.blob_network_denial(vm_key, account) -> None | reason the storage account's firewall turns the VM
+                                             away (network_security.py)
     world.blob_access_allowed(principal, account, container, write=True) -> bool  (Azure RBAC data
                                              actions of Storage Blob Data Contributor/Owner/Reader, at
                                              container/account/RG/subscription scope, groups included)
@@ -556,6 +558,13 @@ class World:
             action = catalog.BLOB + "/blobs/" + ("write" if write else "read")
             return self.is_permitted(object_id, action, scope, data=True)
 
+    def blob_network_denial(self, vm_key, account):
+        """None when the storage account's firewall lets blob requests from the VM through, else why not
+        (network_security.py: public network access, virtual network rules, IP rules, private endpoints)."""
+        from .network_security import Model  # network_security -> network -> httpd; loaded on first use
+        with self.lock:
+            return Model(self).storage_denial(vm_key, account)
+
     # ------------------------------------------------------------------ VMs for the SQL side
     def vm_keys(self):
         with self.lock:
@@ -644,6 +653,8 @@ class World:
             if backup.get("storage_account") and not self.blob_access_allowed(
                     primary["principal_id"], backup["storage_account"], backup.get("container") or ""):
                 return False, "no_storage_role"
+            if backup.get("storage_account") and self.blob_network_denial(key, backup["storage_account"]):
+                return False, "storage_firewall"
             return True, "ready"
 
     # ------------------------------------------------------------------ tokens
