@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure import arm
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError
 
 STORAGE_TAG = "Storage"
 ENTRA_TAG = "AzureActiveDirectory"
@@ -118,6 +119,8 @@ def _virtual_network_rule_path(vm_net, acls, account_location):
             if state in ("Provisioning", "Deprovisioning"):
                 return None, "the virtual network rule for the VM's subnet is %s" % state
             return False, "the virtual network rule for the VM's subnet is %s" % state
+        if vm_net.get("subnet_read") is False:
+            return None, "the VM's subnet is allowed, but the subnet (its service endpoints) could not be read"
         services = {_lower(e.get("service")) for e in vm_net.get("service_endpoints") or ()
                     if (e.get("provisioningState") or "Succeeded") == "Succeeded"}
         if "microsoft.storage.global" in services:
@@ -327,7 +330,7 @@ def outbound_check(nsgs, source, destination, what):
 
     nsgs: [("network interface" | "subnet", nsg id, body or None when unread)], only those associated;
     source: {"address": the VM's private IP, "application_security_groups": [ids]}; what: 'Storage' etc."""
-    facts = {"destination": what, "port": HTTPS_PORT, "nsgs": [nsg_id for _level, nsg_id, _body in nsgs]}
+    facts = {"destination": what, "port": HTTPS_PORT, "nsgs": [nsg_id for _level, nsg_id, _body in nsgs if nsg_id]}
     if not nsgs:
         return network_check(True, "no network security group on the VM's NIC or subnet: outbound TCP 443 to %s "
                                    "is allowed" % what, **facts)
@@ -338,7 +341,8 @@ def outbound_check(nsgs, source, destination, what):
     unknown = None
     for level, nsg_id, body in nsgs:
         if body is None:
-            unknown = unknown or "the %s's NSG %s could not be read" % (level, nsg_id)
+            unknown = unknown or ("the %s's NSG %s could not be read" % (level, nsg_id) if nsg_id else
+                                  "the VM's %s could not be read, so its NSG is not known" % level)
             continue
         access, why = nsg_decision(body, source, destination)
         name = arm.parse_resource_id(nsg_id).name
@@ -381,6 +385,7 @@ class NetworkReadCache:
 
     def __init__(self):
         self.bodies = {}
+        self.errors = {}
         self.reads = 0
 
     def prime(self, bodies):
@@ -392,8 +397,17 @@ class NetworkReadCache:
         key = _lower(resource_id)
         if key not in self.bodies:
             self.reads += 1
-            self.bodies[key] = arm.arm_get(session, arm.normalize_scope(resource_id), arm.api_version(resource_type))
+            try:
+                self.bodies[key] = arm.arm_get(session, arm.normalize_scope(resource_id), arm.api_version(resource_type))
+            except AzureApiError as err:  # e.g. 403: the readiness report says "cannot tell" instead of failing
+                self.bodies[key] = None
+                self.errors[key] = "HTTP %s %s" % (err.status or "-", err.code or "")
         return self.bodies[key]
+
+    def why_missing(self, resource_id):
+        """Why get() gave None for `resource_id`: the error it met, or that the resource does not exist."""
+        error = self.errors.get(_lower(resource_id))
+        return "could not be read (%s)" % error.strip() if error else "does not exist"
 
 
 def prime_subscription(session, cache, subscription_id):
@@ -428,7 +442,7 @@ def read_vm_network(session, vm, cache):
     if (ip_config.get("publicIPAddress") or {}).get("id"):
         public_body = cache.get(session, ip_config["publicIPAddress"]["id"], "Microsoft.Network/publicIPAddresses")
         public_ip = _props(public_body).get("ipAddress")
-    subnet = {}
+    subnet = None
     vnet_id = arm.virtual_network_of(subnet_id)
     if vnet_id:
         vnet = cache.get(session, vnet_id, "Microsoft.Network/virtualNetworks")
@@ -437,12 +451,14 @@ def read_vm_network(session, vm, cache):
                 subnet = _props(item)
     nsgs = []
     for level, ref in (("network interface", _props(nic).get("networkSecurityGroup")),
-                       ("subnet", subnet.get("networkSecurityGroup"))):
+                       ("subnet", (subnet or {}).get("networkSecurityGroup"))):
         if ref and ref.get("id"):
             nsgs.append((level, ref["id"], cache.get(session, ref["id"], "Microsoft.Network/networkSecurityGroups")))
+    if subnet is None:
+        nsgs.append(("subnet", None, None))
     return {"nic_id": nic.get("id"), "subnet_id": subnet_id, "location": vm.get("location") or nic.get("location"),
             "private_ip": ip_config.get("privateIPAddress"), "public_ip": public_ip,
-            "service_endpoints": subnet.get("serviceEndpoints") or [],
+            "service_endpoints": (subnet or {}).get("serviceEndpoints") or [], "subnet_read": subnet is not None,
             "application_security_groups": [g.get("id") for g in ip_config.get("applicationSecurityGroups") or ()],
             "nsgs": nsgs}
 
@@ -477,8 +493,11 @@ def network_checks(session, vm, storage_scope=None, cache=None):
     checks = {}
     net = read_vm_network(session, vm, cache)
     if net is None:
-        reason = "the VM's network interface could not be read"
-        fix = "check that the automation principal may read Microsoft.Network/networkInterfaces"
+        nic_ref = _primary(_props(vm).get("networkProfile", {}).get("networkInterfaces")) or {}
+        reason = "the VM's network interface %s %s" % (nic_ref.get("id") or "(none in its networkProfile)",
+                                                        cache.why_missing(nic_ref.get("id")))
+        fix = ("give the automation principal read access to the VM's network resources (Reader on their resource "
+               "groups: Microsoft.Network/networkInterfaces/read, virtualNetworks/read, networkSecurityGroups/read)")
         for name in ("storage_network", "outbound_storage", "outbound_entra") if storage_scope else \
                 ("outbound_storage", "outbound_entra"):
             checks[name] = network_check(None, reason, fix)
@@ -492,6 +511,9 @@ def network_checks(session, vm, storage_scope=None, cache=None):
         account = cache.get(session, account_id, "Microsoft.Storage/storageAccounts") if account_id else None
         endpoints = _read_private_endpoints(session, account, cache) if account else {}
         checks["storage_network"] = storage_network_check(net, account, endpoints)
+        if account is None:
+            checks["storage_network"]["reason"] = "the storage account %s %s" % (account_id or storage_scope,
+                                                                                 cache.why_missing(account_id))
         path = checks["storage_network"].get("path") or "public"
         address = _endpoint_address(endpoints, _lower(arm.virtual_network_of(net["subnet_id"])))
     checks["outbound_storage"] = outbound_check(net["nsgs"], source, storage_destination(account, path, address),

@@ -246,3 +246,36 @@ def test_arm_helpers():
     assert arm.storage_account_of(ACCOUNT_ID + "/blobServices/default/containers/x") == ACCOUNT_ID
     assert arm.storage_account_of(VNET) is None
     assert arm.api_version("Microsoft.Network/virtualNetworks/subnets") == "2024-05-01"
+
+
+def test_forbidden_reads_make_the_checks_unknown_not_failed(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError
+
+    def fake_get(session, path, version, params=None):
+        if "networkSecurityGroups" in path or "storageAccounts" in path:
+            raise AzureApiError("read", path, 403, "AuthorizationFailed", "no")
+        return WORLD.get(path)
+    monkeypatch.setattr(arm, "arm_get", fake_get)
+    got = n.network_checks(None, VM, ACCOUNT_ID)
+    assert got["outbound_storage"]["ready"] is None and "nic-nsg could not be read" in got["outbound_storage"]["reason"]
+    assert got["storage_network"]["ready"] is None
+    assert "could not be read (HTTP 403 AuthorizationFailed)" in got["storage_network"]["reason"]
+
+
+def test_unreadable_nic_or_subnet(monkeypatch):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError
+
+    def no_nic(session, path, version, params=None):
+        if "networkInterfaces" in path:
+            raise AzureApiError("read", path, 403, "AuthorizationFailed", "no")
+        return WORLD.get(path)
+    monkeypatch.setattr(arm, "arm_get", no_nic)
+    got = n.network_checks(None, VM, ACCOUNT_ID)
+    assert all(c["ready"] is None and "403" in c["reason"] and "Reader" in c["fix"] for c in got.values())
+
+    def no_vnet(session, path, version, params=None):
+        return None if "virtualNetworks" in path else WORLD.get(path)
+    monkeypatch.setattr(arm, "arm_get", no_vnet)
+    got = n.network_checks(None, VM2, ACCOUNT_ID)  # no NIC NSG; the subnet (and its NSG) unknown
+    assert got["outbound_storage"]["ready"] is None and "subnet could not be read" in got["outbound_storage"]["reason"]
+    assert got["storage_network"]["ready"] is None and "service endpoints" in got["storage_network"]["reason"]
