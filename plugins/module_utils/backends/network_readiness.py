@@ -494,8 +494,8 @@ def network_checks(session, vm, storage_scope=None, cache=None):
     net = read_vm_network(session, vm, cache)
     if net is None:
         nic_ref = _primary(_props(vm).get("networkProfile", {}).get("networkInterfaces")) or {}
-        reason = "the VM's network interface %s %s" % (nic_ref.get("id") or "(none in its networkProfile)",
-                                                        cache.why_missing(nic_ref.get("id")))
+        nic_id = nic_ref.get("id")
+        reason = "the VM's network interface %s %s" % (nic_id or "(none in its networkProfile)", cache.why_missing(nic_id))
         fix = ("give the automation principal read access to the VM's network resources (Reader on their resource "
                "groups: Microsoft.Network/networkInterfaces/read, virtualNetworks/read, networkSecurityGroups/read)")
         for name in ("storage_network", "outbound_storage", "outbound_entra") if storage_scope else \
