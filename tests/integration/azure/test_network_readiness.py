@@ -74,7 +74,7 @@ def test_checks_of_every_vm_with_one_shared_cache(net, session):
             assert check["reason"] and (check["fix"] is None) is (check["ready"] is True), check
     assert got == EXPECTED
     # each NIC, virtual network, NSG, storage account and approved private endpoint read once, nothing written
-    log = [e for e in net.admin.requests(service="arm")]
+    log = net.admin.requests(service="arm")
     assert all(e["method"] == "GET" for e in log)
     paths = [e["path"].split("?")[0].lower() for e in log]
     assert len(paths) == len(set(paths))

@@ -226,6 +226,7 @@ class World:
             self.storage[a["name"]] = {"id": rid, "name": a["name"], "subscription": sub,
                                        "resource_group": rg["name"], "location": a["location"],
                                        "containers": {c: {"created": time.time()} for c in a["containers"]},
+                                       "network": a.get("network") or {},
                                        "key": base64.b64encode(key_bytes).decode()}
         for kind, store, rtype in (("recovery_services_vaults", self.vaults, "Microsoft.RecoveryServices/vaults"),
                                    ("backup_vaults", self.backup_vaults, "Microsoft.DataProtection/backupVaults")):
@@ -563,6 +564,9 @@ class World:
         (network_security.py: public network access, virtual network rules, IP rules, private endpoints)."""
         from .network_security import Model  # network_security -> network -> httpd; loaded on first use
         with self.lock:
+            network = (self.storage.get(account) or {}).get("network") or {}
+            if network.get("public_network_access", "Enabled") == "Enabled" and network.get("default_action", "Allow") == "Allow":
+                return None  # open to all networks (the default): no need to build the network model
             return Model(self).storage_denial(vm_key, account)
 
     # ------------------------------------------------------------------ VMs for the SQL side
