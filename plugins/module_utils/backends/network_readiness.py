@@ -97,16 +97,22 @@ def _private_endpoint_path(vm_net, account, private_endpoints):
     approved = [e for e in endpoints if e[2] == "Approved"]
     if not approved:
         return False, "its private endpoint connections are %s, none Approved" % ", ".join(sorted({e[2] for e in endpoints}))
+    dns = ("the account's name must resolve to its private IP: a privatelink.blob DNS zone linked to the network; "
+           "not checked")
+    peered = {_lower(v) for v in vm_net.get("peered_networks") or ()}
     for pe_id, subnet, _status in approved:
         if subnet and _lower(arm.virtual_network_of(subnet)) == vm_vnet:
-            return True, ("through the approved blob private endpoint %s in the VM's virtual network (the account's "
-                          "name must resolve to its private IP: a privatelink.blob DNS zone linked to the network; "
-                          "not checked)" % pe_id)
+            return True, "through the approved blob private endpoint %s in the VM's virtual network (%s)" % (pe_id, dns)
+    for pe_id, subnet, _status in approved:
+        if subnet and _lower(arm.virtual_network_of(subnet)) in peered:
+            return True, ("through the approved blob private endpoint %s in a virtual network peered with the VM's "
+                          "(peering Connected, virtual network access allowed; %s)" % (pe_id, dns))
     unread = [e[0] for e in approved if e[1] is None]
     if unread:
         return None, "the approved private endpoint %s could not be read" % unread[0]
-    return None, ("its approved blob private endpoint %s is in another virtual network; whether the VM's network "
-                  "is peered with it is not checked" % approved[0][0])
+    return None, ("its approved blob private endpoint %s is in a virtual network the VM's is not peered with; "
+                  "other routes to it (a hub's gateway or network virtual appliance, Virtual WAN) are not "
+                  "read" % approved[0][0])
 
 
 def _virtual_network_rule_path(vm_net, acls, account_location):
@@ -419,6 +425,18 @@ def prime_subscription(session, cache, subscription_id):
         cache.prime(arm.list_all(session, path, arm.api_version(resource_type), operation="list", resource=path))
 
 
+def connected_peerings(vnet):
+    """Ids of the virtual networks a virtual network reaches through a direct peering: peeringState Connected
+    and allowVirtualNetworkAccess not false ("Virtual network peering"; virtualNetwork.json)."""
+    out = []
+    for peering in _props(vnet).get("virtualNetworkPeerings") or ():
+        props = _props(peering)
+        remote = (props.get("remoteVirtualNetwork") or {}).get("id")
+        if remote and props.get("peeringState") == "Connected" and props.get("allowVirtualNetworkAccess", True) is not False:
+            out.append(remote)
+    return out
+
+
 def _primary(items):
     items = [i for i in items or () if isinstance(i, dict)]
     for item in items:
@@ -444,6 +462,7 @@ def read_vm_network(session, vm, cache):
         public_ip = _props(public_body).get("ipAddress")
     subnet = None
     vnet_id = arm.virtual_network_of(subnet_id)
+    vnet = None
     if vnet_id:
         vnet = cache.get(session, vnet_id, "Microsoft.Network/virtualNetworks")
         for item in _props(vnet).get("subnets") or ():
@@ -459,6 +478,7 @@ def read_vm_network(session, vm, cache):
     return {"nic_id": nic.get("id"), "subnet_id": subnet_id, "location": vm.get("location") or nic.get("location"),
             "private_ip": ip_config.get("privateIPAddress"), "public_ip": public_ip,
             "service_endpoints": (subnet or {}).get("serviceEndpoints") or [], "subnet_read": subnet is not None,
+            "peered_networks": connected_peerings(vnet),
             "application_security_groups": [g.get("id") for g in ip_config.get("applicationSecurityGroups") or ()],
             "nsgs": nsgs}
 
@@ -473,10 +493,10 @@ def _read_private_endpoints(session, account, cache):
     return out
 
 
-def _endpoint_address(private_endpoints, vm_vnet):
+def _endpoint_address(private_endpoints, networks):
     for body in private_endpoints.values():
         props = _props(body)
-        if _lower(arm.virtual_network_of((props.get("subnet") or {}).get("id"))) != vm_vnet:
+        if _lower(arm.virtual_network_of((props.get("subnet") or {}).get("id"))) not in networks:
             continue
         for config in props.get("customDnsConfigs") or ():
             for address in config.get("ipAddresses") or ():
@@ -515,7 +535,8 @@ def network_checks(session, vm, storage_scope=None, cache=None):
             checks["storage_network"]["reason"] = "the storage account %s %s" % (account_id or storage_scope,
                                                                                  cache.why_missing(account_id))
         path = checks["storage_network"].get("path") or "public"
-        address = _endpoint_address(endpoints, _lower(arm.virtual_network_of(net["subnet_id"])))
+        networks = {_lower(arm.virtual_network_of(net["subnet_id"]))} | {_lower(v) for v in net["peered_networks"]}
+        address = _endpoint_address(endpoints, networks)
     checks["outbound_storage"] = outbound_check(net["nsgs"], source, storage_destination(account, path, address),
                                                 STORAGE_TAG)
     checks["outbound_entra"] = outbound_check(net["nsgs"], source, entra_destination(), ENTRA_TAG)

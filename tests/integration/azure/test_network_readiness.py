@@ -22,7 +22,8 @@ EXPECTED = {
     "vm-vnet": (True, True, True),             # virtual network rule + Microsoft.Storage service endpoint
     "vm-noendpoint": (False, True, True),      # virtual network rule, no service endpoint
     "vm-private": (True, True, True),          # public access disabled, private endpoint in its network
-    "vm-hub": (None, True, True),              # private endpoint in another network: peering not read
+    "vm-hub": (None, True, True),              # private endpoint in a network not peered with the VM's
+    "vm-peered": (True, True, True),           # private endpoint in a peered network
     "vm-pending": (False, True, True),         # private endpoint connection Pending
     "vm-nostorage": (True, False, True),       # subnet NSG denies Storage 443
     "vm-noentra": (True, True, False),         # Storage.westeurope allowed, then Internet denied
@@ -57,7 +58,7 @@ def _vm(session, name):
 
 
 _BACKUP = {"vm-open": "stopen", "vm-vnet": "stvnet", "vm-noendpoint": "stvnet", "vm-private": "stprivate",
-           "vm-hub": "sthub", "vm-pending": "stpending", "vm-nostorage": "stopen", "vm-noentra": "stopen",
+           "vm-hub": "sthub", "vm-peered": "stpeered", "vm-pending": "stpending", "vm-nostorage": "stopen", "vm-noentra": "stopen",
            "vm-cidr": "stopen"}
 
 
@@ -81,7 +82,7 @@ def test_checks_of_every_vm_with_one_shared_cache(net, session):
     routes = sorted({e["route"].rsplit("/", 1)[0].rsplit("/", 1)[-1] for e in log})
     assert routes == ["networkInterfaces", "networkSecurityGroups", "privateEndpoints", "storageAccounts",
                       "virtualNetworks"]
-    assert len(paths) == 9 + 1 + 3 + 5 + 2  # NICs, rg-net-vnet, the 3 NSGs, the 5 accounts, 2 approved endpoints
+    assert len(paths) == 10 + 1 + 3 + 6 + 3  # NICs, rg-net-vnet, the 3 NSGs, the 6 accounts, 3 approved endpoints
 
 
 def test_storage_verdicts_agree_with_the_worlds_firewall():
@@ -90,7 +91,7 @@ def test_storage_verdicts_agree_with_the_worlds_firewall():
     for name, (storage, _out, _entra) in EXPECTED.items():
         denial = world.blob_network_denial(name, _BACKUP[name])
         if storage is None:
-            assert denial  # the world models no peering, so the hub's endpoint is out of reach
+            assert denial  # in the world nothing else routes to the hub's endpoint
         else:
             assert (denial is None) is storage, (name, denial)
 

@@ -7,7 +7,9 @@ specification/storage/.../storage.json (NetworkRuleSet, publicNetworkAccess, Pri
 Scenario keys (scenario.py keeps them; the default scenario has none, so everything is open):
 
     resource_groups[].virtual_networks: [{name, address_prefixes: [cidr], subnets: [{name, address_prefix, nsg,
-                                          service_endpoints: [Microsoft.Storage | Microsoft.Storage.Global]}]}]
+                                          service_endpoints: [Microsoft.Storage | Microsoft.Storage.Global]}],
+                                          peerings: [virtual network name (same group) or id]}]  (Connected,
+                                          both sides)
     resource_groups[].network_security_groups: [{name, rules: [{name, priority, access, direction (Outbound),
                                           protocol (Tcp), destination (prefix or list), ports (443, "400-500", list),
                                           source ("*")}]}]
@@ -67,6 +69,7 @@ def check_group_network(rg, where, fail):
             subnets.append({"name": subnet["name"], "address_prefix": subnet.get("address_prefix", "10.0.%d.0/24" % sindex),
                             "nsg": subnet.get("nsg"), "service_endpoints": list(subnet.get("service_endpoints") or [])})
         out["virtual_networks"].append({"name": vnet["name"], "subnets": subnets,
+                                        "peerings": [str(p) for p in vnet.get("peerings") or []],
                                         "address_prefixes": list(vnet.get("address_prefixes") or ["10.0.0.0/16"])})
     for index, nsg in enumerate(rg.get("network_security_groups") or []):
         nwhere = "%s.network_security_groups[%d]" % (where, index)
@@ -146,10 +149,12 @@ class Model:
         self.bodies = {}
         self.accounts = {}        # account name -> (account network keys, [private endpoint facts])
         self.vms = {}             # vm name lower -> {"subnet", "public_ip", "location"}
+        self.peerings = set()     # (lower vnet id, lower remote vnet id), both directions
         subnet_refs = {}          # lower subnet id -> [ip configuration ids]
         for sub in world.scenario["subscriptions"]:
             for group in sub["resource_groups"]:
                 self._load_group(sub["id"], group, subnet_refs)
+        self._peer()
         for sid, configs in subnet_refs.items():
             body = self.bodies.get(sid)
             if body is not None:
@@ -160,7 +165,7 @@ class Model:
         base = _rg_id(sub, name) + "/providers/Microsoft.Network"
         vnets = list(group.get("virtual_networks") or [])
         if group["vms"] and not any(v["name"].lower() == (name + "-vnet").lower() for v in vnets):
-            vnets.append({"name": name + "-vnet", "address_prefixes": ["10.0.0.0/16"],
+            vnets.append({"name": name + "-vnet", "address_prefixes": ["10.0.0.0/16"], "peerings": [],
                           "subnets": [{"name": "default", "address_prefix": "10.0.0.0/16", "nsg": None,
                                        "service_endpoints": []}]})
         nsg_subnets = {}
@@ -181,6 +186,10 @@ class Model:
                 body = {"name": subnet["name"], "id": sid, "type": VNET_TYPE + "/subnets", "properties": props}
                 self.bodies[sid.lower()] = body
                 subnets.append(body)
+            for remote in vnet.get("peerings") or []:
+                remote_id = remote if remote.startswith("/") else "%s/virtualNetworks/%s" % (base, remote)
+                self.peerings.add((vnet_id.lower(), remote_id.lower()))
+                self.peerings.add((remote_id.lower(), vnet_id.lower()))
             self.bodies[vnet_id.lower()] = {
                 "name": vnet["name"], "id": vnet_id, "type": VNET_TYPE, "location": group["location"], "tags": {},
                 "properties": {"provisioningState": "Succeeded", "addressSpace": {"addressPrefixes": vnet["address_prefixes"]},
@@ -217,6 +226,24 @@ class Model:
                                                   "%s.blob.%s" % (endpoint["storage_account"], self.world.storage_suffix))
             self.accounts.setdefault(endpoint["storage_account"], [None, [], None])[1].append(dict(endpoint, id=pe_id, subnet_id=sid))
 
+    def _peer(self):
+        """virtualNetworkPeerings on both sides of each peering whose networks exist (virtualNetwork.json,
+        example VirtualNetworkPeeringGet.json)."""
+        for local, remote in sorted(self.peerings):
+            local_body, remote_body = self.bodies.get(local), self.bodies.get(remote)
+            if local_body is None or remote_body is None:
+                continue
+            name = "%s-to-%s" % (local_body["name"], remote_body["name"])
+            space = {"addressPrefixes": list(remote_body["properties"]["addressSpace"]["addressPrefixes"])}
+            local_body["properties"]["virtualNetworkPeerings"].append({
+                "name": name, "id": "%s/virtualNetworkPeerings/%s" % (local_body["id"], name),
+                "type": VNET_TYPE + "/virtualNetworkPeerings",
+                "properties": {"provisioningState": "Succeeded", "peeringState": "Connected",
+                               "peeringSyncLevel": "FullyInSync", "allowVirtualNetworkAccess": True,
+                               "allowForwardedTraffic": False, "allowGatewayTransit": False, "useRemoteGateways": False,
+                               "remoteVirtualNetwork": {"id": remote_body["id"]}, "remoteAddressSpace": space,
+                               "remoteVirtualNetworkAddressSpace": space}})
+
     # -------------------------------------------------------------------- storage account properties
     def storage_properties(self, account_name):
         """networkAcls, publicNetworkAccess, privateEndpointConnections of a storage account body."""
@@ -248,7 +275,8 @@ class Model:
         if vm is None or network is None:
             return None
         vm_vnet = _vnet_of(vm["subnet"])
-        private = any(e["status"] == "Approved" and e["group_id"] == "blob" and _vnet_of(e["subnet_id"]) == vm_vnet
+        reach = {vm_vnet} | {remote for local, remote in self.peerings if local == vm_vnet}
+        private = any(e["status"] == "Approved" and e["group_id"] == "blob" and _vnet_of(e["subnet_id"]) in reach
                       for e in endpoints)
         if network["public_network_access"] == "Disabled":
             return None if private else "public network access is disabled"

@@ -70,7 +70,16 @@ def test_virtual_network_with_subnets_as_virtualNetwork_json(net):
     status, body = arm.get(GROUP + "/virtualNetworks/nope")
     assert status == 404 and body["error"]["code"] == "ResourceNotFound"
     status, body = arm.get("/providers/Microsoft.Network/virtualNetworks")
-    assert status == 200 and sorted(v["name"] for v in body["value"]) == ["hub-vnet", "rg-net-vnet"]
+    assert status == 200 and sorted(v["name"] for v in body["value"]) == ["hub-vnet", "rg-net-vnet", "shared-vnet"]
+    # a peering shows on both sides, Connected
+    (peering,) = vnet["properties"]["virtualNetworkPeerings"]
+    assert peering["properties"]["remoteVirtualNetwork"]["id"].endswith("/virtualNetworks/shared-vnet")
+    assert peering["properties"]["peeringState"] == "Connected" and peering["properties"]["allowVirtualNetworkAccess"]
+    assert peering["properties"]["remoteAddressSpace"] == {"addressPrefixes": ["10.20.0.0/16"]}
+    status, shared = arm.get(GROUP + "/virtualNetworks/shared-vnet")
+    assert [p["properties"]["remoteVirtualNetwork"]["id"] for p in shared["properties"]["virtualNetworkPeerings"]] == [vnet["id"]]
+    status, hub = arm.get(GROUP + "/virtualNetworks/hub-vnet")
+    assert hub["properties"]["virtualNetworkPeerings"] == []
 
 
 def test_nsg_with_its_rules_and_the_six_default_rules(net):
@@ -143,6 +152,11 @@ def _group(network=None, vm=None, **keys):
     (_group({"public_network_access": "Disabled"}, private_endpoints=[{"name": "pe", "storage_account": "acct"}]), False),
     (_group({"public_network_access": "Disabled"}, private_endpoints=[{"name": "pe", "storage_account": "acct",
                                                                       "group_id": "file"}]), True),
+    # a private endpoint in another network: reachable through a peering only
+    (_group({"public_network_access": "Disabled"}, virtual_networks=[{"name": "hub", "subnets": ["pe"]}],
+            private_endpoints=[{"name": "pe", "storage_account": "acct", "subnet": "hub/pe"}]), True),
+    (_group({"public_network_access": "Disabled"}, virtual_networks=[{"name": "hub", "subnets": ["pe"], "peerings": ["rg-a-vnet"]}],
+            private_endpoints=[{"name": "pe", "storage_account": "acct", "subnet": "hub/pe"}]), False),
     (_group({"public_network_access": "Disabled"}, private_endpoints=[{"name": "pe", "storage_account": "acct",
                                                                       "status": "Rejected"}]), True),
 ])

@@ -72,6 +72,8 @@ def _pe(subnet=SUBNET, group="blob", address="10.0.1.5"):
     (_vm_net(), _account(public="Disabled", connections=[_connection("Pending")]), {}, False, None, "Pending"),
     (_vm_net(), _account(public="Disabled", connections=[_connection()]), {PE_ID.lower(): _pe(OTHER_SUBNET)}, None, None,
      "peered"),
+    (_vm_net(peered_networks=[NET + "/virtualNetworks/HUB-vnet"]), _account(public="Disabled", connections=[_connection()]),
+     {PE_ID.lower(): _pe(OTHER_SUBNET)}, True, "private_endpoint", "peered with the VM's"),
     (_vm_net(), _account(public="Disabled", connections=[_connection()]), {PE_ID.lower(): _pe(group="file")}, False, None,
      "no private endpoint"),
     # public access disabled wins over an allow-all firewall
@@ -238,6 +240,15 @@ def test_network_checks_without_nic(reads):
                            ACCOUNT_ID)
     assert set(got) == {"storage_network", "outbound_storage", "outbound_entra"}
     assert all(c["ready"] is None for c in got.values())
+
+
+def test_connected_peerings():
+    def peering(state, access=True):
+        return {"properties": {"peeringState": state, "allowVirtualNetworkAccess": access,
+                               "remoteVirtualNetwork": {"id": "/x/" + state + str(access)}}}
+    vnet = {"properties": {"virtualNetworkPeerings": [peering("Connected"), peering("Initiated"), peering("Connected", False)]}}
+    assert n.connected_peerings(vnet) == ["/x/ConnectedTrue"]
+    assert n.connected_peerings(None) == []
 
 
 def test_arm_helpers():
