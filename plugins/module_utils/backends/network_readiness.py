@@ -24,6 +24,8 @@ import ipaddress
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure import arm
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import AzureApiError
 
+# The checks network_checks returns, in report order.
+NETWORK_CHECKS = ("storage_network", "outbound_storage", "outbound_entra")
 STORAGE_TAG = "Storage"
 ENTRA_TAG = "AzureActiveDirectory"
 HTTPS_PORT = 443
@@ -518,8 +520,7 @@ def network_checks(session, vm, storage_scope=None, cache=None):
         reason = "the VM's network interface %s %s" % (nic_id or "(none in its networkProfile)", cache.why_missing(nic_id))
         fix = ("give the automation principal read access to the VM's network resources (Reader on their resource "
                "groups: Microsoft.Network/networkInterfaces/read, virtualNetworks/read, networkSecurityGroups/read)")
-        for name in ("storage_network", "outbound_storage", "outbound_entra") if storage_scope else \
-                ("outbound_storage", "outbound_entra"):
+        for name in NETWORK_CHECKS if storage_scope else NETWORK_CHECKS[1:]:
             checks[name] = network_check(None, reason, fix)
         return checks
     source = {"address": net["private_ip"], "application_security_groups": net["application_security_groups"]}
