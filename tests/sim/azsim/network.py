@@ -65,6 +65,7 @@ class Network:
     def __init__(self, arm):
         self.arm = arm
         self.world = arm.world
+        self._built = (None, None)
 
     def add_routes(self, router, sub, rg, prefix):
         for type_name, rtype, item_name in (("networkInterfaces", NIC_TYPE, "networkInterfaceName"),
@@ -78,7 +79,15 @@ class Network:
 
     # ------------------------------------------------------------------ the model
     def _resources(self):
-        """{lower id: body} of every network interface and public IP, in scenario order."""
+        """{lower id: body} of every network interface and public IP, in scenario order. Built once per loaded
+        scenario and set of VMs (they are read-only; a reset loads the same scenario again)."""
+        w = self.world
+        key = (id(w.scenario), tuple(w.vms))
+        if self._built[0] != key:
+            self._built = (key, self._build())
+        return self._built[1]
+
+    def _build(self):
         w = self.world
         out = {}
         for sub in w.scenario["subscriptions"]:

@@ -46,7 +46,7 @@ def test_every_vm_has_the_nic_its_network_profile_names(sim):
     sim.admin.settings(arm_page_size=3)
     arm = Arm(sim)
     nics, pages = arm.list_all(sub_path(sim) + "/providers/Microsoft.Network/networkInterfaces")
-    vms, _ = arm.list_all(sub_path(sim) + "/providers/Microsoft.Compute/virtualMachines", version="2024-07-01")
+    vms, _pages = arm.list_all(sub_path(sim) + "/providers/Microsoft.Compute/virtualMachines", version="2024-07-01")
     assert pages == -(-len(nics) // 3) > 1
     by_id = {nic["id"].lower(): nic for nic in nics}
     assert len(by_id) == len(nics) == len(vms)
@@ -71,7 +71,7 @@ def test_every_vm_has_the_nic_its_network_profile_names(sim):
 def test_list_in_a_resource_group_and_get_one(sim):
     arm = Arm(sim)
     group = sub_path(sim) + "/resourceGroups/rg-sql/providers/Microsoft.Network/networkInterfaces"
-    nics, _ = arm.list_all(group)
+    nics, _pages = arm.list_all(group)
     assert {n["name"] for n in nics} >= {"sqlvm-ready-nic", "app-vm-nic"}
     one = arm.get(group + "/sqlvm-ready-nic")
     assert one.status_code == 200 and one.json() == next(n for n in nics if n["name"] == "sqlvm-ready-nic")
@@ -79,7 +79,7 @@ def test_list_in_a_resource_group_and_get_one(sim):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "ResourceNotFound"
     other_group = arm.get(sub_path(sim) + "/resourceGroups/rg-nope/providers/Microsoft.Network/networkInterfaces")
     assert other_group.status_code == 404 and other_group.json()["error"]["code"] == "ResourceGroupNotFound"
-    public, _ = arm.list_all(sub_path(sim) + "/providers/Microsoft.Network/publicIPAddresses")
+    public, _pages = arm.list_all(sub_path(sim) + "/providers/Microsoft.Network/publicIPAddresses")
     assert public == []  # the default scenario gives no VM a public IP
 
 
@@ -92,7 +92,7 @@ def test_api_version_is_checked(sim):
 
 def test_a_reader_lists_network_interfaces(sim):
     arm = Arm(sim, readonly_credential(sim))
-    nics, _ = arm.list_all(sub_path(sim) + "/providers/Microsoft.Network/networkInterfaces")
+    nics, _pages = arm.list_all(sub_path(sim) + "/providers/Microsoft.Network/networkInterfaces")
     assert nics
 
 
