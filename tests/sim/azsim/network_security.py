@@ -141,8 +141,19 @@ def _vnet_of(sid):
     return sid.lower().split("/subnets/")[0]
 
 
+def model_of(world):
+    """The world's Model, built once per loaded scenario (the network is read-only; a reset loads a new one)."""
+    key = (id(world.scenario), tuple(world.vms), tuple(world.storage))
+    built = getattr(world, "_network_security_model", (None, None))
+    if built[0] != key:
+        built = (key, Model(world))
+        world._network_security_model = built  # pylint: disable=protected-access
+    return built[1]
+
+
 class Model:
-    """Every virtual network, NSG and private endpoint body, by lower id, and the facts the firewall needs."""
+    """Every virtual network, NSG and private endpoint body, by lower id, and the facts the firewall needs.
+    Handlers must not change the bodies (they are shared; Response serialises them)."""
 
     def __init__(self, world):
         self.world = world
@@ -352,7 +363,7 @@ class NetworkSecurity:
 
     def model(self):
         with self.world.lock:
-            return Model(self.world)
+            return model_of(self.world)
 
     def add_routes(self, router, sub, rg, prefix):
         for type_name, rtype, item in (("virtualNetworks", VNET_TYPE, "virtualNetworkName"),

@@ -562,12 +562,12 @@ class World:
     def blob_network_denial(self, vm_key, account):
         """None when the storage account's firewall lets blob requests from the VM through, else why not
         (network_security.py: public network access, virtual network rules, IP rules, private endpoints)."""
-        from .network_security import Model  # network_security -> network -> httpd; loaded on first use
+        from .network_security import model_of  # network_security -> network -> httpd; loaded on first use
         with self.lock:
             network = (self.storage.get(account) or {}).get("network") or {}
             if network.get("public_network_access", "Enabled") == "Enabled" and network.get("default_action", "Allow") == "Allow":
                 return None  # open to all networks (the default): no need to build the network model
-            return Model(self).storage_denial(vm_key, account)
+            return model_of(self).storage_denial(vm_key, account)
 
     # ------------------------------------------------------------------ VMs for the SQL side
     def vm_keys(self):
