@@ -67,7 +67,7 @@ def _props(body):
 # ---------------------------------------------------------------------------------------------
 # storage firewall
 
-def _approved_blob_endpoints(account, private_endpoints):
+def _blob_private_endpoints(account, private_endpoints):
     """[(private endpoint id, its subnet id or None, status)] of the account's blob private endpoints."""
     out = []
     for connection in _props(account).get("privateEndpointConnections") or ():
@@ -92,7 +92,7 @@ def _approved_blob_endpoints(account, private_endpoints):
 
 def _private_endpoint_path(vm_net, account, private_endpoints):
     """(ready True/False/None, reason) for reaching the account through one of its private endpoints."""
-    endpoints = _approved_blob_endpoints(account, private_endpoints)
+    endpoints = _blob_private_endpoints(account, private_endpoints)
     if not endpoints:
         return False, "the account has no private endpoint"
     vm_vnet = _lower(arm.virtual_network_of(vm_net.get("subnet_id")))
