@@ -36,6 +36,13 @@ API_VERSIONS = {
     "Microsoft.Storage/storageAccounts": "2023-05-01",
     # resources/resource-manager/Microsoft.Resources/stable/2022-12-01/subscriptions.json
     "Microsoft.Resources/subscriptions": "2022-12-01",
+    # network/resource-manager/Microsoft.Network/stable/2024-05-01/networkInterface.json, virtualNetwork.json,
+    #   networkSecurityGroup.json, privateEndpoint.json, publicIpAddress.json
+    "Microsoft.Network/networkInterfaces": "2024-05-01",
+    "Microsoft.Network/virtualNetworks": "2024-05-01",
+    "Microsoft.Network/networkSecurityGroups": "2024-05-01",
+    "Microsoft.Network/privateEndpoints": "2024-05-01",
+    "Microsoft.Network/publicIPAddresses": "2024-05-01",
 }
 
 
@@ -159,6 +166,38 @@ def storage_scope(subscription_id, resource_group, account, container=None):
     if container:
         parts += [("blobServices", "default"), ("containers", container)]
     return resource_id(subscription_id, resource_group, "Microsoft.Storage", *parts)
+
+
+def storage_account_of(scope):
+    """The storage account id a storage scope (the account or one of its containers) lies in, or None."""
+    parsed = parse_resource_id(scope)
+    if (parsed.namespace or "").lower() != "microsoft.storage" or not parsed.parts \
+            or parsed.parts[0][0].lower() != "storageaccounts":
+        return None
+    return resource_id(parsed.subscription_id, parsed.resource_group, parsed.namespace, parsed.parts[0])
+
+
+def virtual_network_of(subnet_id):
+    """'…/virtualNetworks/{vnet}/subnets/{subnet}' -> '…/virtualNetworks/{vnet}' (None when not a subnet id)."""
+    try:
+        parsed = parse_resource_id(subnet_id)
+    except InvalidInputError:
+        return None
+    kinds = [kind.lower() for kind, _name in parsed.parts]
+    if (parsed.namespace or "").lower() != "microsoft.network" or kinds != ["virtualnetworks", "subnets"]:
+        return None
+    return resource_id(parsed.subscription_id, parsed.resource_group, parsed.namespace, parsed.parts[0])
+
+
+def network_resource_type(resource):
+    """'Microsoft.Network/networkSecurityGroups' for an NSG id, for picking its api-version (None otherwise)."""
+    try:
+        parsed = parse_resource_id(resource)
+    except InvalidInputError:
+        return None
+    if (parsed.namespace or "").lower() != "microsoft.network" or not parsed.parts:
+        return None
+    return "%s/%s" % (parsed.namespace, parsed.parts[0][0])
 
 
 def role_definition_id(subscription_id, guid):

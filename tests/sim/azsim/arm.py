@@ -26,7 +26,7 @@ import time
 import urllib.parse
 import uuid
 
-from . import catalog, network
+from . import catalog, network, network_security
 from .httpd import Response, Router
 from .scenario import GUID_RE, parse_version
 from .tokens import TokenError
@@ -159,6 +159,8 @@ class ArmService:
             r.add("GET", base + r"/(?P<name>[^/]+)", self._bind(self.get_vault, kind), route)
             r.add("PATCH", base + r"/(?P<name>[^/]+)", self._bind(self.patch_vault, kind), route)
         network.Network(self).add_routes(r, sub, rg, P)
+        self.network_security = network_security.NetworkSecurity(self)
+        self.network_security.add_routes(r, sub, rg, P)
         auth = r"(?P<scope>(?:/.*?)?)/providers/Microsoft\.Authorization"
         r.add("GET", auth + r"/roleDefinitions", self.list_role_definitions,
               "/{scope}/providers/Microsoft.Authorization/roleDefinitions")
@@ -920,7 +922,7 @@ class ArmService:
         suffix = self.world.storage_suffix
         endpoints = {kind: "https://%s.%s.%s/" % (account["name"], kind, suffix)
                      for kind in ("blob", "queue", "table", "file", "dfs", "web")}
-        return {"sku": {"name": "Standard_LRS", "tier": "Standard"}, "kind": "StorageV2", "id": account["id"],
+        body = {"sku": {"name": "Standard_LRS", "tier": "Standard"}, "kind": "StorageV2", "id": account["id"],
                 "name": account["name"], "type": "Microsoft.Storage/storageAccounts", "location": account["location"],
                 "tags": {}, "properties": {
                     "provisioningState": "Succeeded", "primaryEndpoints": endpoints,
@@ -932,6 +934,9 @@ class ArmService:
                     "encryption": {"services": {"blob": {"keyType": "Account", "enabled": True},
                                                 "file": {"keyType": "Account", "enabled": True}},
                                    "keySource": "Microsoft.Storage", "requireInfrastructureEncryption": False}}}
+        # networkAcls, publicNetworkAccess, privateEndpointConnections from the scenario (network_security.py)
+        body["properties"].update(self.network_security.model().storage_properties(account["name"]))
+        return body
 
     def _account(self, sub, rg, name):
         self._rg(sub, rg)

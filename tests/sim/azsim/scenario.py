@@ -10,6 +10,7 @@ import uuid
 import yaml
 
 from .network import check_vm_network
+from .network_security import check_group_network, check_storage_network
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCENARIO = os.path.join(os.path.dirname(HERE), "scenarios", "default.yml")
@@ -128,6 +129,8 @@ def normalise(raw, source="<scenario>"):
             location = rg.get("location", "westeurope")
             nrg = {"name": rg["name"], "location": location, "vms": [], "user_assigned_identities": [],
                    "storage_accounts": [], "recovery_services_vaults": [], "backup_vaults": []}
+            # virtual_networks, network_security_groups, private_endpoints (network_security.py)
+            nrg.update(check_group_network(rg, gwhere, _err))
             for ui, uami in enumerate(_as_list(rg.get("user_assigned_identities"), gwhere + ".uami")):
                 if isinstance(uami, str):
                     uami = {"name": uami}
@@ -152,7 +155,8 @@ def normalise(raw, source="<scenario>"):
                     if not re.match(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$", container):
                         _err(awhere, "container name %r is not valid" % container)
                 nrg["storage_accounts"].append({"name": name, "location": account.get("location", location),
-                                                "containers": containers})
+                                                "containers": containers,
+                                                "network": check_storage_network(account, awhere, _err)})
             for key in ("recovery_services_vaults", "backup_vaults"):
                 for vault in _as_list(rg.get(key), gwhere + "." + key):
                     if isinstance(vault, str):

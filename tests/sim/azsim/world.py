@@ -22,6 +22,8 @@ principal is taken, an object id or a principal dict (with "object_id") is accep
     world.can_read_directory(principal)   -> bool  (Directory Readers or another directory-read role,
                                              directly or through groups, or the three Graph app roles
                                              User.Read.All + GroupMember.Read.All + Application.Read.All)
+    world.blob_network_denial(vm_key, account) -> None | reason the storage account's firewall turns the VM
+                                             away (network_security.py)
     world.blob_access_allowed(principal, account, container, write=True) -> bool  (Azure RBAC data
                                              actions of Storage Blob Data Contributor/Owner/Reader, at
                                              container/account/RG/subscription scope, groups included)
@@ -224,6 +226,7 @@ class World:
             self.storage[a["name"]] = {"id": rid, "name": a["name"], "subscription": sub,
                                        "resource_group": rg["name"], "location": a["location"],
                                        "containers": {c: {"created": time.time()} for c in a["containers"]},
+                                       "network": a.get("network") or {},
                                        "key": base64.b64encode(key_bytes).decode()}
         for kind, store, rtype in (("recovery_services_vaults", self.vaults, "Microsoft.RecoveryServices/vaults"),
                                    ("backup_vaults", self.backup_vaults, "Microsoft.DataProtection/backupVaults")):
@@ -556,6 +559,16 @@ class World:
             action = catalog.BLOB + "/blobs/" + ("write" if write else "read")
             return self.is_permitted(object_id, action, scope, data=True)
 
+    def blob_network_denial(self, vm_key, account):
+        """None when the storage account's firewall lets blob requests from the VM through, else why not
+        (network_security.py: public network access, virtual network rules, IP rules, private endpoints)."""
+        from .network_security import model_of  # network_security -> network -> httpd; loaded on first use
+        with self.lock:
+            network = (self.storage.get(account) or {}).get("network") or {}
+            if network.get("public_network_access", "Enabled") == "Enabled" and network.get("default_action", "Allow") == "Allow":
+                return None  # open to all networks (the default): no need to build the network model
+            return model_of(self).storage_denial(vm_key, account)
+
     # ------------------------------------------------------------------ VMs for the SQL side
     def vm_keys(self):
         with self.lock:
@@ -644,6 +657,8 @@ class World:
             if backup.get("storage_account") and not self.blob_access_allowed(
                     primary["principal_id"], backup["storage_account"], backup.get("container") or ""):
                 return False, "no_storage_role"
+            if backup.get("storage_account") and self.blob_network_denial(key, backup["storage_account"]):
+                return False, "storage_firewall"
             return True, "ready"
 
     # ------------------------------------------------------------------ tokens

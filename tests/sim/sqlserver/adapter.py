@@ -115,6 +115,10 @@ class WorldAdapter:
     def blob_access_allowed(self, principal, account, container, write=True):
         return self._m("blob_access_allowed")(principal, account, container, write=write)
 
+    def blob_network_denial(self, vm_key, account):
+        fn = getattr(self.world, "blob_network_denial", None)
+        return fn(vm_key, account) if fn else None
+
     def blob_store(self, account, container, principal=None, sas=None):
         endpoint, ca = self._m("azurite_endpoint", "blob_endpoint")(account)
         url = f"{endpoint.rstrip('/')}/{container}"

@@ -44,6 +44,9 @@ class WorldBackend(Protocol):
 
     def blob_access_allowed(self, principal: dict, account: str, container: str, write: bool = True) -> bool: ...
 
+    def blob_network_denial(self, vm_key: str, account: str) -> Optional[str]:
+        """Why the storage account's firewall turns the VM away (None: it lets it through)."""
+
     def blob_store(self, account: str, container: str, principal: Optional[dict] = None,
                    sas: Optional[str] = None) -> BlobStore: ...
 
@@ -87,6 +90,7 @@ class FakeBackend:
         self.faults = []
         self.requests = []
         self.stores = {}
+        self.network_denials = {}     # (vm_key, account) -> reason the storage firewall turns the VM away
 
     def add_principal(self, kind, display_name, object_id, app_id=None, upn=None):
         p = {"kind": kind, "display_name": display_name, "object_id": object_id, "app_id": app_id,
@@ -134,6 +138,9 @@ class FakeBackend:
     def blob_access_allowed(self, principal, account, container, write=True):
         oid = principal["object_id"]
         return (oid, account, None) in self.blob_contributors or (oid, account, container) in self.blob_contributors
+
+    def blob_network_denial(self, vm_key, account):
+        return self.network_denials.get((vm_key, account))
 
     def blob_store(self, account, container, principal=None, sas=None):
         return self.stores.setdefault((account, container), MemoryBlobStore())

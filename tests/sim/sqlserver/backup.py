@@ -138,6 +138,14 @@ def _credential_for(cat, url):
     return best
 
 
+def _network_check(verb, url, backend, vm_key, account):
+    """The storage firewall answers 403 AuthorizationFailure ("This request is not authorized to perform this
+    operation.", Azure Storage error codes) to a VM it does not let through, whatever the credential."""
+    if backend.blob_network_denial(vm_key, account):
+        _fail(verb, 3201, 16, 1, f"Cannot open backup device '{url}'. Operating system error 5(The remote server "
+                                 "returned an error: (403) This request is not authorized to perform this operation.).")
+
+
 def _open_devices(ctx, spec, verb):
     """Credential → managed identity → RBAC for every URL; returns [(url, account, container, blob, store)]."""
     cat, backend = ctx.cat, ctx.inst.backend
@@ -168,12 +176,14 @@ def _open_devices(ctx, spec, verb):
             principal = backend.primary_identity(ctx.inst.vm_key)
             if principal is None:
                 _fail(verb, 37563, 16, 2, E.PRIMARY_MI_NOT_SELECTED)
+            _network_check(verb, url, backend, ctx.inst.vm_key, account)
             # BACKUP writes (Storage Blob Data Contributor); RESTORE only reads.
             if not backend.blob_access_allowed(principal, account, container, write=verb.startswith("BACKUP")):
                 _fail(verb, 3201, 16, 1, f"Cannot open backup device '{url}'. Operating system error 5(Access is "
                                          "denied.).")
             store = backend.blob_store(account, container, principal=principal)
         elif identity == "shared access signature":
+            _network_check(verb, url, backend, ctx.inst.vm_key, account)
             store = backend.blob_store(account, container, sas=cred["secret"])
         else:
             _fail(verb, 3201, 16, 1, f"Cannot open backup device '{url}'. Operating system error 86(The specified "
