@@ -24,8 +24,10 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import 
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
+# auth_source has no default here: when the task does not set it, auth.py takes ANSIBLE_AZURE_AUTH_SOURCE, else auto.
 AUTH_ARGUMENT_SPEC = dict(
-    auth_source=dict(type="str", default="auto", choices=list(AUTH_SOURCES)),
+    auth_source=dict(type="str", choices=list(AUTH_SOURCES)),
+    profile=dict(type="str"),
     subscription_id=dict(type="str"),
     client_id=dict(type="str"),
     secret=dict(type="str", no_log=True),
@@ -42,6 +44,10 @@ AUTH_ARGUMENT_SPEC = dict(
 
 # Third-party libraries -> the requirement users should install when the import fails. (A missing pyodbc is
 # reported by sql/connection.py, which imports it, with what to install next to it: unixODBC and a driver.)
+# Capabilities that enable or read Microsoft Entra authentication on SQL Server on Azure VMs (backends/<name>.py):
+# they warn outside the public cloud (cloud.entra_on_sql_vm_warning).
+ENTRA_ON_SQL_VM_BACKENDS = ("sqlvm_identity", "sqlvm_info")
+
 _REQUIREMENTS = {"azure": "azure-identity, azure-core and azure-mgmt-core (see requirements.txt)",
                  "msal": "azure-identity (see requirements.txt)"}
 
@@ -157,9 +163,11 @@ class SqlvmModule(AnsibleModule):
         if self._auth_settings is None:
             from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth import AuthSettings
             settings = AuthSettings.from_options_and_env(self.params, os.environ)
-            # Secrets may come from the environment: mask them wherever they could appear.
+            # Secrets may come from the environment or the credentials file: mask them wherever they could appear.
             self.no_log_values.update(settings.secret_values())
             self._auth_settings = settings
+            for text in settings.warnings:
+                self.warn(text)
         return self._auth_settings
 
     @property
@@ -179,11 +187,22 @@ class SqlvmModule(AnsibleModule):
         from ansible_collections.sqlvm.backup.plugins.module_utils.sql import connection as sql_connection
         params = dict(self.params)
         params.update(overrides)
-        session = sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
+        session = sql_connection.connect(params, token_provider=self._entra_sql_token,
                                          check_mode=self.check_mode, deadline=self.deadline)
         # Kept so that a failure after some writes can say what was already done (see `run`).
         self._sql_sessions.append(session)
         return session
+
+    def _entra_sql_token(self):
+        """An access token for SQL Server (sql_auth: entra), with the cloud warning where Entra on SQL VMs is unsupported."""
+        self._warn_entra_cloud()
+        return self.azure.token(self.azure.cloud.sql_scope)
+
+    def _warn_entra_cloud(self):
+        from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import entra_on_sql_vm_warning
+        warning = entra_on_sql_vm_warning(self.azure.cloud)
+        if warning:
+            self.warn(warning)
 
     def run_sql(self, backend, **options):
         """The whole task of a SQL module, its session's life included; exits (finish) or fails (run).
@@ -219,6 +238,8 @@ class SqlvmModule(AnsibleModule):
             validate = getattr(backend, "validate", None)
             if validate is not None:
                 validate(desired)
+            if backend.__name__.rsplit(".", 1)[-1] in ENTRA_ON_SQL_VM_BACKENDS:
+                module._warn_entra_cloud()  # pylint: disable=protected-access
             if hasattr(backend, "ensure"):
                 return backend.ensure(module.azure, desired, module.check_mode)
             return backend.read(module.azure, desired)
