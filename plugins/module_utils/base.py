@@ -198,9 +198,12 @@ class SqlvmModule(AnsibleModule):
         self._warn_entra_cloud()
         return self.azure.token(self.azure.cloud.sql_scope)
 
-    def _warn_entra_cloud(self):
+    def _warn_entra_cloud(self, resolve=True):
+        """The cloud warning for Microsoft Entra authentication on SQL VMs; without `resolve`, only when the task's
+        session has already resolved its cloud (so the warning never costs a request, nor fails a task)."""
         from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import entra_on_sql_vm_warning
-        warning = entra_on_sql_vm_warning(self.azure.cloud)
+        cloud = self.azure.cloud if resolve else getattr(self._azure, "resolved_cloud", None)
+        warning = entra_on_sql_vm_warning(cloud) if cloud is not None else None
         if warning:
             self.warn(warning)
 
@@ -238,11 +241,14 @@ class SqlvmModule(AnsibleModule):
             validate = getattr(backend, "validate", None)
             if validate is not None:
                 validate(desired)
-            if backend.__name__.rsplit(".", 1)[-1] in ENTRA_ON_SQL_VM_BACKENDS:
-                module._warn_entra_cloud()  # pylint: disable=protected-access
-            if hasattr(backend, "ensure"):
-                return backend.ensure(module.azure, desired, module.check_mode)
-            return backend.read(module.azure, desired)
+            try:
+                if hasattr(backend, "ensure"):
+                    return backend.ensure(module.azure, desired, module.check_mode)
+                return backend.read(module.azure, desired)
+            finally:
+                # Also when the capability failed; only once it has resolved the cloud (no request of its own).
+                if backend.__name__.rsplit(".", 1)[-1] in ENTRA_ON_SQL_VM_BACKENDS:
+                    module._warn_entra_cloud(resolve=False)  # pylint: disable=protected-access
         self.run(task)
 
     def _writes_before_failure(self):

@@ -12,6 +12,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.sqlvm.backup.plugins.module_utils import base
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import (
     KNOWN_CLOUDS, Cloud, entra_on_sql_vm_warning, is_public_cloud)
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -37,16 +38,18 @@ def test_only_the_public_cloud_is_public(cloud, public):
         assert "sql_auth: sql" in warning
 
 
-def warnings(result):
-    # ansible-core 2.19 reports warnings as structured events; the text is inside.
-    return json.dumps(result.get("warnings", []))
-
-
 @pytest.fixture(autouse=True)
-def _fresh_warnings(monkeypatch):
-    # ansible-core keeps warnings per process: each test starts with none.
-    from ansible.module_utils.common import warnings as ansible_warnings
-    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
+def warned(monkeypatch):
+    """The warnings the task gives (as SqlvmModule.warn receives them, secrets already masked there).
+    ansible-core keeps warnings per process, so they are recorded where they are given."""
+    given = []
+    original = base.SqlvmModule.warn
+
+    def record(self, warning):
+        given.append(warning)
+        original(self, warning)
+    monkeypatch.setattr(base.SqlvmModule, "warn", record)
+    return given
 
 
 def make_module(monkeypatch, args):
@@ -56,9 +59,17 @@ def make_module(monkeypatch, args):
     return base.SqlvmModule({"name": {"type": "str"}})
 
 
-def backend(name):
+def backend(name, fails=False):
+    """A capability that talks to Azure as the real ones do: the session resolves its cloud (a named cloud
+    costs no request), then it answers or fails."""
     capability = types.ModuleType("ansible_collections.sqlvm.backup.plugins.module_utils.backends." + name)
-    capability.read = lambda session, desired: Result(changed=False)
+
+    def read(session, desired):
+        assert session.cloud is not None
+        if fails:
+            raise InvalidInputError("the VM is not there.", fix="name another VM.")
+        return Result(changed=False)
+    capability.read = read
     return capability
 
 
@@ -70,28 +81,40 @@ def run_azure(monkeypatch, capsys, capability, cloud):
 
 
 @pytest.mark.parametrize("name", ["sqlvm_info", "sqlvm_identity"])
-def test_entra_capabilities_warn_in_us_government(monkeypatch, capsys, name):
-    result = run_azure(monkeypatch, capsys, backend(name), "AzureUSGovernment")
-    assert "AzureUSGovernment, not the public cloud" in warnings(result), result
+@pytest.mark.parametrize("fails", [False, True])
+def test_entra_capabilities_warn_in_us_government_also_when_they_fail(monkeypatch, capsys, warned, name, fails):
+    result = run_azure(monkeypatch, capsys, backend(name, fails), "AzureUSGovernment")
+    assert bool(result.get("failed")) is fails
+    assert "AzureUSGovernment, not the public cloud" in " ".join(warned)
+
+
+def test_bad_input_refused_before_the_session_gives_no_cloud_warning(monkeypatch, capsys, warned):
+    capability = backend("sqlvm_info")
+
+    def validate(desired):
+        raise InvalidInputError("vm_name is empty.", fix="name the VM.")
+    capability.validate = validate
+    result = run_azure(monkeypatch, capsys, capability, "AzureUSGovernment")
+    assert result["failed"] and warned == []
 
 
 @pytest.mark.parametrize("name, cloud", [("sqlvm_info", "AzureCloud"), ("role_assignment", "AzureUSGovernment")])
-def test_no_warning_in_the_public_cloud_nor_for_other_capabilities(monkeypatch, capsys, name, cloud):
-    result = run_azure(monkeypatch, capsys, backend(name), cloud)
-    assert "public cloud" not in warnings(result), result
+def test_no_warning_in_the_public_cloud_nor_for_other_capabilities(monkeypatch, capsys, warned, name, cloud):
+    run_azure(monkeypatch, capsys, backend(name), cloud)
+    assert "public cloud" not in " ".join(warned)
 
 
-def test_an_entra_sql_token_warns_outside_the_public_cloud(monkeypatch, capsys):
+def test_an_entra_sql_token_warns_outside_the_public_cloud(monkeypatch, capsys, warned):
     module = make_module(monkeypatch, {"subscription_id": SUB, "cloud_environment": "AzureChinaCloud"})
     monkeypatch.setattr(type(module.azure), "token", lambda self, scope: "token-for-" + scope)
     assert module._entra_sql_token() == "token-for-https://database.chinacloudapi.cn/.default"
     with pytest.raises(SystemExit):
         module.exit_json(changed=False)
     result = json.loads(capsys.readouterr().out)
-    assert "AzureChinaCloud, not the public cloud" in warnings(result)
+    assert result["changed"] is False and "AzureChinaCloud, not the public cloud" in " ".join(warned)
 
 
-def test_credentials_file_warnings_and_secrets_reach_the_task_result_masked(monkeypatch, capsys, tmp_path):
+def test_credentials_file_warnings_and_secrets_reach_the_task_result_masked(monkeypatch, capsys, tmp_path, warned):
     (tmp_path / ".azure").mkdir()
     path = tmp_path / ".azure" / "credentials"
     path.write_text("[default]\nsubscription_id = %s\nad_user = dba@contoso.com\npassword = Pr0file-Pa55\n"
@@ -106,4 +129,4 @@ def test_credentials_file_warnings_and_secrets_reach_the_task_result_masked(monk
         module.exit_json(changed=False, echoed="the password is Pr0file-Pa55")
     out = capsys.readouterr().out
     assert "Pr0file-Pa55" not in out
-    assert "cert_validation_mode" in warnings(json.loads(out))
+    assert "cert_validation_mode" in " ".join(warned)
