@@ -42,12 +42,12 @@ AUTH_ARGUMENT_SPEC = dict(
     token_cache=dict(type="bool"),
 )
 
-# Third-party libraries -> the requirement users should install when the import fails. (A missing pyodbc is
-# reported by sql/connection.py, which imports it, with what to install next to it: unixODBC and a driver.)
 # Capabilities that enable or read Microsoft Entra authentication on SQL Server on Azure VMs (backends/<name>.py):
 # they warn outside the public cloud (cloud.entra_on_sql_vm_warning).
 ENTRA_ON_SQL_VM_BACKENDS = ("sqlvm_identity", "sqlvm_info")
 
+# Third-party libraries -> the requirement users should install when the import fails. (A missing pyodbc is
+# reported by sql/connection.py, which imports it, with what to install next to it: unixODBC and a driver.)
 _REQUIREMENTS = {"azure": "azure-identity, azure-core and azure-mgmt-core (see requirements.txt)",
                  "msal": "azure-identity (see requirements.txt)"}
 
