@@ -11,20 +11,44 @@ options:
   auth_source:
     description:
       - How the task signs in to Azure.
+      - When the task does not set it, E(ANSIBLE_AZURE_AUTH_SOURCE) decides (as with azure.azcollection), else V(auto).
       - V(auto) uses the first of these that applies, in this order.
-        V(credentials) when O(client_id), O(tenant) and O(secret) or O(client_certificate_path) are set, or O(ad_user) and O(password);
+        V(credentials) when O(client_id), O(tenant) and O(secret) or O(client_certificate_path) are set, or O(ad_user) and O(password)
+        (from the task, the environment or the credentials file profile, see O(profile));
         V(workload_identity) when O(client_id), O(tenant) and O(federated_token_file) are set;
         V(msi) when a managed identity endpoint answers (E(IDENTITY_ENDPOINT) or E(MSI_ENDPOINT) is set,
         or the instance metadata service accepts a connection within half a second, so off Azure the probe never hangs);
         V(cli) when the C(az) command is installed (its C(az login) account).
-      - V(credentials) uses a service principal (secret or certificate) or a user name and password, from options or environment.
-      - V(env) is V(credentials) with values taken from environment variables only, ignoring the task's options.
+        Each value is taken from the task's option first, then the environment, then the credentials file; so the
+        precedence is module options > environment > C(~/.azure/credentials) > managed identity > Azure CLI.
+      - V(credentials) uses a service principal (secret or certificate) or a user name and password, from options, environment or
+        the credentials file.
+      - V(env) is V(credentials) with the identity taken from environment variables only, ignoring the task's options
+        (E(AZURE_PROFILE), when set, names a credentials file profile to use instead, as azure.azcollection does).
+      - V(credential_file) is V(credentials) with the identity taken from a profile of C(~/.azure/credentials) only (O(profile),
+        else E(AZURE_PROFILE), else C([default])), ignoring the task's and the environment's identity options.
       - V(msi) uses the managed identity of the machine running the task; O(client_id) selects a user-assigned identity.
       - V(workload_identity) exchanges the federated token in O(federated_token_file) (AKS workload identity, OIDC).
       - V(cli) uses the Azure CLI's signed-in account.
     type: str
-    default: auto
-    choices: [auto, credentials, env, msi, cli, workload_identity]
+    choices: [auto, credentials, env, credential_file, msi, cli, workload_identity]
+  profile:
+    description:
+      - A profile (section) of the C(~/.azure/credentials) INI file, the file azure.azcollection reads, e.g. V(default) or V(prod).
+        Falls back to E(AZURE_PROFILE).
+      - A named profile gives the identity (C(client_id), C(secret), C(tenant), C(ad_user), C(password), C(x509_certificate_path)
+        or C(client_certificate_path), C(client_certificate_password), C(federated_token_file)) in place of the environment's,
+        and C(subscription_id) and C(cloud_environment) before the environment's; the task's own options still come first.
+        It must exist, or the task fails.
+      - Without a named profile, the C([default]) profile is used when it exists and neither the task nor the environment
+        gives any part of an identity.
+      - The file is C(~/.azure/credentials) of the user running the task (not C($AZURE_CONFIG_DIR), as with azure.azcollection).
+        It is read only when it is a regular file (not a symbolic link) owned by that user and writable by nobody else, and,
+        when it holds a secret or password, readable by nobody else (C(chmod 600)); otherwise a named profile fails the task
+        with the fix, and the C([default]) fallback is skipped with a warning.
+      - C(cert_validation_mode=ignore), C(adfs_authority_url) and C(disable_instance_discovery) in a profile are not honoured (a warning
+        says so). Certificates are always verified; trust a TLS-inspecting proxy with E(REQUESTS_CA_BUNDLE).
+    type: str
   subscription_id:
     description:
       - The subscription to work in.
@@ -105,7 +129,11 @@ options:
     type: bool
 notes:
   - Secrets (O(secret), O(password), O(client_certificate_password)) are never returned or logged, also when they
-    come from the environment.
+    come from the environment or the credentials file.
+  - Microsoft supports Microsoft Entra authentication for SQL Server on Azure VMs only for VMs deployed to the public cloud
+    (Microsoft's "Enable Microsoft Entra authentication for SQL Server on Azure VMs", Limitations). Modules that enable or
+    read it (M(sqlvm.backup.sqlvm_identity), M(sqlvm.backup.sqlvm_info)) and SQL modules with O(sqlvm.backup.sql_info#module:sql_auth=entra)
+    warn when O(cloud_environment) is another cloud.
   - Set authentication once for all modules of the collection with C(module_defaults) and the
     C(group/sqlvm.backup.azure) action group.
 requirements:

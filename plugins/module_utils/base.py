@@ -24,8 +24,10 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import 
 
 # Mirrors plugins/doc_fragments/azure_auth.py. Environment fallbacks are resolved in auth.py (they
 # have an order across AWX and azure-identity names that Ansible's env_fallback cannot express).
+# auth_source has no default here: when the task does not set it, auth.py takes ANSIBLE_AZURE_AUTH_SOURCE, else auto.
 AUTH_ARGUMENT_SPEC = dict(
-    auth_source=dict(type="str", default="auto", choices=list(AUTH_SOURCES)),
+    auth_source=dict(type="str", choices=list(AUTH_SOURCES)),
+    profile=dict(type="str"),
     subscription_id=dict(type="str"),
     client_id=dict(type="str"),
     secret=dict(type="str", no_log=True),
@@ -39,6 +41,10 @@ AUTH_ARGUMENT_SPEC = dict(
     timeout=dict(type="int", default=DEFAULT_TIMEOUT),
     token_cache=dict(type="bool"),
 )
+
+# Capabilities that enable or read Microsoft Entra authentication on SQL Server on Azure VMs (backends/<name>.py):
+# they warn outside the public cloud (cloud.entra_on_sql_vm_warning).
+ENTRA_ON_SQL_VM_BACKENDS = ("sqlvm_identity", "sqlvm_info")
 
 # Third-party libraries -> the requirement users should install when the import fails. (A missing pyodbc is
 # reported by sql/connection.py, which imports it, with what to install next to it: unixODBC and a driver.)
@@ -157,9 +163,11 @@ class SqlvmModule(AnsibleModule):
         if self._auth_settings is None:
             from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth import AuthSettings
             settings = AuthSettings.from_options_and_env(self.params, os.environ)
-            # Secrets may come from the environment: mask them wherever they could appear.
+            # Secrets may come from the environment or the credentials file: mask them wherever they could appear.
             self.no_log_values.update(settings.secret_values())
             self._auth_settings = settings
+            for text in settings.warnings:
+                self.warn(text)
         return self._auth_settings
 
     @property
@@ -179,11 +187,25 @@ class SqlvmModule(AnsibleModule):
         from ansible_collections.sqlvm.backup.plugins.module_utils.sql import connection as sql_connection
         params = dict(self.params)
         params.update(overrides)
-        session = sql_connection.connect(params, token_provider=lambda: self.azure.token(self.azure.cloud.sql_scope),
+        session = sql_connection.connect(params, token_provider=self._entra_sql_token,
                                          check_mode=self.check_mode, deadline=self.deadline)
         # Kept so that a failure after some writes can say what was already done (see `run`).
         self._sql_sessions.append(session)
         return session
+
+    def _entra_sql_token(self):
+        """An access token for SQL Server (sql_auth: entra), with the cloud warning where Entra on SQL VMs is unsupported."""
+        self._warn_entra_cloud()
+        return self.azure.token(self.azure.cloud.sql_scope)
+
+    def _warn_entra_cloud(self, resolve=True):
+        """The cloud warning for Microsoft Entra authentication on SQL VMs; without `resolve`, only when the task's
+        session has already resolved its cloud (so the warning never costs a request, nor fails a task)."""
+        from ansible_collections.sqlvm.backup.plugins.module_utils.azure.cloud import entra_on_sql_vm_warning
+        cloud = self.azure.cloud if resolve else getattr(self._azure, "resolved_cloud", None)
+        warning = entra_on_sql_vm_warning(cloud) if cloud is not None else None
+        if warning:
+            self.warn(warning)
 
     def run_sql(self, backend, **options):
         """The whole task of a SQL module, its session's life included; exits (finish) or fails (run).
@@ -219,9 +241,14 @@ class SqlvmModule(AnsibleModule):
             validate = getattr(backend, "validate", None)
             if validate is not None:
                 validate(desired)
-            if hasattr(backend, "ensure"):
-                return backend.ensure(module.azure, desired, module.check_mode)
-            return backend.read(module.azure, desired)
+            try:
+                if hasattr(backend, "ensure"):
+                    return backend.ensure(module.azure, desired, module.check_mode)
+                return backend.read(module.azure, desired)
+            finally:
+                # Also when the capability failed; only once it has resolved the cloud (no request of its own).
+                if backend.__name__.rsplit(".", 1)[-1] in ENTRA_ON_SQL_VM_BACKENDS:
+                    module._warn_entra_cloud(resolve=False)  # pylint: disable=protected-access
         self.run(task)
 
     def _writes_before_failure(self):

@@ -18,7 +18,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = Path(__file__).resolve().parent
-VENV_BIN = ROOT / ".venv" / "bin"
+# The virtual environment ansible-playbook and modules run from: .venv, or SQLVM_TEST_VENV (make test-lowest).
+VENV_BIN = Path(os.environ.get("SQLVM_TEST_VENV") or ROOT / ".venv") / "bin"
 COLLECTIONS = ROOT / "build" / "collections"
 # Variables that would let the host's own Azure sign-in leak into a test.
 _SCRUBBED_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "ANSIBLE_", "SIM_")

@@ -12,6 +12,16 @@ Where a value comes from, first match wins:
      AZURE_CLIENT_SECRET, AZURE_TENANT_ID, AZURE_USERNAME, AZURE_CLIENT_CERTIFICATE_PATH,
      AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_FEDERATED_TOKEN_FILE.
 
+  4. the profile of the ~/.azure/credentials file (credentials_file.py), as azure.azcollection reads it:
+     a profile named by the task (`profile`) or by AZURE_PROFILE takes the place of the environment's
+     identity (3 and 4 above are then not used for client_id, secret, tenant, ...); without a named
+     profile, the [default] profile supplies the identity only when neither the task nor the
+     environment gives any part of one (module options > environment > profile file > MSI / CLI).
+
+auth_source itself: the task's option, else ANSIBLE_AZURE_AUTH_SOURCE, else `auto`.
+`env` takes the identity from the environment only (or AZURE_PROFILE's profile); `credential_file`
+from the profile only (`profile`, else AZURE_PROFILE, else [default]).
+
 `auth_source: auto` picks the first that applies, in this order (AUTO_ORDER):
   credentials        - client_id + tenant + (secret or client certificate), or ad_user + password;
   workload_identity  - client_id + tenant + federated_token_file (AKS workload identity, GitHub OIDC);
@@ -28,7 +38,9 @@ import shutil
 import socket
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.azure.auth_options import (
+    AUTH_SOURCE_ENV,
     AUTH_SOURCES,
+    DEFAULT_AUTH_SOURCE,
     DEFAULT_TIMEOUT,
     TIMEOUT_FIX,
     timeout_problem,
@@ -81,38 +93,111 @@ def _env_hint(name):
     return "option %s (or %s)" % (name, " / ".join(ENV_NAMES[name]))
 
 
+def _identity_given(values):
+    return any(values.get(name) not in (None, "") for name in _CREDENTIAL_OPTIONS)
+
+
+def _auth_source(options, environ):
+    """auth_source: the task's, else ANSIBLE_AZURE_AUTH_SOURCE's, else auto; refused when unknown."""
+    value, origin = options.get("auth_source"), "auth_source"
+    if value in (None, ""):
+        value, origin = environ.get(AUTH_SOURCE_ENV) or DEFAULT_AUTH_SOURCE, AUTH_SOURCE_ENV
+    value = str(value).strip()
+    if value not in AUTH_SOURCES:
+        raise InvalidInputError(
+            "%s %r is not supported." % (origin, value),
+            fix="use one of %s%s." % (", ".join(AUTH_SOURCES),
+                                      "" if origin == "auth_source" else " in %s, or unset it" % AUTH_SOURCE_ENV))
+    return value
+
+
+def _profile_name(auth_source, options, environ):
+    """The profile the task names: option `profile`, else AZURE_PROFILE (auth_source=env: AZURE_PROFILE
+    only, as it ignores the task's options); [default] for auth_source=credential_file; else None."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure.credentials_file import DEFAULT_PROFILE, PROFILE_ENV
+    name = environ.get(PROFILE_ENV) if auth_source == "env" else (options.get("profile") or environ.get(PROFILE_ENV))
+    if not name and auth_source == "credential_file":
+        name = DEFAULT_PROFILE
+    return name or None
+
+
+def _profile(name, environ, credentials_path):
+    """(values, warnings, origin label) of profile `name`, or (None, [], None).
+
+    A named profile must exist (`name` given). Otherwise [default] is looked up quietly: a missing file
+    or profile is no error, an untrusted or invalid file is skipped with a warning."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.azure import credentials_file
+    required = name is not None
+    name = name or credentials_file.DEFAULT_PROFILE
+    try:
+        found = credentials_file.load_profile(name, credentials_path, environ, required=required)
+    except credentials_file.CredentialsFileError as error:
+        if required:
+            raise InvalidInputError(str(error), fix=error.fix) from None
+        return None, ["%s Fix: %s The task signs in without it." % (error, error.fix)], None
+    if found is None:
+        return None, [], None
+    values, warnings, path = found
+    return values, warnings, "profile [%s] of %s" % (name, path)
+
+
 class AuthSettings:
-    """The resolved authentication settings of one task. `origin` says where each value came from."""
+    """The resolved authentication settings of one task. `origin` says where each value came from;
+    `warnings` what the task should show (e.g. a credentials-file key that is not honoured)."""
 
     def __init__(self, auth_source="auto", timeout=DEFAULT_TIMEOUT, token_cache=True, **values):
         self.auth_source = auth_source
         self.timeout = timeout
         self.token_cache = token_cache
         self.origin = values.pop("origin", {})
+        self.warnings = values.pop("warnings", [])
         for name in ENV_NAMES:
             setattr(self, name, values.pop(name, None))
         if values:
             raise TypeError("unknown settings: %s" % ", ".join(sorted(values)))
 
     @classmethod
-    def from_options_and_env(cls, options, environ=None):
+    def from_options_and_env(cls, options, environ=None, credentials_path=None):
+        """The settings of a task from its options (a dict; missing keys are unset), the environment and
+        the ~/.azure/credentials file (`credentials_path` overrides its location)."""
         environ = os.environ if environ is None else environ
-        auth_source = options.get("auth_source") or "auto"
-        if auth_source not in AUTH_SOURCES:
-            raise InvalidInputError(
-                "auth_source %r is not supported." % auth_source,
-                fix="use one of %s." % ", ".join(AUTH_SOURCES))
-        values, origin = {}, {}
-        for name, env_names in ENV_NAMES.items():
-            # auth_source=env means: credentials from the environment only, whatever the task says.
-            use_option = not (auth_source == "env" and name in _CREDENTIAL_OPTIONS)
-            value = options.get(name) if use_option else None
+        auth_source = _auth_source(options, environ)
+        # auth_source=env / credential_file: the identity comes from that source only, whatever the task says.
+        options_identity = auth_source not in ("env", "credential_file")
+        given, origin = {}, {}
+        for name in ENV_NAMES:
+            value = options.get(name) if options_identity or name not in _CREDENTIAL_OPTIONS else None
             if value not in (None, ""):
-                values[name], origin[name] = value, "option"
-                continue
+                given[name], origin[name] = value, "option"
+        environment = {}
+        for name, env_names in ENV_NAMES.items():
             for env_name in env_names:
                 if environ.get(env_name):
-                    values[name], origin[name] = environ[env_name], env_name
+                    environment[name] = (environ[env_name], env_name)
+                    break
+        profile_name = _profile_name(auth_source, options, environ)
+        named = profile_name is not None
+        profile, warnings, profile_origin = None, [], None
+        # Without a named profile, [default] is the fallback identity: read only when nothing else gives one.
+        if named or (auth_source in ("auto", "credentials") and not _identity_given(given)
+                     and not _identity_given({name: value for name, (value, _env) in environment.items()})):
+            profile, warnings, profile_origin = _profile(profile_name, environ, credentials_path)
+        values = dict(given)
+        for name in ENV_NAMES:
+            if name in values:
+                continue
+            env_value, env_name = environment.get(name, (None, None))
+            profile_value = profile.get(name) if profile is not None else None
+            if named:
+                # A named profile takes the environment's place for the identity, and comes first for the rest.
+                candidates = [(profile_value, profile_origin)]
+                if name not in _CREDENTIAL_OPTIONS:
+                    candidates.append((env_value, env_name))
+            else:
+                candidates = [(env_value, env_name), (profile_value, profile_origin)]
+            for value, where in candidates:
+                if value not in (None, ""):
+                    values[name], origin[name] = value, where
                     break
         timeout = options.get("timeout")
         timeout = DEFAULT_TIMEOUT if timeout is None else timeout
@@ -120,19 +205,24 @@ class AuthSettings:
         if token_cache is None:
             token_cache = parse_boolean(environ.get(TOKEN_CACHE_ENV, "true"), TOKEN_CACHE_ENV)
         settings = cls(auth_source=auth_source, timeout=timeout, token_cache=bool(token_cache), origin=origin,
-                       **values)
+                       warnings=warnings, **values)
         settings.validate()
         return settings
+
+    def _where(self, name):
+        """Where to set `name` so the fix reaches the value actually used."""
+        origin = self.origin.get(name) or ""
+        return ("%s in %s" % (name, origin)) if origin.startswith("profile ") else _env_hint(name)
 
     def validate(self):
         if self.subscription_id and not is_guid(str(self.subscription_id)):
             raise InvalidInputError(
                 "subscription_id %r is not a GUID." % self.subscription_id,
-                fix="set %s to the subscription's id (az account show --query id)." % _env_hint("subscription_id"))
+                fix="set %s to the subscription's id (az account show --query id)." % self._where("subscription_id"))
         if self.client_id and not is_guid(str(self.client_id)):
             raise InvalidInputError(
                 "client_id %r is not a GUID." % self.client_id,
-                fix="set %s to the application (client) id." % _env_hint("client_id"))
+                fix="set %s to the application (client) id." % self._where("client_id"))
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, int) or self.timeout <= 0:
             raise InvalidInputError(timeout_problem(self.timeout), fix=TIMEOUT_FIX)
 
@@ -177,7 +267,7 @@ def managed_identity_reachable(environ=None, timeout=IMDS_PROBE_SECONDS):
 def choose_auth_source(settings, environ=None, probe_msi=None, which=None):
     """The concrete source to use. For `auto`, the first of AUTO_ORDER that applies."""
     if settings.auth_source != "auto":
-        return "credentials" if settings.auth_source == "env" else settings.auth_source
+        return "credentials" if settings.auth_source in ("env", "credential_file") else settings.auth_source
     probe_msi = probe_msi or managed_identity_reachable
     which = which or shutil.which
     if settings.has_service_principal() or settings.has_user_password():
@@ -316,9 +406,13 @@ def build_credential(settings, cloud, environ=None, probe_msi=None, which=None, 
             return UsernamePasswordCredential(settings.client_id or AZURE_CLI_CLIENT_ID, settings.ad_user,
                                               settings.password, tenant_id=settings.tenant or "organizations",
                                               **_authority_kwargs(cloud, settings, deadline))
-        missing = [_env_hint(name) for name in ("client_id", "tenant") if not getattr(settings, name)]
+
+        def hint(name):
+            return "%s in the profile" % name if settings.auth_source == "credential_file" else _env_hint(name)
+
+        missing = [hint(name) for name in ("client_id", "tenant") if not getattr(settings, name)]
         if not (settings.secret or settings.client_certificate_path):
-            missing.append(_env_hint("secret") + " or " + _env_hint("client_certificate_path"))
+            missing.append(hint("secret") + " or " + hint("client_certificate_path"))
         raise InvalidInputError(
             "auth_source=%s needs a service principal (client_id, tenant and a secret or certificate) "
             "or ad_user and password; missing: %s." % (settings.auth_source, "; ".join(missing)),

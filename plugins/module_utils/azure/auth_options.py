@@ -3,7 +3,10 @@
 """The values the authentication options' argument spec needs, apart from auth.py: every module
 builds the spec, but only tasks that talk to Azure need auth.py itself (compiled anew per task)."""
 
-AUTH_SOURCES = ("auto", "credentials", "env", "msi", "cli", "workload_identity")
+AUTH_SOURCES = ("auto", "credentials", "env", "credential_file", "msi", "cli", "workload_identity")
+# Where auth_source's default comes from when the task does not set it (azure.azcollection reads it too).
+AUTH_SOURCE_ENV = "ANSIBLE_AZURE_AUTH_SOURCE"
+DEFAULT_AUTH_SOURCE = "auto"
 DEFAULT_TIMEOUT = 300
 # sql_backup and sql_restore: BACKUP and RESTORE of a large database take hours (docs/design.md, "Deadline").
 LONG_TASK_TIMEOUT = 24 * 3600

@@ -117,6 +117,31 @@ def cloud_by_name(name):
     return KNOWN_CLOUDS[alias] if alias else None
 
 
+PUBLIC_CLOUD = "AzureCloud"
+ENTRA_ON_SQL_VM_DOC = "Enable Microsoft Entra authentication for SQL Server on Azure VMs"
+
+
+def is_public_cloud(cloud):
+    """True for Azure's public cloud: AzureCloud by name, or a cloud whose ARM endpoint or sign-in authority
+    is the public one (an ARM URL whose metadata describes the public cloud)."""
+    public = KNOWN_CLOUDS[PUBLIC_CLOUD]
+    return (cloud.name == PUBLIC_CLOUD or cloud.arm_endpoint.lower() == public.arm_endpoint
+            or cloud.authority_host.lower() == public.authority_host)
+
+
+def entra_on_sql_vm_warning(cloud):
+    """The warning for a task that enables or uses Microsoft Entra authentication on SQL Server on an Azure
+    VM in a cloud other than the public one, or None. Microsoft's "Enable Microsoft Entra authentication for
+    SQL Server on Azure VMs" (Limitations) supports it only for SQL Server 2022 on Windows VMs registered with
+    the SQL IaaS Agent extension and deployed to the public cloud."""
+    if is_public_cloud(cloud):
+        return None
+    return ("cloud_environment is %s, not the public cloud (%s): Microsoft supports Microsoft Entra authentication "
+            "for SQL Server on Azure VMs only for VMs deployed to the public cloud (\"%s\", Limitations). Enabling it, "
+            "or signing in to SQL Server with a Microsoft Entra token, may fail in this cloud; use SQL authentication "
+            "(sql_auth: sql) there." % (cloud.name, PUBLIC_CLOUD, ENTRA_ON_SQL_VM_DOC))
+
+
 def arm_base_url(url):
     """The ARM endpoint of a URL given by the user: accepts the endpoint itself or its metadata URL."""
     url = url.strip()

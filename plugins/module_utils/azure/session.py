@@ -67,6 +67,11 @@ class AzureSession:
         return self._cloud
 
     @property
+    def resolved_cloud(self):
+        """The cloud if a step has needed it already, else None (reading it never sends a request)."""
+        return self._cloud
+
+    @property
     def credential(self):
         """A TokenCredential: the disk token cache in front of azure-identity (token_cache.py), or
         azure-identity alone when the cache is off. azure-identity is imported only on a cache miss."""

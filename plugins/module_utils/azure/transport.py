@@ -9,8 +9,11 @@ the exception types. This transport behaves as RequestsTransport does where it m
 
 - certificates are verified against REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi's bundle
   (requests' own default), else the system store; one SSL context per process;
-- HTTPS_PROXY / https_proxy and NO_PROXY / no_proxy are honoured (CONNECT tunnel, credentials in the
-  proxy URL sent as Proxy-Authorization);
+- the *_proxy and NO_PROXY / no_proxy variables decide as they do for requests (proxy_url_for; the unit
+  tests compare with requests' own decision): an http:// proxy gets a CONNECT tunnel (credentials in the
+  proxy URL sent as Proxy-Authorization); an https:// proxy - TLS to the proxy, then CONNECT and TLS to
+  the server inside it - is left to azure-core's RequestsTransport (urllib3 does TLS in TLS), so it
+  costs the requests import only where such a proxy is configured;
 - no redirects, connections kept alive per host and reopened when the server closed them;
 - failures map to azure-core's types as RequestsTransport maps them, so RetryPolicy decides as it
   does with requests: nothing sent (cannot connect, TLS handshake) -> ServiceRequestError; sent but
@@ -78,51 +81,111 @@ def ssl_context(environ=None, whole_bundle=False):
     return context
 
 
-def _proxy_variable(environ, scheme):
-    for name in ("%s_proxy" % scheme, "%s_PROXY" % scheme.upper(), "all_proxy", "ALL_PROXY"):
-        if environ.get(name):
-            return environ[name]
-    return None
+def environ_proxies(environ):
+    """{scheme: proxy URL} from the *_proxy variables, as urllib (and so requests) reads them: any
+    `<scheme>_proxy` in any case, the lower-case spelling winning - even when empty, which unsets it; under
+    CGI (REQUEST_METHOD set) HTTP_PROXY is ignored, as it may come from a request header."""
+    proxies = {}
+    for name, value in environ.items():
+        if value and name.lower().endswith("_proxy") and not (name == "HTTP_PROXY" and "REQUEST_METHOD" in environ):
+            proxies[name.lower()[:-6]] = value
+    for name, value in environ.items():
+        if name[-6:] == "_proxy":
+            if value:
+                proxies[name[:-6]] = value
+            else:
+                proxies.pop(name[:-6], None)
+    return proxies
+
+
+def _is_ipv4(host):
+    import socket as _socket
+    try:
+        _socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
 
 
 def _in_network(host, entry):
-    """Whether `host` is an IP address inside the network `entry` (a NO_PROXY CIDR such as 10.0.0.0/8),
-    as requests decides for its own NO_PROXY handling."""
+    """Whether the IPv4 address `host` is inside `entry`, a NO_PROXY network in CIDR form (10.0.0.0/8),
+    as requests decides (utils.is_valid_cidr / address_in_network): a mask of 1 to 32 bits."""
     import ipaddress
+    address, _slash, mask = entry.partition("/")
+    if not mask.isdigit() or not 1 <= int(mask) <= 32 or not _is_ipv4(address):
+        return None  # not a network entry
     try:
         return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
     except ValueError:
         return False
 
 
-def _bypassed(host, environ):
-    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
-    host = host.lower().strip("[]")
-    for entry in (item.strip().lower() for item in no_proxy.split(",")):
-        if not entry:
+def _split_port(host):
+    # urllib's _splitport: the text after the last ':' when it is all digits.
+    head, colon, tail = host.rpartition(":")
+    return (head, tail) if colon and tail.isdigit() else (host, None)
+
+
+def _bypassed(parts, environ):
+    """Whether NO_PROXY sends the URL (split) direct, deciding as requests does: its own pass
+    (utils.should_bypass_proxies: IPv4 networks and addresses, host names with and without the port, on
+    dot boundaries), then urllib's (proxy_bypass_environment: `*`, case-insensitive host names)."""
+    hostname = parts.hostname
+    if hostname is None:
+        return True
+    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY")
+    if no_proxy:
+        entries = [entry for entry in no_proxy.replace(" ", "").split(",") if entry]
+        if _is_ipv4(hostname):
+            for entry in entries:
+                inside = _in_network(hostname, entry)
+                if inside or (inside is None and hostname == entry):
+                    return True
+        else:
+            with_port = hostname + (":%d" % parts.port if parts.port else "")
+            for entry in entries:
+                entry = entry.lstrip(".")
+                if entry in (hostname, with_port) or hostname.endswith("." + entry) or with_port.endswith("." + entry):
+                    return True
+    # urllib's pass reads the variable as urllib does (lower case first, even when empty).
+    urllib_no_proxy = environ_proxies(environ).get("no")
+    if not urllib_no_proxy:
+        return False
+    if urllib_no_proxy == "*":
+        return True
+    host = hostname.lower()
+    host_only, _port = _split_port(host)
+    for name in urllib_no_proxy.split(","):
+        name = name.strip().lstrip(".").lower()
+        if not name:
             continue
-        if entry == "*":
-            return True
-        if "/" in entry:
-            if _in_network(host, entry):
-                return True
-            continue
-        entry = entry.split(":", 1)[0] if entry.count(":") == 1 else entry
-        entry = entry.lstrip(".")
-        if host == entry or host.endswith("." + entry):
+        if name in (host_only, host) or host_only.endswith("." + name) or host.endswith("." + name):
             return True
     return False
 
 
-def proxy_for(url, environ=None):
-    """(host, port, Proxy-Authorization header or None) for `url`, or None to connect directly."""
+def proxy_url_for(url, environ=None):
+    """The proxy URL requests would use for `url` under `environ` (the *_proxy and NO_PROXY variables),
+    with a scheme (http:// when it has none), or None to connect directly."""
     environ = os.environ if environ is None else environ
     parts = urlsplit(url)
-    proxy = _proxy_variable(environ, parts.scheme)
-    if not proxy or _bypassed(parts.hostname or "", environ):
+    if _bypassed(parts, environ):
         return None
-    if "://" not in proxy:
-        proxy = "http://" + proxy
+    proxies = environ_proxies(environ)
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    for key in ("%s://%s" % (scheme, host), scheme, "all://%s" % host, "all"):
+        if proxies.get(key):
+            proxy = proxies[key]
+            return proxy if "://" in proxy else "http://" + proxy
+    return None
+
+
+def proxy_for(url, environ=None):
+    """(host, port, Proxy-Authorization header or None) for `url`, or None to connect directly."""
+    proxy = proxy_url_for(url, environ)
+    if proxy is None:
+        return None
     proxy_parts = urlsplit(proxy)
     authorization = None
     if proxy_parts.username is not None:
@@ -198,6 +261,7 @@ def _build_class():
             self._environ = os.environ if environ is None else environ
             self._connections = {}
             self._whole_bundle = False
+            self._requests = None
 
         def __enter__(self):
             return self
@@ -212,6 +276,21 @@ def _build_class():
             for connection in self._connections.values():
                 connection.close()
             self._connections.clear()
+            if self._requests is not None:
+                self._requests.close()
+                self._requests = None
+
+        def _send_through_https_proxy(self, request, proxy_url, connection_timeout, read_timeout):
+            """The exchange through an https:// proxy, by azure-core's RequestsTransport: the proxy and the
+            server are verified against the same CA certificates as every other connection."""
+            if self._requests is None:
+                from azure.core.pipeline.transport import RequestsTransport
+                self._requests = RequestsTransport(connection_timeout=connection_timeout, read_timeout=read_timeout)
+            location = ca_location(self._environ)
+            return self._requests.send(
+                request, proxies={urlsplit(request.url).scheme.lower(): proxy_url},
+                connection_verify=location[1] if location else True,
+                connection_timeout=connection_timeout, read_timeout=read_timeout)
 
         def _new_connection(self, scheme, host, port, proxy, timeout):
             target = (proxy[0], proxy[1]) if proxy else (host, port)
@@ -257,6 +336,9 @@ def _build_class():
             read_timeout = kwargs.pop("read_timeout", self.read_timeout)
             if kwargs.get("stream"):
                 raise ValueError("this transport does not stream responses")
+            proxy_url = proxy_url_for(request.url, self._environ)
+            if proxy_url is not None and proxy_url.lower().startswith("https://"):
+                return self._send_through_https_proxy(request, proxy_url, connection_timeout, read_timeout)
             parts = urlsplit(request.url)
             target = request_target(parts)
             body = _content(request)

@@ -30,7 +30,10 @@ def finish(capsys, call):
 def test_auth_options_are_added_and_check_mode_supported(monkeypatch):
     module = make_module(monkeypatch, {"name": "x", "subscription_id": SUB}, check=True)
     assert module.check_mode is True
-    assert module.params["auth_source"] == "auto" and module.params["timeout"] == 300
+    # auth_source unset: auth.py takes ANSIBLE_AZURE_AUTH_SOURCE, else auto.
+    assert module.params["auth_source"] is None and module.params["timeout"] == 300
+    monkeypatch.delenv("ANSIBLE_AZURE_AUTH_SOURCE", raising=False)
+    assert module.auth_settings.auth_source == "auto"
     assert set(base.AUTH_ARGUMENT_SPEC) <= set(module.argument_spec)
 
 
