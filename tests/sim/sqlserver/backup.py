@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from . import catalog as C
 from . import errors as E
+from . import hadr
 
 MAGIC = b"SIMSQL-BACKUP/1\n"
 MAX_BLOCKS = 50000
@@ -241,6 +242,13 @@ def run_backup(ctx, spec):
     if db.name.lower() == "tempdb":
         _fail(verb, 3147, 16, 1, "Backup and restore operations are not allowed on database tempdb.")
     differential = bool(opts.get("DIFFERENTIAL"))
+    replica = hadr.replica_of(cat)
+    if hadr.in_group(cat, db.name) and replica.role == "SECONDARY":
+        # "Offload supported backups to secondary replicas": copy-only full backups and regular log backups only
+        if (spec["what"] == "DATABASE" and (differential or not opts.get("COPY_ONLY"))) or (
+                spec["what"] == "LOG" and opts.get("COPY_ONLY")):
+            _fail(verb, 3059, 16, 1, "This BACKUP or RESTORE command is not supported on a database mirror or "
+                                     "secondary replica.")
     if spec["what"] == "LOG":
         if db.recovery_model == "SIMPLE":
             _fail(verb, 4208, 16, 1, "The statement BACKUP LOG is not allowed while the recovery model is SIMPLE. "
@@ -520,6 +528,11 @@ def run_restore(ctx, spec):
         allowed = session.has_server_perm("CREATE ANY DATABASE")
     if not allowed:
         _fail(verb, 3110, 14, 1, f"User does not have permission to RESTORE database '{name}'.")
+    if target is not None and hadr.in_group(cat, target.name):
+        _fail(verb, 3104, 16, 1, f"RESTORE cannot operate on database '{target.name}' because it is configured for "
+                                 "database mirroring or has joined an availability group. If you intend to restore "
+                                 "the database, use ALTER DATABASE to remove mirroring or to remove the database "
+                                 "from its availability group.")
     rolling_forward = target is not None and (target.state == "RESTORING" or target.read_only)
     if not spec["devices"]:   # RESTORE DATABASE x WITH RECOVERY | STANDBY = 'file'
         if target is None:

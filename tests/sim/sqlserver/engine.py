@@ -58,6 +58,8 @@ MODELLED_FUNCTIONS = {"SERVERPROPERTY", "DB_NAME", "DB_ID", "SUSER_SNAME", "SUSE
                       "ORIGINAL_LOGIN", "USER_NAME", "CURRENT_USER", "SESSION_USER", "SUSER_SID", "IS_SRVROLEMEMBER",
                       "IS_MEMBER", "HAS_PERMS_BY_NAME", "ISNULL", "COALESCE", "NULLIF", "UPPER", "LOWER", "LEN",
                       "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID"}
+# Functions of the sys schema ("Always On availability groups functions") the evaluator computes.
+SYS_FUNCTIONS = {"FN_HADR_BACKUP_IS_PREFERRED_REPLICA", "FN_HADR_IS_PRIMARY_REPLICA"}
 BUILTIN_FUNCTIONS = {"ABS", "ASCII", "CEILING", "CHAR", "CHARINDEX", "CHOOSE", "CONCAT", "CONCAT_WS", "DATALENGTH",
                      "DATEADD", "DATEDIFF", "DATEDIFF_BIG", "DATEFROMPARTS", "DATENAME", "DATEPART", "DAY",
                      "DB_NAME", "DATABASEPROPERTYEX", "EOMONTH", "ERROR_LINE", "ERROR_MESSAGE", "ERROR_NUMBER",
@@ -829,6 +831,20 @@ class Parser:
             while self.tok.kind == "op" and self.tok.value == "." and self.peek().kind in ("word", "ident"):
                 self.next()
                 parts.append(self.next().value)
+            if len(parts) > 1 and self.tok.kind == "op" and self.tok.value == "(":
+                # a schema-qualified function: sys.fn_hadr_backup_is_preferred_replica('db')
+                fname = parts[-1].upper()
+                if [p.lower() for p in parts[:-1]] != ["sys"] or fname not in SYS_FUNCTIONS:
+                    raise E.not_modelled(f"The function {'.'.join(parts)}")
+                self.next()
+                args = []
+                if not self.opt_op(")"):
+                    while True:
+                        args.append(self.expr())
+                        if not self.opt_op(","):
+                            break
+                    self.op(")")
+                return ("func", fname, args)
             return ("col", parts)
         raise self.fail()
 

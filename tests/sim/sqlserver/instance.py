@@ -10,6 +10,7 @@ import time
 
 from . import catalog as C
 from . import errors as E
+from . import hadr
 from . import tds
 from .engine import Parser, Result, compare, infer_type, like_to_regex
 from .server import ConnectionDropped, FatalError, LoginFailed
@@ -707,6 +708,13 @@ class Context:
             return "[" + str(args[0]).replace("]", "]]") + "]"
         if name == "OBJECT_ID":
             return None
+        if name == "FN_HADR_BACKUP_IS_PREFERRED_REPLICA":
+            return hadr.is_preferred_backup_replica(cat, None if args[0] is None else str(args[0]))
+        if name == "FN_HADR_IS_PRIMARY_REPLICA":
+            replica = hadr.replica_of(cat)
+            if args[0] is None or not hadr.in_group(cat, str(args[0])):
+                return 0
+            return int(replica.role == "PRIMARY")
         raise E.SqlError(195, 15, 10, f"'{name}' is not a recognized built-in function name.")
 
     def serverproperty(self, prop):
@@ -722,7 +730,7 @@ class Context:
             "edition": cat.edition,
             "engineedition": cat.engine_edition,
             "isclustered": int(cat.clustered),
-            "ishadrenabled": 0,
+            "ishadrenabled": int(hadr.replica_of(cat) is not None or bool(self.inst.spec.get("hadr_enabled"))),
             "instancedefaultdatapath": cat.data_path.rstrip("\\") + "\\",
             "instancedefaultlogpath": cat.log_path.rstrip("\\") + "\\",
             "instancedefaultbackuppath": cat.data_path.rstrip("\\") + "\\",
@@ -910,7 +918,8 @@ class Context:
             raise E.invalid_object(".".join(parts))
         if db.state != "ONLINE":
             raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
-        if db.read_only:
+        secondary = hadr.in_group(self.cat, db.name) and hadr.replica_of(self.cat).role == "SECONDARY"
+        if db.read_only or secondary:
             raise E.SqlError(3906, 16, 1, f'Failed to update database "{db.name}" because the database is read-only.')
         if not (self.session.is_sysadmin() or self.session.in_db_role(db, "db_owner")
                 or self.session.in_db_role(db, "db_datawriter")):
