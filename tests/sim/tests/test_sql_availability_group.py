@@ -130,3 +130,37 @@ def test_preference_primary_and_priority_zero(ag_handle):
     finally:
         inst_p.spec["availability_group"], inst_s.spec["availability_group"] = saved
         reset_sql_service(ag_handle)
+
+
+def test_the_availability_group_scenario_inside_the_running_world(tmp_path):
+    """tests/sim/scenarios/availability-group.yml through simctl: the preferred replica backs up to the
+    world's storage with its managed identity; the primary is not preferred."""
+    import yaml
+    from tests.sim.fixtures import running_world
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "availability-group.yml"
+    with running_world(tmp_path, scenario=str(scenario)) as world:
+        hosts = yaml.safe_load(open(world.env["SIM_INVENTORY"]))["all"]["children"]["sql_vms"]["hosts"]
+        cur = {vm: connect("msodbc18", hosts[vm]["sql_port"], "sa", SA_PASSWORD).cursor()
+               for vm in ("sqlvm-ag1", "sqlvm-ag2")}
+        assert (preferred(cur["sqlvm-ag1"]), preferred(cur["sqlvm-ag2"])) == (0, 1)
+        container = "https://stsqlbackup01.blob.core.windows.net/backups"
+        for c in cur.values():
+            run(c, f"CREATE CREDENTIAL [{container}] WITH IDENTITY = 'Managed Identity'")
+        run(cur["sqlvm-ag2"], f"BACKUP DATABASE appdb TO URL = '{container}/ag/appdb_copy.bak' WITH COPY_ONLY")
+        run(cur["sqlvm-ag1"], f"BACKUP DATABASE appdb TO URL = '{container}/ag/appdb_full.bak'")
+        run(cur["sqlvm-ag2"], f"BACKUP LOG appdb TO URL = '{container}/ag/appdb_log.bak'")
+        assert cur["sqlvm-ag2"].execute("SELECT COUNT(*) FROM msdb.dbo.backupset").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("change, where", [
+    ({"role": "leader"}, "availability_group.role"),
+    ({"backup_priority": 101}, "availability_group.backup_priority"),
+    ({"automated_backup_preference": "anywhere"}, "availability_group.automated_backup_preference"),
+])
+def test_the_scenario_loader_refuses_a_bad_availability_group_key(change, where):
+    import yaml
+    from tests.sim.azsim.scenario import ScenarioError, normalise
+    raw = yaml.safe_load(open(Path(__file__).resolve().parents[1] / "scenarios" / "availability-group.yml"))
+    raw["subscriptions"][0]["resource_groups"][0]["vms"][1]["sql"]["availability_group"].update(change)
+    with pytest.raises(ScenarioError, match=where):
+        normalise(raw)
