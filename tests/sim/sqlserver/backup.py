@@ -334,6 +334,12 @@ def run_backup(ctx, spec):
         blob_body = MAGIC + json.dumps(head).encode("utf-8") + b"\n" + chunk
         blocks = [blob_body[o:o + transfer] for o in range(0, len(blob_body), transfer)] or [b""]
         _io(verb, url, store.write, blob, blocks)
+    if btype == "L" and opts.get("NORECOVERY"):
+        # a tail-log backup: the database is left RESTORING, so a restore sequence can start over it
+        db.state = "RESTORING"
+        db.redo_lsn = last_lsn
+        db.redo_time = started
+        db.restored_base_guid = db.diff_base_guid
     if btype == "D" and not copy_only:
         db.last_full_lsn = checkpoint_lsn
         db.diff_base_guid = new_base_guid
@@ -770,11 +776,26 @@ def _headeronly(ctx, head):
     ctx.result.rowcount = 1
 
 
+FILELISTONLY_COLUMNS = [
+    ("LogicalName", C.nvarchar(128)), ("PhysicalName", C.nvarchar(260)), ("Type", C.CHAR1),
+    ("FileGroupName", C.nvarchar(128)), ("Size", C.NUMERIC20), ("MaxSize", C.NUMERIC20), ("FileId", C.BIGINT),
+    ("CreateLSN", C.NUMERIC25), ("DropLSN", C.NUMERIC25), ("UniqueId", C.GUID), ("ReadOnlyLSN", C.NUMERIC25),
+    ("ReadWriteLSN", C.NUMERIC25), ("BackupSizeInBytes", C.BIGINT), ("SourceBlockSize", C.INT),
+    ("FileGroupId", C.INT), ("LogGroupGUID", C.GUID), ("DifferentialBaseLSN", C.NUMERIC25),
+    ("DifferentialBaseGUID", C.GUID), ("IsReadOnly", C.BIT), ("IsPresent", C.BIT), ("TDEThumbprint", C.varbinary(32)),
+    ("SnapshotUrl", C.nvarchar(360))]
+
+
 def _filelistonly(ctx, head):
-    cols = [("LogicalName", C.nvarchar(128)), ("PhysicalName", C.nvarchar(260)), ("Type", C.CHAR1),
-            ("FileGroupName", C.nvarchar(128)), ("Size", C.NUMERIC25), ("MaxSize", C.NUMERIC25),
-            ("FileId", C.BIGINT)]
-    rows = [[f["logical"], f["physical"], f["type"], "PRIMARY" if f["type"] == "D" else None,
-             f["size_mb"] * 1048576, 35184372080640, f["file_id"]] for f in head["files"]]
-    ctx.result.sets.append((cols, rows))
+    """One row per database file in the backup set ("RESTORE FILELISTONLY (Transact-SQL)", Result sets)."""
+    rows = []
+    for f in head["files"]:
+        data = f["type"] == "D"
+        rows.append([f["logical"], f["physical"], f["type"], "PRIMARY" if data else None, f["size_mb"] * 1048576,
+                     35184372080640 if data else 2199023255552, f["file_id"], 0, 0,
+                     str(uuid.uuid5(uuid.NAMESPACE_URL, f"{head.get('family_guid')}:{f['file_id']}")).upper(), 0, 0,
+                     head["backup_size"] if data else 0, 512, 1 if data else 0, None,
+                     (head.get("differential_base_lsn") or 0) if data else 0,
+                     head.get("differential_base_guid") if data else None, False, True, None, None])
+    ctx.result.sets.append((FILELISTONLY_COLUMNS, rows))
     ctx.result.rowcount = len(rows)

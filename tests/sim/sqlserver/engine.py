@@ -45,7 +45,7 @@ DDL_TWO_WORD_KINDS = {"OR", "UNIQUE", "CLUSTERED", "NONCLUSTERED", "COLUMNSTORE"
                       "SECURITY", "CRYPTOGRAPHIC", "RESOURCE", "WORKLOAD", "REMOTE", "XML", "SPATIAL", "SEARCH",
                       "COLUMN", "BROKER", "MESSAGE"}
 # Clauses of SELECT ("SELECT (Transact-SQL)", "FROM clause") beyond the modelled subset.
-SELECT_UNMODELLED_CLAUSES = {"GROUP", "HAVING", "UNION", "EXCEPT", "INTERSECT", "INTO", "FOR", "OPTION", "OFFSET",
+SELECT_UNMODELLED_CLAUSES = {"HAVING", "UNION", "EXCEPT", "INTERSECT", "INTO", "FOR", "OPTION", "OFFSET",
                              "WINDOW", "CROSS", "OUTER", "RIGHT", "FULL", "PIVOT", "UNPIVOT", "TABLESAMPLE", "WITH"}
 # Documented DBCC commands ("DBCC (Transact-SQL)") besides the modelled ones: not modelled, not Msg 2526.
 DBCC_UNMODELLED = {"CHECKALLOC", "CHECKCATALOG", "CHECKCONSTRAINTS", "CHECKDB", "CHECKFILEGROUP", "CHECKIDENT",
@@ -58,6 +58,8 @@ MODELLED_FUNCTIONS = {"SERVERPROPERTY", "DB_NAME", "DB_ID", "SUSER_SNAME", "SUSE
                       "ORIGINAL_LOGIN", "USER_NAME", "CURRENT_USER", "SESSION_USER", "SUSER_SID", "IS_SRVROLEMEMBER",
                       "IS_MEMBER", "HAS_PERMS_BY_NAME", "ISNULL", "COALESCE", "NULLIF", "UPPER", "LOWER", "LEN",
                       "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID"}
+# Aggregate functions the evaluator computes (with or without GROUP BY; no HAVING, no DISTINCT inside).
+AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_BIG"}
 # Functions of the sys schema ("Always On availability groups functions") the evaluator computes.
 SYS_FUNCTIONS = {"FN_HADR_BACKUP_IS_PREFERRED_REPLICA", "FN_HADR_IS_PRIMARY_REPLICA"}
 BUILTIN_FUNCTIONS = {"ABS", "ASCII", "CEILING", "CHAR", "CHARINDEX", "CHOOSE", "CONCAT", "CONCAT_WS", "DATALENGTH",
@@ -631,6 +633,13 @@ class Parser:
                 sources.append(self.p_source("LEFT" if jt == "LEFT" else "INNER"))
         if self.opt_kw("WHERE"):
             where = self.expr()
+        group_by = []
+        if self.opt_kw("GROUP"):
+            self.kw("BY")
+            group_by.append(self.expr())
+            while self.opt_op(","):
+                group_by.append(self.expr())
+            self.unmodelled_select_clause()
         if self.opt_kw("ORDER"):
             self.kw("BY")
             while True:
@@ -641,7 +650,7 @@ class Parser:
                     break
         self.unmodelled_select_clause()
         spec = {"items": items, "sources": sources, "where": where, "order": order, "top": top,
-                "distinct": distinct}
+                "distinct": distinct, "group_by": group_by}
         return lambda ctx: ctx.select(spec)
 
     def unmodelled_select_clause(self):
@@ -807,10 +816,12 @@ class Parser:
                 fname = self.next().value.upper()
                 self.next()
                 args = []
-                if fname == "COUNT" and self.tok.kind == "op" and self.tok.value == "*":
+                if fname in ("COUNT", "COUNT_BIG") and self.tok.kind == "op" and self.tok.value == "*":
                     self.next()
                     self.op(")")
                     return ("count", None)
+                if fname in AGGREGATES | {"COUNT"} and self.is_kw("DISTINCT"):
+                    raise E.not_modelled(f"{fname}(DISTINCT …)")
                 if not self.opt_op(")"):
                     while True:
                         args.append(self.expr())
@@ -819,8 +830,12 @@ class Parser:
                     self.op(")")
                 if self.is_kw("OVER"):
                     raise E.not_modelled(f"{fname}(…) OVER (a window function)")
-                if fname == "COUNT":
+                if fname in ("COUNT", "COUNT_BIG"):
                     return ("count", args[0])
+                if fname in AGGREGATES:
+                    if len(args) != 1:
+                        raise E.SqlError(174, 15, 1, f"The {fname.lower()} function requires 1 argument(s).")
+                    return ("agg", fname, args[0])
                 if fname not in MODELLED_FUNCTIONS and fname in BUILTIN_FUNCTIONS:
                     raise E.not_modelled(f"The built-in function {fname}")
                 return ("func", fname, args)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import functools
 import itertools
 import logging
 import threading
@@ -572,7 +573,7 @@ class Context:
                 if hit:
                     return self.eval(val, row)
             return self.eval(e[3], row)
-        if kind == "count":
+        if kind in ("count", "agg"):
             raise E.SqlError(147, 15, 1, "An aggregate may not appear in the WHERE clause unless it is in a "
                                          "subquery contained in a HAVING clause or a select list, and the column "
                                          "being aggregated is an outer reference.")
@@ -809,36 +810,53 @@ class Context:
                 typ = self._col_type(e[1], colmeta)
             elif e[0] == "cast":
                 typ = e[2]
+            elif e[0] == "agg" and e[1] in ("MAX", "MIN") and e[2][0] == "col":
+                typ = self._col_type(e[2][1], colmeta)
             out_cols.append((name, typ))
             exprs.append(e)
-        if spec["order"]:
-            for e, desc in reversed(spec["order"]):
-                import functools
-                key_e = e
-                if e[0] == "lit" and isinstance(e[1], int):
-                    key_e = exprs[e[1] - 1]
-                elif e[0] == "col" and len(e[1]) == 1:
-                    for (n, _type), ex in zip(out_cols, exprs):
-                        if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
-                            key_e = ex
-
-                def cmp(a, b, key_e=key_e):
-                    va, vb = self.eval(key_e, a), self.eval(key_e, b)
-                    if va is None and vb is None:
-                        return 0
-                    if va is None:
-                        return -1
-                    if vb is None:
-                        return 1
-                    return compare(va, vb)
-                joined.sort(key=functools.cmp_to_key(cmp), reverse=desc)
-        aggregate = any(e[0] == "count" for e in exprs)
-        if aggregate:
-            rows = [[len(joined) if e[0] == "count" and e[1] is None else
-                     (sum(1 for r in joined if self.eval(e[1], r) is not None) if e[0] == "count" else
-                      (self.eval(e, joined[0]) if joined else None)) for e in exprs]]
+        # GROUP BY / aggregates: one output row per group (one group of every row without GROUP BY)
+        group_by = spec.get("group_by") or []
+        if group_by or any(_has_aggregate(e) for e in exprs):
+            if group_by:
+                groups = {}
+                for r in joined:
+                    key = tuple(_group_key(self.eval(g, r)) for g in group_by)
+                    groups.setdefault(key, []).append(r)
+                units = list(groups.values())
+            else:
+                units = [joined]
         else:
-            rows = [[self.eval(e, r) for e in exprs] for r in joined]
+            units = [[r] for r in joined]
+
+        def value(e, unit):
+            folded = self._fold_aggregates(e, unit)
+            if not unit:
+                try:
+                    return self.eval(folded, {})
+                except E.SqlError:
+                    return None
+            return self.eval(folded, unit[0])
+
+        for e, desc in reversed(spec["order"]):
+            key_e = e
+            if e[0] == "lit" and isinstance(e[1], int):
+                key_e = exprs[e[1] - 1]
+            elif e[0] == "col" and len(e[1]) == 1:
+                for (n, _type), ex in zip(out_cols, exprs):
+                    if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
+                        key_e = ex
+
+            def cmp(a, b, key_e=key_e):
+                va, vb = value(key_e, a), value(key_e, b)
+                if va is None and vb is None:
+                    return 0
+                if va is None:
+                    return -1
+                if vb is None:
+                    return 1
+                return compare(va, vb)
+            units.sort(key=functools.cmp_to_key(cmp), reverse=desc)
+        rows = [[value(e, u) for e in exprs] for u in units]
         if spec["distinct"]:
             seen, uniq = set(), []
             for r in rows:
@@ -860,6 +878,31 @@ class Context:
         rows = [[_coerce(v, t) for v, (_name, t) in zip(r, cols)] for r in rows]
         res.sets.append((cols, rows))
         res.rowcount = len(rows)
+
+    def _fold_aggregates(self, e, unit):
+        """`e` with every aggregate replaced by its value over the rows of one group."""
+        if isinstance(e, tuple) and e and e[0] == "count":
+            if e[1] is None:
+                return ("lit", len(unit))
+            return ("lit", sum(1 for r in unit if self.eval(e[1], r) is not None))
+        if isinstance(e, tuple) and e and e[0] == "agg":
+            values = [v for v in (self.eval(e[2], r) for r in unit) if v is not None]
+            if e[1] == "COUNT_BIG":
+                return ("lit", len(values))
+            if not values:
+                return ("lit", None)
+            if e[1] in ("MAX", "MIN"):
+                ordered = sorted(values, key=functools.cmp_to_key(compare))
+                return ("lit", ordered[-1] if e[1] == "MAX" else ordered[0])
+            total = sum(values)
+            if e[1] == "SUM":
+                return ("lit", total)
+            return ("lit", total // len(values) if all(isinstance(v, int) for v in values) else total / len(values))
+        if isinstance(e, tuple):
+            return tuple(self._fold_aggregates(x, unit) for x in e)
+        if isinstance(e, list):
+            return [self._fold_aggregates(x, unit) for x in e]
+        return e
 
     def _col_type(self, parts, colmeta):
         want = parts[-1].lower()
@@ -1348,6 +1391,19 @@ class Context:
     def restore(self, spec):
         from .backup import run_restore
         run_restore(self, spec)
+
+
+def _has_aggregate(e):
+    if isinstance(e, tuple) and e and e[0] in ("count", "agg"):
+        return True
+    if isinstance(e, (tuple, list)):
+        return any(_has_aggregate(x) for x in e)
+    return False
+
+
+def _group_key(v):
+    """GROUP BY compares as the default collation does: case-insensitive, trailing blanks ignored."""
+    return v.lower().rstrip() if isinstance(v, str) else v
 
 
 def apply_change(db, change):

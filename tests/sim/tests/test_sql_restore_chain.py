@@ -275,6 +275,17 @@ def test_history_join_and_headeronly_describe_the_same_chain(bworld):
         "f", 1, 9, "Database", "VM-READY")
     assert (head.FirstLSN, head.LastLSN, head.CheckpointLSN) == (full.first_lsn, full.last_lsn, full.checkpoint_lsn)
     assert header(cur, "hist_log2.bak").BackupType == 2
+    latest = cur.execute(
+        "SELECT database_name, type, COUNT(*) AS sets, MAX(backup_finish_date) AS last_finish, MAX(last_lsn) AS lsn "
+        "FROM msdb.dbo.backupset WHERE database_name = 'appdb' GROUP BY database_name, type ORDER BY type DESC"
+    ).fetchall()
+    assert [(r.type, r.sets, r.lsn) for r in latest] == [("L", 2, log2.last_lsn), ("D", 1, full.last_lsn)]
+    assert latest[0].last_finish == log2.backup_finish_date
+    files = cur.execute("RESTORE FILELISTONLY FROM " + ", ".join(f"URL = '{u}'" for u in stripes))
+    first_columns = ["LogicalName", "PhysicalName", "Type", "FileGroupName", "Size", "MaxSize", "FileId", "CreateLSN"]
+    assert [d[0] for d in files.description][:8] == first_columns
+    assert [(r.LogicalName, r.Type, r.FileGroupName) for r in files] == [("appdb", "D", "PRIMARY"),
+                                                                         ("appdb_log", "L", None)]
     media = cur.execute("SELECT media_family_count FROM msdb.dbo.backupmediaset ms JOIN msdb.dbo.backupset bs "
                         "ON bs.media_set_id = ms.media_set_id WHERE bs.backup_set_id = ?", full.backup_set_id)
     assert media.fetchone()[0] == 2
@@ -332,3 +343,33 @@ def test_insert_update_delete_commit_and_rollback(bworld):
     op = connect("msodbc18", handle.ports["vm-ready"], "operator", "Op-Passw0rd!").cursor()
     with pytest.raises(pyodbc.Error, match=r"The INSERT permission was denied on the object 'items'.*\(229\)"):
         op.execute("INSERT INTO appdb.dbo.items VALUES (5, 'five')")
+
+
+def test_a_tail_log_backup_leaves_the_database_restoring_for_a_restore_over_it(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('tail_full.bak')}' WITH FORMAT")
+    insert(cur, 3)
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('tail_log.bak')}' WITH FORMAT, NORECOVERY")
+    assert state(cur, "appdb") == "RESTORING"
+    with pytest.raises(pyodbc.Error, match=r"\(927\)"):
+        run(cur, f"BACKUP LOG appdb TO URL = '{url('tail_again.bak')}' WITH FORMAT")
+    # the same files, no MOVE, no REPLACE: the sequence starts over the restoring database
+    run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('tail_full.bak')}' WITH NORECOVERY")
+    run(cur, f"RESTORE LOG appdb FROM URL = '{url('tail_log.bak')}' WITH RECOVERY")
+    assert ids(cur, "appdb") == [1, 2, 3]
+
+
+def test_switching_to_simple_breaks_the_log_chain_until_the_next_full_backup(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('simple_full.bak')}' WITH FORMAT")
+    run(cur, "ALTER DATABASE appdb SET RECOVERY SIMPLE")
+    run(cur, "ALTER DATABASE appdb SET RECOVERY FULL")
+    with pytest.raises(pyodbc.Error, match=r"there is no current database backup\. \(4214\)"):
+        run(cur, f"BACKUP LOG appdb TO URL = '{url('simple_log.bak')}' WITH FORMAT")
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('simple_full2.bak')}' WITH FORMAT")
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('simple_log.bak')}' WITH FORMAT")
+    assert header(cur, "simple_log.bak").BeginsLogChain
