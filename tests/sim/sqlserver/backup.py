@@ -713,7 +713,7 @@ def _apply(db, snap):
 
 def _apply_change(db, change):
     from .instance import apply_change
-    if change["table"] in db.tables:
+    if change.get("ddl") or change["table"] in db.tables:
         apply_change(db, change)
 
 

@@ -58,6 +58,10 @@ MODELLED_FUNCTIONS = {"SERVERPROPERTY", "DB_NAME", "DB_ID", "SUSER_SNAME", "SUSE
                       "ORIGINAL_LOGIN", "USER_NAME", "CURRENT_USER", "SESSION_USER", "SUSER_SID", "IS_SRVROLEMEMBER",
                       "IS_MEMBER", "HAS_PERMS_BY_NAME", "ISNULL", "COALESCE", "NULLIF", "UPPER", "LOWER", "LEN",
                       "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID"}
+# System data types ("Data types (Transact-SQL)") besides the ones catalog.parse_type_name models.
+SYSTEM_TYPES = {"decimal", "numeric", "money", "smallmoney", "real", "smalldatetime", "datetimeoffset", "time",
+                "uniqueidentifier", "text", "ntext", "image", "xml", "sql_variant", "hierarchyid", "geometry",
+                "geography", "rowversion", "timestamp", "json", "vector"}
 # Aggregate functions the evaluator computes (with or without GROUP BY; no HAVING, no DISTINCT inside).
 AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_BIG"}
 # Functions of the sys schema ("Always On availability groups functions") the evaluator computes.
@@ -401,7 +405,9 @@ class Parser:
 
     def p_create(self):
         self.kw("CREATE")
-        what = self.ddl_kind("CREATE", "LOGIN", "USER", "CREDENTIAL", "DATABASE")
+        what = self.ddl_kind("CREATE", "LOGIN", "USER", "CREDENTIAL", "DATABASE", "TABLE")
+        if what == "TABLE":
+            return self.p_create_table()
         if what == "LOGIN":
             name = self.name()
             if self.opt_kw("FROM"):
@@ -447,6 +453,57 @@ class Parser:
                     "write", "CREATE CREDENTIAL")
         name = self.name()
         return (lambda ctx: ctx.create_database(name)), "write", "CREATE DATABASE"
+
+    def p_create_table(self):
+        """CREATE TABLE [db.][schema.]t (column type [NULL | NOT NULL | PRIMARY KEY], …): the plain form."""
+        parts = self.multipart()
+        self.op("(")
+        columns = []
+        while True:
+            if self.is_kw("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "INDEX", "PERIOD"):
+                raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()} (a table constraint)")
+            cname = self.name()
+            tname = self.name()
+            length = None
+            if self.opt_op("("):
+                if self.opt_kw("MAX"):
+                    length = "max"
+                else:
+                    t = self.next()
+                    if t.kind != "num":
+                        raise self.fail(t)
+                    length = t.value
+                    if self.opt_op(","):
+                        self.next()
+                self.op(")")
+            try:
+                C.parse_type_name(tname, length)
+            except KeyError:
+                if tname.lower() in SYSTEM_TYPES:
+                    raise E.not_modelled(f"A column of type {tname.lower()}")
+                raise E.SqlError(2715, 16, 6, f"Column, parameter, or variable #{len(columns) + 1}: Cannot find data "
+                                              f"type {tname}.")
+            while True:
+                if self.opt_kw("NULL"):
+                    continue
+                if self.is_kw("NOT") and self.is_kw("NULL", tok=self.peek()):
+                    self.next()
+                    self.next()
+                    continue
+                if self.opt_kw("PRIMARY"):
+                    self.kw("KEY")
+                    self.opt_kw("CLUSTERED", "NONCLUSTERED")
+                    continue
+                break
+            if self.tok.kind == "word":
+                raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()} (a column option)")
+            columns.append((cname, tname.lower() + (f"({length})" if length is not None else "")))
+            if not self.opt_op(","):
+                break
+        self.op(")")
+        if self.tok.kind == "word" and self.tok.value.upper() in ("ON", "WITH", "TEXTIMAGE_ON", "FILESTREAM_ON"):
+            raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()}")
+        return (lambda ctx: ctx.create_table(parts, columns)), "write", "CREATE TABLE"
 
     def p_login_options(self):
         opts = {}
@@ -537,12 +594,15 @@ class Parser:
 
     def p_drop(self):
         self.kw("DROP")
-        what = self.ddl_kind("DROP", "LOGIN", "USER", "CREDENTIAL", "DATABASE")
+        what = self.ddl_kind("DROP", "LOGIN", "USER", "CREDENTIAL", "DATABASE", "TABLE")
         if_exists = False
-        if what in ("USER", "DATABASE") and self.is_kw("IF") and self.is_kw("EXISTS", tok=self.peek()):
+        if what in ("USER", "DATABASE", "TABLE") and self.is_kw("IF") and self.is_kw("EXISTS", tok=self.peek()):
             self.next()
             self.next()
             if_exists = True
+        if what == "TABLE":
+            parts = self.multipart()
+            return (lambda ctx: ctx.drop_table(parts, if_exists)), "write", "DROP TABLE"
         name = self.name()
         return (lambda ctx: ctx.drop(what, name, if_exists)), "write", f"DROP {what}"
 

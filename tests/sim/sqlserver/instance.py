@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as _dt
 import functools
 import itertools
@@ -415,7 +416,8 @@ class Instance:
 
 _IMPLICIT_TRAN_VERBS = {"SELECT", "CREATE LOGIN", "ALTER LOGIN", "DROP LOGIN", "CREATE USER", "DROP USER",
                         "ALTER ROLE", "ALTER SERVER ROLE", "CREATE CREDENTIAL", "ALTER CREDENTIAL",
-                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE", "INSERT", "UPDATE", "DELETE"}
+                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE", "INSERT", "UPDATE", "DELETE",
+                        "CREATE TABLE", "DROP TABLE"}
 
 
 def _envchange_bytes(kind, new: bytes, old: bytes):
@@ -950,6 +952,46 @@ class Context:
         return joined, colmeta
 
     # -- INSERT / UPDATE / DELETE -----------------------------------------------------------------
+    def _database_for_ddl(self, parts, verb):
+        names = [p.lower() for p in parts]
+        db_name = names[0] if len(names) == 3 else self.session.database
+        db = self.cat.databases.get(db_name.lower())
+        if db is None:
+            raise E.db_not_exist(parts[0])
+        if len(names) > 1 and names[-2] != "dbo":
+            raise E.SqlError(2760, 16, 1, f'The specified schema name "{parts[-2]}" either does not exist or you do '
+                                          "not have permission to use it.")
+        if db.state != "ONLINE":
+            raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
+        secondary = hadr.in_group(self.cat, db.name) and hadr.replica_of(self.cat).role == "SECONDARY"
+        if db.read_only or secondary:
+            raise E.SqlError(3906, 16, 1, f'Failed to update database "{db.name}" because the database is read-only.')
+        if not (self.session.is_sysadmin() or self.session.in_db_role(db, "db_owner")
+                or self.session.in_db_role(db, "db_ddladmin")):
+            raise E.SqlError(262, 14, 1, f"{verb} permission denied in database '{db.name}'.")
+        return db
+
+    def create_table(self, parts, columns):
+        db = self._database_for_ddl(parts, "CREATE TABLE")
+        if parts[-1].lower() in db.tables:
+            raise E.SqlError(2714, 16, 6, f"There is already an object named '{parts[-1]}' in the database.")
+        change = {"table": parts[-1].lower(), "ddl": "create", "name": parts[-1], "columns": [list(c) for c in columns]}
+        apply_change(db, change)
+        self._log_change(db, change)
+
+    def drop_table(self, parts, if_exists):
+        names = [p.lower() for p in parts]
+        db = self.cat.databases.get(names[0] if len(names) == 3 else self.session.database.lower())
+        if db is None or names[-1] not in db.tables:
+            if if_exists:
+                return
+            raise E.SqlError(3701, 11, 5, f"Cannot drop the table '{parts[-1]}', because it does not exist or you do "
+                                          "not have permission.")
+        db = self._database_for_ddl(parts, "DROP TABLE")
+        change = {"table": names[-1], "ddl": "drop", "saved": copy.deepcopy(db.tables[names[-1]])}
+        apply_change(db, change)
+        self._log_change(db, change)
+
     def _table_for_write(self, parts, verb):
         names = [p.lower() for p in parts]
         if len(names) >= 2 and names[-2] == "sys":
@@ -1408,6 +1450,13 @@ def _group_key(v):
 
 def apply_change(db, change):
     """Redo one log record on `db` (a row is found by its values: the world's tables have no row ids)."""
+    if change.get("ddl") == "create":
+        db.tables[change["table"]] = {"name": change["name"], "columns": [tuple(c) for c in change["columns"]],
+                                      "rows": []}
+        return
+    if change.get("ddl") == "drop":
+        db.tables.pop(change["table"], None)
+        return
     rows = db.tables[change["table"]]["rows"]
     old, new = change["old"], change["new"]
     if old is None:
@@ -1423,7 +1472,12 @@ def apply_change(db, change):
 
 
 def undo_change(db, change):
-    apply_change(db, {"table": change["table"], "old": change["new"], "new": change["old"]})
+    if change.get("ddl") == "create":
+        db.tables.pop(change["table"], None)
+    elif change.get("ddl") == "drop":
+        db.tables[change["table"]] = copy.deepcopy(change["saved"])
+    else:
+        apply_change(db, {"table": change["table"], "old": change["new"], "new": change["old"]})
 
 
 def _next_uid(db):

@@ -373,3 +373,31 @@ def test_switching_to_simple_breaks_the_log_chain_until_the_next_full_backup(bwo
     run(cur, f"BACKUP DATABASE appdb TO URL = '{url('simple_full2.bak')}' WITH FORMAT")
     run(cur, f"BACKUP LOG appdb TO URL = '{url('simple_log.bak')}' WITH FORMAT")
     assert header(cur, "simple_log.bak").BeginsLogChain
+
+
+def test_a_table_created_after_the_full_backup_comes_back_with_the_log_and_not_before_its_time(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('ddl_full.bak')}' WITH FORMAT")
+    before_create = server_time_after(cur, cur.execute("SELECT SYSDATETIME()").fetchone()[0])
+    server_time_after(cur, before_create)
+    cur.execute("CREATE TABLE appdb.dbo.orders (id int NOT NULL PRIMARY KEY, amount bigint NULL)")
+    cur.execute("INSERT INTO appdb.dbo.orders (id, amount) VALUES (1, 100), (2, 250)")
+    run(cur, "DROP TABLE appdb.dbo.items")
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('ddl_log.bak')}' WITH FORMAT")
+    with pytest.raises(pyodbc.Error, match=r"There is already an object named 'orders' in the database\. \(2714\)"):
+        cur.execute("CREATE TABLE appdb.dbo.orders (id int)")
+    run(cur, f"RESTORE DATABASE ddl FROM URL = '{url('ddl_full.bak')}' WITH {move('ddl')}, NORECOVERY")
+    run(cur, f"RESTORE LOG ddl FROM URL = '{url('ddl_log.bak')}' WITH RECOVERY")
+    assert [tuple(r) for r in cur.execute("SELECT id, amount FROM ddl.dbo.orders ORDER BY id")] == [(1, 100), (2, 250)]
+    assert [r[0] for r in cur.execute("SELECT name FROM ddl.sys.tables")] == ["orders"]
+    run(cur, f"RESTORE DATABASE ddl_early FROM URL = '{url('ddl_full.bak')}' WITH {move('ddl_early')}, NORECOVERY")
+    run(cur, f"RESTORE LOG ddl_early FROM URL = '{url('ddl_log.bak')}' WITH RECOVERY, STOPAT = ?", before_create)
+    assert [r[0] for r in cur.execute("SELECT name FROM ddl_early.sys.tables")] == ["items"]
+    # inside a transaction a rollback takes the table away again
+    conn = connect("msodbc18", handle.ports["vm-ready"], "sa", SA_PASSWORD)
+    conn.autocommit = False
+    conn.cursor().execute("CREATE TABLE appdb.dbo.scratch (id int)")
+    conn.rollback()
+    assert cur.execute("SELECT COUNT(*) FROM appdb.sys.tables WHERE name = 'scratch'").fetchone()[0] == 0
