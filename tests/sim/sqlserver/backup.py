@@ -315,6 +315,7 @@ def run_backup(ctx, spec):
         "differential_base_lsn": previous_full if btype == "I" else None,
         "differential_base_guid": db.diff_base_guid if btype == "I" else None,
         "establishes_diff_base_guid": new_base_guid, "begins_log_chain": begins_chain,
+        "tail_norecovery": btype == "L" and bool(opts.get("NORECOVERY")),
         "backup_set_guid": str(uuid.uuid4()).upper(), "database_guid": db.database_guid,
         "family_guid": db.family_guid, "start": started.isoformat(), "copy_only": copy_only,
         "compressed": bool(opts.get("COMPRESSION")), "checksum": bool(opts.get("CHECKSUM")),
@@ -359,6 +360,11 @@ def run_backup(ctx, spec):
     _record_backupset(cat, header, [o[0] for o in opened])
 
 
+def _flags(head):
+    """HEADERONLY Flags / backupset.flags bits: 16 backup checksums, 64 tail-log backup, 256 with NORECOVERY."""
+    return (16 if head["checksum"] else 0) | (64 | 256 if head.get("tail_norecovery") else 0)
+
+
 def _record_backupset(cat, head, urls):
     """msdb.dbo.backupset, backupmediaset and backupmediafamily rows for one backup set ("backupset
     (Transact-SQL)", "backupmediafamily (Transact-SQL)"): what BACKUP writes, and what RESTORE writes for the
@@ -386,13 +392,13 @@ def _record_backupset(cat, head, urls):
         "backup_start_date": start, "backup_finish_date": finish, "type": head["backup_type"], "sort_order": 52,
         "code_page": 0, "compatibility_level": 160, "database_version": 957, "backup_size": head["backup_size"],
         "database_name": head["database_name"], "server_name": head["server_name"],
-        "machine_name": head["machine_name"], "flags": 512, "unicode_locale": 1033,
+        "machine_name": head["machine_name"], "flags": _flags(head), "unicode_locale": 1033,
         "unicode_compare_style": 196609, "collation_name": "SQL_Latin1_General_CP1_CI_AS",
         "is_password_protected": False, "recovery_model": head["recovery_model"], "has_bulk_logged_data": False,
         "is_snapshot": False, "is_readonly": False, "is_single_user": False,
         "has_backup_checksums": head["checksum"], "is_damaged": False,
         "begins_log_chain": head.get("begins_log_chain", False), "has_incomplete_metadata": False,
-        "is_force_offline": False, "is_copy_only": head["copy_only"],
+        "is_force_offline": bool(head.get("tail_norecovery")), "is_copy_only": head["copy_only"],
         "first_recovery_fork_guid": head.get("family_guid"), "last_recovery_fork_guid": head.get("family_guid"),
         "fork_point_lsn": None, "database_guid": head.get("database_guid"), "family_guid": head.get("family_guid"),
         "differential_base_lsn": head.get("differential_base_lsn"),
@@ -734,7 +740,7 @@ HEADERONLY_COLUMNS = [
     ("FirstRecoveryForkID", C.GUID), ("ForkPointLSN", C.NUMERIC25), ("RecoveryModel", C.nvarchar(60)),
     ("DifferentialBaseLSN", C.NUMERIC25), ("DifferentialBaseGUID", C.GUID),
     ("BackupTypeDescription", C.nvarchar(60)), ("BackupSetGUID", C.GUID), ("CompressedBackupSize", C.BIGINT),
-    ("Containment", C.TINYINT), ("KeyAlgorithm", C.nvarchar(32)), ("EncryptorThumbprint", C.varbinary(20)),
+    ("containment", C.TINYINT), ("KeyAlgorithm", C.nvarchar(32)), ("EncryptorThumbprint", C.varbinary(20)),
     ("EncryptorType", C.nvarchar(32)), ("LastValidRestoreTime", C.DATETIME), ("TimeZone", C.nvarchar(32)),
     ("CompressionAlgorithm", C.nvarchar(32))]
 
@@ -757,18 +763,19 @@ def _headeronly(ctx, head):
         "BackupStartDate": start, "BackupFinishDate": finish, "SortOrder": 52, "CodePage": 0,
         "UnicodeLocaleId": 1033, "UnicodeComparisonStyle": 196609, "CompatibilityLevel": 160,
         "SoftwareVendorId": 4608, "SoftwareVersionMajor": v[0], "SoftwareVersionMinor": v[1],
-        "SoftwareVersionBuild": v[2], "MachineName": head["machine_name"], "Flags": 512,
+        "SoftwareVersionBuild": v[2], "MachineName": head["machine_name"], "Flags": _flags(head),
         "BindingID": head.get("database_guid"), "RecoveryForkID": fork, "Collation": "SQL_Latin1_General_CP1_CI_AS",
         "FamilyGUID": head.get("family_guid"), "HasBulkLoggedData": False, "IsSnapshot": False, "IsReadOnly": False,
         "IsSingleUser": False, "HasBackupChecksums": head["checksum"], "IsDamaged": False,
         "BeginsLogChain": bool(head.get("begins_log_chain")), "HasIncompleteMetaData": False,
-        "IsForceOffline": False, "IsCopyOnly": head["copy_only"], "FirstRecoveryForkID": fork,
+        "IsForceOffline": bool(head.get("tail_norecovery")), "IsCopyOnly": head["copy_only"],
+        "FirstRecoveryForkID": fork,
         "ForkPointLSN": None, "RecoveryModel": head["recovery_model"],
         "DifferentialBaseLSN": head.get("differential_base_lsn"),
         "DifferentialBaseGUID": head.get("differential_base_guid"),
         "BackupTypeDescription": {"D": "Database", "I": "Database Differential", "L": "Transaction Log"}[btype],
         "BackupSetGUID": head.get("backup_set_guid"),
-        "CompressedBackupSize": head.get("compressed_size", head["backup_size"]), "Containment": 0,
+        "CompressedBackupSize": head.get("compressed_size", head["backup_size"]), "containment": 0,
         "KeyAlgorithm": None, "EncryptorThumbprint": None, "EncryptorType": None,
         "LastValidRestoreTime": finish if btype == "L" else None, "TimeZone": "0",
         "CompressionAlgorithm": "MS_XPRESS" if head["compressed"] else None}

@@ -24,7 +24,7 @@ HEADERONLY_COLUMNS = [
     "Collation", "FamilyGUID", "HasBulkLoggedData", "IsSnapshot", "IsReadOnly", "IsSingleUser", "HasBackupChecksums",
     "IsDamaged", "BeginsLogChain", "HasIncompleteMetaData", "IsForceOffline", "IsCopyOnly", "FirstRecoveryForkID",
     "ForkPointLSN", "RecoveryModel", "DifferentialBaseLSN", "DifferentialBaseGUID", "BackupTypeDescription",
-    "BackupSetGUID", "CompressedBackupSize", "Containment", "KeyAlgorithm", "EncryptorThumbprint", "EncryptorType",
+    "BackupSetGUID", "CompressedBackupSize", "containment", "KeyAlgorithm", "EncryptorThumbprint", "EncryptorType",
     "LastValidRestoreTime", "TimeZone", "CompressionAlgorithm"]
 
 
@@ -353,6 +353,8 @@ def test_a_tail_log_backup_leaves_the_database_restoring_for_a_restore_over_it(b
     insert(cur, 3)
     run(cur, f"BACKUP LOG appdb TO URL = '{url('tail_log.bak')}' WITH FORMAT, NORECOVERY")
     assert state(cur, "appdb") == "RESTORING"
+    tail = header(cur, "tail_log.bak")
+    assert (tail.IsForceOffline, tail.Flags & 256) == (True, 256)
     with pytest.raises(pyodbc.Error, match=r"\(927\)"):
         run(cur, f"BACKUP LOG appdb TO URL = '{url('tail_again.bak')}' WITH FORMAT")
     # the same files, no MOVE, no REPLACE: the sequence starts over the restoring database
