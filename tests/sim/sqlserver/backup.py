@@ -404,7 +404,8 @@ def _record_backupset(cat, head, urls):
         "differential_base_lsn": head.get("differential_base_lsn"),
         "differential_base_guid": head.get("differential_base_guid"),
         "compressed_backup_size": head.get("compressed_size", head["backup_size"]), "key_algorithm": None,
-        "encryptor_thumbprint": None, "encryptor_type": None, "last_valid_restore_time": None,
+        "encryptor_thumbprint": None, "encryptor_type": None,
+        "last_valid_restore_time": start if head["backup_type"] == "L" else None,
         "compression_algorithm": "MS_XPRESS" if head["compressed"] else None})
     for i, url in enumerate(urls):
         cat.mediafamilies.append({"media_set_id": media_id, "family_sequence_number": i + 1,
@@ -777,7 +778,8 @@ def _headeronly(ctx, head):
         "BackupSetGUID": head.get("backup_set_guid"),
         "CompressedBackupSize": head.get("compressed_size", head["backup_size"]), "containment": 0,
         "KeyAlgorithm": None, "EncryptorThumbprint": None, "EncryptorType": None,
-        "LastValidRestoreTime": finish if btype == "L" else None, "TimeZone": "0",
+        # a log backup holds what committed before it began
+        "LastValidRestoreTime": start if btype == "L" else None, "TimeZone": "0",
         "CompressionAlgorithm": "MS_XPRESS" if head["compressed"] else None}
     ctx.result.sets.append((HEADERONLY_COLUMNS, [[values[n] for n, _t in HEADERONLY_COLUMNS]]))
     ctx.result.rowcount = 1

@@ -57,7 +57,8 @@ DBCC_UNMODELLED = {"CHECKALLOC", "CHECKCATALOG", "CHECKCONSTRAINTS", "CHECKDB", 
 MODELLED_FUNCTIONS = {"SERVERPROPERTY", "DB_NAME", "DB_ID", "SUSER_SNAME", "SUSER_NAME", "SYSTEM_USER",
                       "ORIGINAL_LOGIN", "USER_NAME", "CURRENT_USER", "SESSION_USER", "SUSER_SID", "IS_SRVROLEMEMBER",
                       "IS_MEMBER", "HAS_PERMS_BY_NAME", "ISNULL", "COALESCE", "NULLIF", "UPPER", "LOWER", "LEN",
-                      "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID"}
+                      "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID",
+                      "DATEADD", "DATEDIFF"}
 # System data types ("Data types (Transact-SQL)") besides the ones catalog.parse_type_name models.
 SYSTEM_TYPES = {"decimal", "numeric", "money", "smallmoney", "real", "smalldatetime", "datetimeoffset", "time",
                 "uniqueidentifier", "text", "ntext", "image", "xml", "sql_variant", "hierarchyid", "geometry",
@@ -667,6 +668,11 @@ class Parser:
                 self.next()
                 self.next()
                 items.append(("*", q.lower(), None))
+            elif (self.tok.kind == "ident" or (self.tok.kind == "word" and self.tok.value.upper() not in RESERVED)) \
+                    and self.peek().kind == "op" and self.peek().value == "=":
+                alias = self.next().value          # column_alias = expression
+                self.next()
+                items.append(("expr", self.expr(), alias))
             else:
                 e = self.expr()
                 alias = None

@@ -514,7 +514,9 @@ class Context:
         if kind == "cast":
             return self._cast(self.eval(e[1], row), e[2])
         if kind == "func":
-            return self._func(e[1], [self.eval(a, row) for a in e[2]], e[2], row)
+            # DATEADD/DATEDIFF's first argument is a datepart keyword, not a value
+            skip = 1 if e[1] in ("DATEADD", "DATEDIFF") else 0
+            return self._func(e[1], [None] * skip + [self.eval(a, row) for a in e[2][skip:]], e[2], row)
         if kind == "cmp":
             c = compare(self.eval(e[2], row), self.eval(e[3], row))
             if c is None:
@@ -711,6 +713,8 @@ class Context:
             return "[" + str(args[0]).replace("]", "]]") + "]"
         if name == "OBJECT_ID":
             return None
+        if name in ("DATEADD", "DATEDIFF"):
+            return _date_function(name, raw, args)
         if name == "FN_HADR_BACKUP_IS_PREFERRED_REPLICA":
             return hadr.is_preferred_backup_replica(cat, None if args[0] is None else str(args[0]))
         if name == "FN_HADR_IS_PRIMARY_REPLICA":
@@ -1433,6 +1437,66 @@ class Context:
     def restore(self, spec):
         from .backup import run_restore
         run_restore(self, spec)
+
+
+_DATEPARTS = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter", "qq": "quarter", "q": "quarter",
+              "month": "month", "mm": "month", "m": "month", "day": "day", "dd": "day", "d": "day",
+              "dayofyear": "day", "dy": "day", "y": "day", "week": "week", "wk": "week", "ww": "week",
+              "hour": "hour", "hh": "hour", "minute": "minute", "mi": "minute", "n": "minute", "second": "second",
+              "ss": "second", "s": "second", "millisecond": "millisecond", "ms": "millisecond"}
+
+
+def _date_function(name, raw, args):
+    """DATEADD(datepart, number, date) and DATEDIFF(datepart, start, end) ("DATEADD (Transact-SQL)",
+    "DATEDIFF (Transact-SQL)": DATEDIFF counts datepart boundaries crossed)."""
+    part_expr = raw[0] if raw else None
+    part = _DATEPARTS.get(part_expr[1][-1].lower()) if part_expr and part_expr[0] == "col" else None
+    if part is None or len(args) != 3:
+        raise E.SqlError(155, 15, 1, f"'{part_expr[1][-1] if part_expr and part_expr[0] == 'col' else '?'}' is not a "
+                                     f"recognized {name.lower()} option.")
+    if name == "DATEADD":
+        n, when = args[1], args[2]
+        if n is None or when is None:
+            return None
+        when = _as_datetime(when)
+        n = int(n)
+        if part in ("year", "quarter", "month"):
+            months = n * {"year": 12, "quarter": 3, "month": 1}[part]
+            total = when.year * 12 + when.month - 1 + months
+            year, month = divmod(total, 12)
+            import calendar
+            day = min(when.day, calendar.monthrange(year, month + 1)[1])
+            return when.replace(year=year, month=month + 1, day=day)
+        unit = {"week": "weeks", "day": "days", "hour": "hours", "minute": "minutes", "second": "seconds",
+                "millisecond": "milliseconds"}[part]
+        return when + _dt.timedelta(**{unit: n})
+    start, end = args[1], args[2]
+    if start is None or end is None:
+        return None
+    start, end = _as_datetime(start), _as_datetime(end)
+    if part in ("year", "quarter", "month"):
+        months = (end.year - start.year) * 12 + end.month - start.month
+        return {"year": end.year - start.year, "quarter": (end.year * 12 + end.month - 1) // 3
+                - (start.year * 12 + start.month - 1) // 3, "month": months}[part]
+    step = {"week": None, "day": 86400, "hour": 3600, "minute": 60, "second": 1, "millisecond": 0.001}[part]
+    if part == "week":   # weeks start on Sunday (DATEFIRST 7)
+        def sunday(d):
+            return (d.date() - _dt.timedelta(days=(d.weekday() + 1) % 7))
+        return (sunday(end) - sunday(start)).days // 7
+    base = _dt.datetime(1900, 1, 1)
+    return int(((end - base).total_seconds() // step) - ((start - base).total_seconds() // step)) if step >= 1 else \
+        int(round(((end - base).total_seconds() - (start - base).total_seconds()) * 1000))
+
+
+def _as_datetime(v):
+    if isinstance(v, _dt.datetime):
+        return v
+    if isinstance(v, _dt.date):
+        return _dt.datetime.combine(v, _dt.time())
+    try:
+        return _dt.datetime.fromisoformat(str(v).strip().replace("T", " "))
+    except ValueError:
+        raise E.SqlError(241, 16, 1, "Conversion failed when converting date and/or time from character string.")
 
 
 def _has_aggregate(e):

@@ -403,3 +403,22 @@ def test_a_table_created_after_the_full_backup_comes_back_with_the_log_and_not_b
     conn.cursor().execute("CREATE TABLE appdb.dbo.scratch (id int)")
     conn.rollback()
     assert cur.execute("SELECT COUNT(*) FROM appdb.sys.tables WHERE name = 'scratch'").fetchone()[0] == 0
+
+
+def test_history_queries_with_column_aliases_dateadd_and_datediff(bworld):
+    """The shape of "backupset (Transact-SQL)"'s example: alias = expression, DATEADD/DATEDIFF filters."""
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('q_full.bak')}' WITH FORMAT, COPY_ONLY")
+    rows = cur.execute(
+        "SELECT bs.database_name, backuptype = CASE WHEN bs.type = 'D' AND bs.is_copy_only = 0 THEN 'Full Database' "
+        "WHEN bs.type = 'D' AND bs.is_copy_only = 1 THEN 'Full Copy-Only Database' END, "
+        "age_days = DATEDIFF(day, bs.backup_start_date, GETDATE()) FROM msdb.dbo.backupset bs "
+        "WHERE bs.backup_start_date > DATEADD(MONTH, -2, GETDATE()) AND bs.backup_start_date < DATEADD(hh, 1, GETDATE())"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [("appdb", "Full Copy-Only Database", 0)]
+    assert [d[0] for d in cur.description] == ["database_name", "backuptype", "age_days"]
+    assert cur.execute("SELECT DATEDIFF(month, '2024-01-31', '2024-02-01'), DATEDIFF(year, '2024-12-31', "
+                       "'2025-01-01'), DATEADD(month, 1, '2024-01-31')").fetchone()[:2] == (1, 1)
+    assert cur.execute("SELECT DATEADD(month, 1, CAST('2024-01-31' AS datetime))").fetchone()[0] == dt.datetime(2024, 2, 29)
