@@ -474,7 +474,10 @@ def _stopat(verb, value):
         return value
     text = str(value).strip()
     try:
-        return _dt.datetime.fromisoformat(text.replace("T", " "))
+        parsed = _dt.datetime.fromisoformat(text.replace("T", " "))
+        # datetime takes ISO 8601 with Z ("datetime (Transact-SQL)"), not another offset
+        if parsed.tzinfo is None or parsed.utcoffset() == _dt.timedelta(0):
+            return parsed.replace(tzinfo=None)
     except ValueError:
         pass
     for fmt in ("%b %d, %Y %I:%M:%S %p", "%b %d %Y %I:%M%p", "%Y%m%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):

@@ -504,6 +504,22 @@ def _v_backupmediaset(cat, session):
     return BACKUPMEDIASET_COLUMNS, [dict(r) for r in cat.mediasets]
 
 
+def _v_database_recovery_status(cat, session):
+    """"sys.database_recovery_status": where each database's log backup chain stands."""
+    cols = [("database_id", INT), ("database_guid", GUID), ("family_guid", GUID), ("fork_point_lsn", NUMERIC25),
+            ("fork_point_family_id", GUID), ("first_recovery_fork_guid", GUID), ("recovery_fork_guid", GUID),
+            ("last_log_backup_lsn", NUMERIC25)]
+    rows = []
+    for db in sorted(cat.databases.values(), key=lambda d: d.database_id):
+        online = db.state == "ONLINE"
+        rows.append({"database_id": db.database_id, "database_guid": db.database_guid if online else None,
+                     "family_guid": db.family_guid, "fork_point_lsn": None, "fork_point_family_id": None,
+                     "first_recovery_fork_guid": db.family_guid if online else None,
+                     "recovery_fork_guid": db.family_guid if online else None,
+                     "last_log_backup_lsn": db.log_chain_lsn if online else None})
+    return cols, rows
+
+
 def _ag_rows(cat):
     replica = hadr.replica_of(cat)
     return (replica.group, replica) if replica is not None else (None, None)
@@ -611,6 +627,7 @@ VIEWS = {
     "msdb.dbo.restorehistory": _v_restorehistory,
     "msdb.dbo.backupmediaset": _v_backupmediaset,
     "sys.sql_logins": _v_sql_logins,
+    "sys.database_recovery_status": _v_database_recovery_status,
     "sys.availability_groups": _v_availability_groups,
     "sys.availability_replicas": _v_availability_replicas,
     "sys.dm_hadr_availability_replica_states": _v_hadr_replica_states,

@@ -422,3 +422,20 @@ def test_history_queries_with_column_aliases_dateadd_and_datediff(bworld):
     assert cur.execute("SELECT DATEDIFF(month, '2024-01-31', '2024-02-01'), DATEDIFF(year, '2024-12-31', "
                        "'2025-01-01'), DATEADD(month, 1, '2024-01-31')").fetchone()[:2] == (1, 1)
     assert cur.execute("SELECT DATEADD(month, 1, CAST('2024-01-31' AS datetime))").fetchone()[0] == dt.datetime(2024, 2, 29)
+
+
+def test_recovery_status_names_where_the_log_chain_stands_and_stopat_takes_iso_8601_with_z(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    status = ("SELECT rs.last_log_backup_lsn FROM sys.database_recovery_status rs JOIN sys.databases d "
+              "ON d.database_id = rs.database_id WHERE d.name = 'appdb'")
+    assert cur.execute(status).fetchone()[0] is None          # no full backup yet: no log chain
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('rs_full.bak')}' WITH FORMAT")
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('rs_log.bak')}' WITH FORMAT")
+    assert cur.execute(status).fetchone()[0] == header(cur, "rs_log.bak").LastLSN
+    run(cur, f"RESTORE DATABASE rs FROM URL = '{url('rs_full.bak')}' WITH {move('rs')}, NORECOVERY")
+    cur.execute(f"RESTORE LOG rs FROM URL = '{url('rs_log.bak')}' WITH RECOVERY, STOPAT = '2099-01-01T00:00:00Z'")
+    assert state(cur, "rs") == "RESTORING"
+    with pytest.raises(pyodbc.Error, match=r"\(241\)"):
+        run(cur, f"RESTORE LOG rs FROM URL = '{url('rs_log.bak')}' WITH STOPAT = '2099-01-01T00:00:00+02:00'")
