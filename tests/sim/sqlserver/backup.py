@@ -301,7 +301,7 @@ def run_backup(ctx, spec):
         db.next_lsn()
         last_lsn = db.lsn
         begins_chain = False
-        body = db.snapshot()
+        body = _committed_snapshot(ctx, db)
     previous_full = db.last_full_lsn
     new_base_guid = None
     if btype == "D" and not copy_only:
@@ -358,6 +358,23 @@ def run_backup(ctx, spec):
     ctx.info(3014, f"{what} successfully processed {pages + 2} pages in {elapsed:.3f} seconds "
                    f"({(pages + 2) * 8192 / 1048576 / elapsed:.3f} MB/sec).")
     _record_backupset(cat, header, [o[0] for o in opened])
+
+
+def _committed_snapshot(ctx, db):
+    """The database as a restore of this backup recovers it: changes of transactions still open are rolled
+    back (a data backup carries the log needed to undo them)."""
+    from types import SimpleNamespace
+    from .instance import undo_change
+    snap = db.snapshot()
+    replica = hadr.replica_of(ctx.cat)
+    instances = [r.instance for r in replica.group.replicas] if replica is not None else [ctx.inst]
+    shim = SimpleNamespace(tables=snap["tables"])
+    for inst in instances:
+        for session in list(inst.sessions):
+            for changed_db, change in reversed(session.pending):
+                if changed_db is db:
+                    undo_change(shim, change)
+    return snap
 
 
 def _flags(head):

@@ -439,3 +439,20 @@ def test_recovery_status_names_where_the_log_chain_stands_and_stopat_takes_iso_8
     assert state(cur, "rs") == "RESTORING"
     with pytest.raises(pyodbc.Error, match=r"\(241\)"):
         run(cur, f"RESTORE LOG rs FROM URL = '{url('rs_log.bak')}' WITH STOPAT = '2099-01-01T00:00:00+02:00'")
+
+
+def test_an_open_transaction_is_not_in_a_full_backup_and_its_commit_is_in_the_next_log(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    conn = connect("msodbc18", handle.ports["vm-ready"], "sa", SA_PASSWORD)
+    conn.autocommit = False
+    conn.cursor().execute("INSERT INTO appdb.dbo.items (id, label) VALUES (3, 'open')")
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('open_full.bak')}' WITH FORMAT")
+    conn.commit()
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('open_log.bak')}' WITH FORMAT")
+    run(cur, f"RESTORE DATABASE open_full FROM URL = '{url('open_full.bak')}' WITH {move('open_full')}")
+    assert ids(cur, "open_full") == [1, 2]
+    run(cur, f"RESTORE DATABASE open_log FROM URL = '{url('open_full.bak')}' WITH {move('open_log')}, NORECOVERY")
+    run(cur, f"RESTORE LOG open_log FROM URL = '{url('open_log.bak')}' WITH RECOVERY")
+    assert ids(cur, "open_log") == [1, 2, 3]
