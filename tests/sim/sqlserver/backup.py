@@ -519,7 +519,20 @@ def _recover(db):
     db.database_guid = str(uuid.uuid4()).upper()
 
 
-def _finish_state(db, opts, verb):
+STOP_POINT_LATER = ("This backup set contains records that were logged before the designated point in time. The "
+                    "database is being left in the restoring state so that more roll forward can be performed.")
+
+
+def _finish_state(db, opts, verb, ctx=None, stop_point_later=False):
+    if stop_point_later:
+        # the stop point lies after this backup: more log can be restored, so no recovery
+        ctx.info(4322, STOP_POINT_LATER)
+        if opts.get("STANDBY") is not None and not opts.get("NORECOVERY"):
+            db.state = "ONLINE"
+            db.standby_file = str(opts["STANDBY"])
+        elif not db.read_only:
+            db.state = "RESTORING"
+        return
     if opts.get("STANDBY") is not None:
         if opts.get("NORECOVERY"):
             _fail(verb, 3023, 16, 1, "Options NORECOVERY and STANDBY are mutually exclusive.")   # sys.messages text
@@ -597,11 +610,15 @@ def run_restore(ctx, spec):
             if head.get("differential_base_guid") is None or head["differential_base_guid"] != target.restored_base_guid:
                 _fail(verb, 3136, 16, 1, "This differential backup cannot be restored because the database has not "
                                          "been restored to the correct earlier state.")
+            if stopat is not None and _dt.datetime.fromisoformat(head["start"]) > stopat:
+                _fail(verb, 4338, 16, 1, "The STOPAT clause specifies a point too early to allow this backup set to be "
+                                         "restored. Choose a different stop point or use RESTORE DATABASE WITH "
+                                         "RECOVERY to recover at the current point.")
             snap = _decode_payload(verb, head, payload)
             _apply(target, snap)
             target.redo_lsn = head["last_lsn"]
             target.redo_time = _dt.datetime.fromisoformat(head["start"])
-            _finish_state(target, opts, verb)
+            _finish_state(target, opts, verb, ctx, stop_point_later=stopat is not None)
             pages = max(1, head["backup_size"] // 8192)
         else:
             # "Log Sequence Numbers and Restore Planning": the log must include the LSN the database is at
@@ -632,17 +649,7 @@ def run_restore(ctx, spec):
             target.role_members = {tuple(x) for x in body["role_members"]}
             target.redo_lsn = applied_to
             target.redo_time = stopat if stop_inside else log_end
-            if stopat is not None and not stop_inside:
-                # the stop point lies after this log backup: more log can be restored, so no recovery
-                ctx.info(4322, "This backup set contains records that were logged before the designated point in "
-                               "time. The database is being left in the restoring state so that more roll forward "
-                               "can be performed.")
-                if not target.read_only:
-                    target.state = "RESTORING"
-                if opts.get("STANDBY") is not None:
-                    target.standby_file = str(opts["STANDBY"])
-            else:
-                _finish_state(target, opts, verb)
+            _finish_state(target, opts, verb, ctx, stop_point_later=stopat is not None and not stop_inside)
             pages = 2
         _record_restore(ctx, head, urls, target.name, head["backup_type"], opts, stopat)
         _stats(ctx, opts)
@@ -682,6 +689,10 @@ def run_restore(ctx, spec):
         if target.name.lower() != head["database_name"].lower():
             _fail(verb, 3154, 16, 4, f"The backup set holds a backup of a database other than the existing "
                                      f"'{target.name}' database.")
+    # "MSSQLSERVER_3159": under the full or bulk-logged recovery model the tail of the log must be backed up
+    # first, unless REPLACE or STOPAT says to overwrite it
+    if target is not None and not opts.get("REPLACE") and not restarting and stopat is None \
+            and target.recovery_model != "SIMPLE":
         _fail(verb, 3159, 16, 1, f'The tail of the log for the database "{target.name}" has not been backed up. Use '
                                  "BACKUP LOG WITH NORECOVERY to backup the log if it contains work you do not want to "
                                  "lose. Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just "
@@ -707,7 +718,7 @@ def run_restore(ctx, spec):
     db.last_full_lsn = head["checkpoint_lsn"] if not head["copy_only"] else None
     db.diff_base_guid = head.get("establishes_diff_base_guid")
     db.family_guid = head.get("family_guid") or db.family_guid
-    _finish_state(db, opts, verb)
+    _finish_state(db, opts, verb, ctx, stop_point_later=stopat is not None)
     _record_restore(ctx, head, urls, db.name, "D", opts, stopat)
     pages = max(1, head["backup_size"] // 8192)
     _stats(ctx, opts)

@@ -456,3 +456,24 @@ def test_an_open_transaction_is_not_in_a_full_backup_and_its_commit_is_in_the_ne
     run(cur, f"RESTORE DATABASE open_log FROM URL = '{url('open_full.bak')}' WITH {move('open_log')}, NORECOVERY")
     run(cur, f"RESTORE LOG open_log FROM URL = '{url('open_log.bak')}' WITH RECOVERY")
     assert ids(cur, "open_log") == [1, 2, 3]
+
+
+def test_tail_of_the_log_3159_only_in_full_recovery_without_replace_or_stopat(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('t3159_full.bak')}' WITH FORMAT")
+    insert(cur, 3)
+    elsewhere = move("appdb_moved")
+    with pytest.raises(pyodbc.Error, match=r'The tail of the log for the database "appdb" has not been backed up.*'
+                                           r'\(3159\)'):
+        run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('t3159_full.bak')}' WITH {elsewhere}")
+    # "Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just overwrite the contents of the log"
+    run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('t3159_full.bak')}' WITH {elsewhere}, "
+             "STOPAT = '2099-01-01 00:00:00'")
+    assert state(cur, "appdb") == "RESTORING"     # the stop point lies after the full backup: more log may follow
+    run(cur, "RESTORE DATABASE appdb WITH RECOVERY")
+    assert ids(cur, "appdb") == [1, 2]
+    run(cur, "ALTER DATABASE appdb SET RECOVERY SIMPLE")      # no log to keep: no tail-log backup needed
+    run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('t3159_full.bak')}' WITH {move('appdb_again')}")
+    assert state(cur, "appdb") == "ONLINE"
