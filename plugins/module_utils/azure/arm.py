@@ -200,6 +200,13 @@ def network_resource_type(resource):
     return "%s/%s" % (parsed.namespace, parsed.parts[0][0])
 
 
+def management_policy_id(subscription_id, resource_group, account):
+    """A storage account's lifecycle management policy: one per account, always named 'default'
+    (Storage REST API reference, "Management Policies - Create Or Update": managementPolicyName)."""
+    return resource_id(subscription_id, resource_group, "Microsoft.Storage", ("storageAccounts", account),
+                       ("managementPolicies", "default"))
+
+
 def role_definition_id(subscription_id, guid):
     return resource_id(subscription_id, None, "Microsoft.Authorization", ("roleDefinitions", guid))
 

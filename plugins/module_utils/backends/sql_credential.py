@@ -18,21 +18,19 @@ using managed identities", error messages). The flag is put back as it was, what
 """
 from __future__ import annotations
 
-import re
-
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import DifferenceTracker
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     InvalidInputError, PrerequisiteError, SqlvmBackupError)
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact_url, url_secret_problem
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import has_control_character
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation import (
+    CONTAINER_RE as _CONTAINER_RE,
+    STORAGE_ACCOUNT_RE as _ACCOUNT_RE,
+    has_control_character,
+)
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 
-_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
-# Container names: 3-63 characters, lowercase letters, digits and single hyphens, starting and ending
-# with a letter or digit (Naming and referencing containers, blobs, and metadata).
-_CONTAINER_RE = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 
 
 def argument_spec():

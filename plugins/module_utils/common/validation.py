@@ -37,3 +37,10 @@ GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 def is_guid(value):
     """Whether `value` is a string holding one GUID (any case) and nothing else."""
     return isinstance(value, str) and bool(GUID_RE.fullmatch(value))
+
+
+# Storage names (Azure Storage documentation, "Naming and referencing containers, blobs, and metadata" and the
+# storage account name rules): an account is 3-24 lowercase letters and digits; a container 3-63 lowercase
+# letters, digits and single hyphens, starting and ending with a letter or digit.
+STORAGE_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}\Z")
+CONTAINER_RE = re.compile(r"^(?=.{3,63}\Z)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*\Z")

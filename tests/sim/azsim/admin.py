@@ -106,7 +106,8 @@ class AdminService:
                 "user_assigned_identities": {u["id"]: {k: u[k] for k in ("name", "principal_id", "client_id")}
                                              for u in w.uamis.values()},
                 "sql_virtual_machines": {s["id"]: s["properties"] for s in w.sqlvm_resources.values()},
-                "storage_accounts": {a["name"]: {"id": a["id"], "containers": sorted(a["containers"])}
+                "storage_accounts": {a["name"]: {"id": a["id"], "containers": sorted(a["containers"]),
+                                                 "management_policy": a.get("management_policy")}
                                      for a in w.storage.values()},
                 "role_assignments": list(w.role_assignments.values()),
                 "directory_role_assignments": list(w.dir_role_assignments.values()),

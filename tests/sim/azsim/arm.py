@@ -26,7 +26,7 @@ import time
 import urllib.parse
 import uuid
 
-from . import catalog, network, network_security
+from . import catalog, lifecycle, network, network_security
 from .httpd import Response, Router
 from .scenario import GUID_RE, parse_version
 from .tokens import TokenError
@@ -151,6 +151,13 @@ class ArmService:
               P + "Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers")
         r.add("GET", st + r"/(?P<name>[^/]+)/blobServices/default/containers/(?P<container>[^/]+)", self.get_container,
               P + "Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}")
+        policy = st + r"/(?P<name>[^/]+)/managementPolicies/(?P<policy>[^/]+)"
+        r.add("GET", policy, self.get_management_policy,
+              P + "Microsoft.Storage/storageAccounts/{accountName}/managementPolicies/{managementPolicyName}")
+        r.add("PUT", policy, self.put_management_policy,
+              P + "Microsoft.Storage/storageAccounts/{accountName}/managementPolicies/{managementPolicyName}")
+        r.add("DELETE", policy, self.delete_management_policy,
+              P + "Microsoft.Storage/storageAccounts/{accountName}/managementPolicies/{managementPolicyName}", "write")
         for kind, ns, typ in (("rsv", "Microsoft\\.RecoveryServices", "vaults"),
                               ("bv", "Microsoft\\.DataProtection", "backupVaults")):
             route = P + ns.replace("\\", "") + "/" + typ + "/{vaultName}"
@@ -984,6 +991,39 @@ class ArmService:
         if info is None:
             return arm_error(404, "ContainerNotFound", "The specified container does not exist.")
         return Response(200, self._container_body(account, container, info))
+
+    # ------------------------------------------------------------------ lifecycle management policies
+    def _policy_account(self, request, sub, rg, name, policy, action):
+        account = self._account(sub, rg, name)
+        if policy != "default":
+            _fail(400, "InvalidManagementPolicyName", "The management policy name '%s' is invalid; it must be "
+                  "'default'." % policy)
+        self._authorize(request, "Microsoft.Storage/storageAccounts/managementPolicies/" + action, account["id"])
+        return account
+
+    def get_management_policy(self, request, sub, rg, name, policy):
+        account = self._policy_account(request, sub, rg, name, policy, "read")
+        with self.world.lock:
+            if not account.get("management_policy"):
+                return arm_error(404, "ManagementPolicyNotFound", "No ManagementPolicy found for account %s."
+                                 % account["name"])
+            return Response(200, lifecycle.policy_body(account))
+
+    def put_management_policy(self, request, sub, rg, name, policy):
+        account = self._policy_account(request, sub, rg, name, policy, "write")
+        body = self._body(request)
+        problem = lifecycle.policy_problem(body)
+        if problem:
+            _fail(400, "InvalidManagementPolicy", problem)
+        with self.world.lock:
+            lifecycle.store(account, body)
+            return Response(200, lifecycle.policy_body(account))
+
+    def delete_management_policy(self, request, sub, rg, name, policy):
+        account = self._policy_account(request, sub, rg, name, policy, "delete")
+        with self.world.lock:
+            existed = bool(account.pop("management_policy", None))
+        return Response(200 if existed else 204, None)
 
     # ------------------------------------------------------------------ vaults
     def _vault_store(self, kind):
