@@ -17,7 +17,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.base import AUTH_ARGU
 ROOT = Path(__file__).resolve().parents[4]
 BIN = ROOT / ".venv" / "bin"
 AZURE_MODULES = ["sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info",
-                 "sqlvm_fleet_info"]
+                 "sqlvm_fleet_info", "blob_retention"]
 # Modules an Azure module's EXAMPLES may use besides these (their docs are checked the same way).
 HELPERS = ["sql_info"]
 VARIABLE = re.compile(r"{{\s*([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)")

@@ -102,6 +102,16 @@ CASES = [
     ("sqlvm_fleet_info", {"vms": [{"resource_group": "rg", "vm_name": "vm1"}]}, "vms[0].host"),
     ("sqlvm_fleet_info", {"vms": [], "concurrency": 0}, "concurrency"),
     ("sqlvm_fleet_info", {"vms": "sql01"}, "vms"),
+    # blob_retention
+    ("blob_retention", {"resource_group": "rg", "storage_account": "acct", "container": "backups"}, "days"),
+    ("blob_retention", {"resource_group": "rg", "storage_account": "acct", "container": "backups", "days": 0}, "at least 1"),
+    ("blob_retention", {"resource_group": "rg", "storage_account": "Acct", "container": "backups", "days": 7},
+     "storage_account"),
+    ("blob_retention", {"resource_group": "rg", "storage_account": "acct", "container": "back_ups", "days": 7}, "container"),
+    ("blob_retention", {"resource_group": "rg", "storage_account": "acct", "container": "backups", "days": 7,
+                        "rule_name": "keep-7"}, "letters and digits"),
+    ("blob_retention", {"resource_group": "rg", "storage_account": "acct", "container": "backups", "days": 7,
+                        "cool_after_days": 7}, "cool_after_days"),
 ]
 
 
@@ -114,6 +124,6 @@ def test_bad_input_fails_before_any_request(module, args, fragment, capsys):
 
 
 @pytest.mark.parametrize("module", ["sqlvm_identity", "entra_directory_reader", "role_assignment",
-                                    "backup_vault_identity", "sqlvm_info", "sqlvm_fleet_info"])
+                                    "backup_vault_identity", "sqlvm_info", "sqlvm_fleet_info", "blob_retention"])
 def test_every_module_has_enough_bad_input_cases(module):
     assert sum(1 for case in CASES if case[0] == module) >= 5
