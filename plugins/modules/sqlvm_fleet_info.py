@@ -67,6 +67,14 @@ options:
     description: Check through Microsoft Graph whether each primary identity can read the directory.
     type: bool
     default: true
+  check_network:
+    description:
+      - Check each VM's network paths as M(sqlvm.backup.sqlvm_info) does (storage firewall, outbound TCP 443 to
+        Azure Storage and Microsoft Entra ID).
+      - Costs four paged listings per subscription (network interfaces, public IPs, virtual networks, network
+        security groups) and one read per storage account and private endpoint, not per VM.
+    type: bool
+    default: true
   concurrency:
     description:
       - How many Azure Resource Manager requests are in flight at once (1 to 64); the few Microsoft Graph
@@ -138,11 +146,12 @@ requests:
   description:
     - HTTP requests the task sent, per kind (pages of a list included; retries of a request not). C(lists) are ARM
       list pages (virtual machines, role assignments), C(gets) ARM reads of one resource (SQL VM resources, VMs
-      outside the listed collections), C(graph) Microsoft Graph requests.
-    - C(lists) and C(graph) do not grow with the number of VMs beyond list paging; C(gets) is one per VM.
+      outside the listed collections), C(graph) Microsoft Graph requests, C(network) the network checks' reads
+      (listing pages per subscription, then storage accounts and private endpoints).
+    - C(lists), C(graph) and C(network) do not grow with the number of VMs beyond list paging; C(gets) is one per VM.
   returned: always
   type: dict
-  sample: {"lists": 2, "gets": 120, "graph": 5}
+  sample: {"lists": 2, "gets": 120, "graph": 5, "network": 5}
 """
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_fleet_info as backend
@@ -164,6 +173,7 @@ VM_OPTIONS = dict(
 ARGUMENT_SPEC = dict(
     vms=dict(type="list", elements="dict", required=True, options=VM_OPTIONS),
     check_directory=dict(type="bool", default=True),
+    check_network=dict(type="bool", default=True),
     concurrency=dict(type="int", default=backend.DEFAULT_CONCURRENCY),
 )
 

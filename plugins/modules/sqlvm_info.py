@@ -41,6 +41,14 @@ options:
     description: Check through Microsoft Graph whether the primary identity can read the directory.
     type: bool
     default: true
+  check_network:
+    description:
+      - Check the network paths backup to URL and Microsoft Entra authentication need - the storage account's firewall
+        (public network access, virtual network rules, private endpoints, IP rules) against the VM's subnet, and the
+        VM's network security groups for outbound TCP 443 to the C(Storage) and C(AzureActiveDirectory) service tags.
+      - Reads the VM's network interface, virtual network and network security groups, and the storage account.
+    type: bool
+    default: true
   sql_version:
     description: SQL Server build (C(SERVERPROPERTY('ProductVersion'))) to check against 2022 CU17; Azure does not show it.
     type: str
@@ -50,6 +58,8 @@ options:
 notes:
   - Reading Graph needs C(Directory.Read.All) (or Directory Readers) for the account running the task;
     without it the directory check reports the missing permission instead of failing the task.
+  - The network checks need read access to the VM's network resources and the storage account (Reader); without it
+    they report that they cannot tell (C(ready) null) and which access to grant, instead of failing the task.
 seealso:
   - module: sqlvm.backup.sqlvm_identity
   - module: sqlvm.backup.entra_directory_reader
@@ -96,6 +106,10 @@ checks:
     - C(entra_authentication) - Entra authentication enabled with a primary identity attached to the VM.
     - C(directory_read) - the primary identity can read Microsoft Entra ID.
     - C(storage_access) - Storage Blob Data Contributor (or Owner) at O(storage_scope) or above.
+    - C(storage_network) - the storage account's firewall lets the VM in (with O(storage_scope) and O(check_network)).
+    - C(outbound_storage), C(outbound_entra) - the VM's network security groups allow outbound TCP 443 to Azure
+      Storage and Microsoft Entra ID (with O(check_network)). Network checks also have C(fix); their C(ready) is
+      null when it cannot be told (see C(reason)).
   returned: always
   type: dict
   sample: {"entra_authentication": {"ready": false, "reason": "Entra authentication is not enabled ...", "enabled": false}}
@@ -110,6 +124,7 @@ ARGUMENT_SPEC = dict(
     sql_vm_name=dict(type="str"),
     storage_scope=dict(type="str"),
     check_directory=dict(type="bool", default=True),
+    check_network=dict(type="bool", default=True),
     sql_version=dict(type="str"),
     failover_cluster_instance=dict(type="bool"),
 )

@@ -59,7 +59,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.validation imp
 
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 64
-REQUEST_KINDS = ("lists", "gets", "graph")
+REQUEST_KINDS = ("lists", "gets", "graph", "network")
 
 _GROUP_TYPE = "#microsoft.graph.group"
 _ROLE_TYPE = "#microsoft.graph.directoryRole"
@@ -372,11 +372,36 @@ def read(session, desired, make_client=None):
 
     hosts = {}
     check_directory = desired.get("check_directory", True)
+    check_network = desired.get("check_network", True)
+    network = None
+    if planned and check_network:
+        network = _fleet_network(reader("network"), {entry.get("subscription_id") or default_subscription
+                                                     for entry, _scope in planned})
     for (entry, scope), sqlvm_resource in zip(planned, sqlvms):
-        hosts[entry["host"]] = host_report(dict(entry, check_directory=check_directory), scope, sqlvm_resource, vms,
-                                           vm_lists, assignments, directory,
-                                           entry.get("subscription_id") or default_subscription)
+        hosts[entry["host"]] = host_report(dict(entry, check_directory=check_directory, check_network=check_network),
+                                           scope, sqlvm_resource, vms, vm_lists, assignments, directory,
+                                           entry.get("subscription_id") or default_subscription,
+                                           network=network and (lambda vm, scope=scope: network(vm, scope)))
     return Result(False, hosts=hosts, requests=dict(counter.counts))
+
+
+def _fleet_network(reader, subscriptions):
+    """network(vm, scope) -> the VM's network checks, from one shared cache primed with four listings per
+    subscription (network interfaces, public IPs, virtual networks, NSGs), so each VM then costs no request and
+    each storage account and private endpoint is read once. A listing that is refused (403) leaves the cache to
+    read resource by resource; what cannot be read is that check's "cannot tell"."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import network_readiness
+
+    cache = network_readiness.NetworkReadCache()
+    for subscription in sorted(subscriptions):
+        try:
+            network_readiness.prime_subscription(reader, cache, subscription)
+        except SqlvmBackupError:
+            pass
+
+    def network(vm, scope):
+        return network_readiness.network_checks(reader, vm, scope, cache)
+    return network
 
 
 def _vm_resource_id(sqlvm_resource, entry, subscription):
@@ -400,7 +425,7 @@ def _index_vms(planned, sqlvms, vm_lists, default_subscription):
     return vms, missing
 
 
-def host_report(entry, scope, sqlvm_resource, vms, vm_lists, assignments, directory, subscription):
+def host_report(entry, scope, sqlvm_resource, vms, vm_lists, assignments, directory, subscription, network=None):
     """One host's sqlvm_info report from the fleet's reads, or {failed, msg} when what it needs could not be read."""
     try:
         if isinstance(sqlvm_resource, SqlvmBackupError):
@@ -427,7 +452,7 @@ def host_report(entry, scope, sqlvm_resource, vms, vm_lists, assignments, direct
 
         return sqlvm_info.evaluate(entry, sqlvm_resource, vm, scope,
                                    directory_verdict=directory.verdict if directory is not None else None,
-                                   storage_assignments=storage_assignments)
+                                   storage_assignments=storage_assignments, network=network)
     except SqlvmBackupError as err:
         return {"failed": True, "msg": err.msg}
     except Exception as err:  # pylint: disable=broad-except  # one host's surprise is that host's failure

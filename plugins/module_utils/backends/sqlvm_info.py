@@ -124,7 +124,8 @@ def validate(desired, subscription_id=None, prefix=""):
     return validate_scope(desired["storage_scope"], subscription_id, option=prefix + "storage_scope")
 
 
-def evaluate(desired, sqlvm_resource, vm, scope=None, directory_verdict=None, storage_assignments=None):
+def evaluate(desired, sqlvm_resource, vm, scope=None, directory_verdict=None, storage_assignments=None,
+             network=None):
     """The readiness report of one VM from what was read - the one place the report is built, for
     sqlvm_info (one VM, read per VM) and sqlvm_fleet_info (many, read in bulk) alike.
 
@@ -132,7 +133,10 @@ def evaluate(desired, sqlvm_resource, vm, scope=None, directory_verdict=None, st
     it names ({} when unknown); ``scope``: the normalized storage scope or None; ``directory_verdict(principal)``
     -> (can_read, reason), called only when ``check_directory`` is on and there is a primary identity, may
     raise AzureApiError (reported in the check); ``storage_assignments(principal)`` -> the role assignments
-    at or above ``scope`` (other ones are ignored), called only with a scope and a primary identity.
+    at or above ``scope`` (other ones are ignored), called only with a scope and a primary identity;
+    ``network(vm)`` -> the network checks of backends/network_readiness.py (storage firewall, outbound 443 to
+    Storage and Microsoft Entra ID), called only when ``check_network`` is on and the VM is known. A network check
+    whose ``ready`` is None could not be decided (e.g. the network could not be read): it is not ready.
     """
     report = {"checks": {}}
     checks = report["checks"]
@@ -162,9 +166,17 @@ def evaluate(desired, sqlvm_resource, vm, scope=None, directory_verdict=None, st
             checks["storage_access"] = storage_check(storage_assignments(principal), scope, principal)
         else:
             checks["storage_access"] = check(False, "no primary identity to check", assignments=[])
+    if desired.get("check_network", True) and vm and network is not None:
+        checks.update(network(vm))
     report["ready"] = all(c["ready"] for c in checks.values())
     report["not_ready"] = sorted(name for name, c in checks.items() if not c["ready"])
     return report
+
+
+def _network_checks(session, scope, vm, cache=None):
+    # network_readiness is compiled only when the network is checked (paid per task).
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import network_readiness
+    return network_readiness.network_checks(session, vm, scope, cache)
 
 
 def _report(session, desired):
@@ -177,7 +189,8 @@ def _report(session, desired):
         vm = sqlvm.read_vm(session, sqlvm.virtual_machine_id(session, sqlvm_resource, desired)) or {}
     return evaluate(desired, sqlvm_resource, vm, scope,
                     directory_verdict=lambda principal: _directory_verdict(session, principal),
-                    storage_assignments=lambda principal: _storage_assignments(session, scope, principal))
+                    storage_assignments=lambda principal: _storage_assignments(session, scope, principal),
+                    network=lambda vm_body: _network_checks(session, scope, vm_body))
 
 
 def _directory_verdict(session, principal):

@@ -204,9 +204,24 @@ def _routes(names, broken=()):
         status = 500 if name in broken else 200
         routes[("GET", rg + "/providers/Microsoft.SqlVirtualMachine/sqlVirtualMachines/" + name)] = (
             status, _sqlvm("", name) if status == 200 else {"error": {"code": "InternalServerError", "message": "x"}})
-    vms = [dict(VM_SYS, id=rg + "/providers/Microsoft.Compute/virtualMachines/" + n, name=n,
-                identity={"type": "SystemAssigned", "principalId": "p-" + n}) for n in names]
+    vnet = rg + "/providers/Microsoft.Network/virtualNetworks/vnet"
+    nic = rg + "/providers/Microsoft.Network/networkInterfaces/%s-nic"
+    vms = [dict(VM_SYS, id=rg + "/providers/Microsoft.Compute/virtualMachines/" + n, name=n, location="westeurope",
+                identity={"type": "SystemAssigned", "principalId": "p-" + n},
+                properties={"networkProfile": {"networkInterfaces": [{"id": nic % n}]}}) for n in names]
     routes[("GET", rg + "/providers/Microsoft.Compute/virtualMachines")] = (200, {"value": vms})
+    # The network: one virtual network without NSGs, an account open to all networks; listed per subscription.
+    network = "/subscriptions/%s/providers/Microsoft.Network/" % SUB
+    routes[("GET", network + "networkInterfaces")] = (200, {"value": [
+        {"id": nic % n, "properties": {"ipConfigurations": [{"properties": {
+            "primary": True, "privateIPAddress": "10.0.0.%d" % (i + 4), "subnet": {"id": vnet + "/subnets/default"}}}]}}
+        for i, n in enumerate(names)]})
+    routes[("GET", network + "publicIPAddresses")] = (200, {"value": []})
+    routes[("GET", network + "virtualNetworks")] = (200, {"value": [
+        {"id": vnet, "properties": {"subnets": [{"id": vnet + "/subnets/default", "properties": {}}]}}]})
+    routes[("GET", network + "networkSecurityGroups")] = (200, {"value": []})
+    routes[("GET", ACCOUNT)] = (200, {"id": ACCOUNT, "location": "westeurope", "properties": {
+        "publicNetworkAccess": "Enabled", "networkAcls": {"defaultAction": "Allow"}}})
     routes[("GET", ACCOUNT + "/providers/Microsoft.Authorization/roleAssignments")] = (200, {"value": [
         {"properties": {"scope": ACCOUNT, "principalId": "p-" + names[0], "roleDefinitionId": CONTRIBUTOR}}]})
     routes[("GET", "/v1.0/directoryRoles(roleTemplateId='%s')" % DIRECTORY_READERS_TEMPLATE_ID)] = (200, {"id": "dr"})
@@ -239,14 +254,16 @@ def test_read_in_threads_one_client_each_requests_counted_one_host_failing():
     for thread, client, _path in log:
         clients_by_thread.setdefault(thread, set()).add(client)
     assert all(len(clients) <= 2 for clients in clients_by_thread.values())  # its ARM client (+ Graph in main)
-    assert result.values["requests"] == {"gets": 12, "lists": 2, "graph": 4}, result.values["requests"]
-    assert len(log) == 18
+    assert hosts["vm00"]["checks"]["storage_network"]["ready"] is True, hosts["vm00"]
+    # the network: four listings of the subscription and the storage account, once for the fleet
+    assert result.values["requests"] == {"gets": 12, "lists": 2, "graph": 4, "network": 5}, result.values["requests"]
+    assert len(log) == 23
 
 
 def test_read_of_an_empty_fleet_sends_nothing():
     log = []
     result = fleet.read(_Session({}, log), {"vms": []})
-    assert result.values == {"hosts": {}, "requests": {"lists": 0, "gets": 0, "graph": 0}} and log == []
+    assert result.values == {"hosts": {}, "requests": {"lists": 0, "gets": 0, "graph": 0, "network": 0}} and log == []
 
 
 def test_vm_list_refused_for_the_subscription_is_read_per_resource_group():
@@ -263,7 +280,7 @@ def test_vm_list_refused_for_the_subscription_is_read_per_resource_group():
     routes[("GET", "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines" % SUB)] = (403, {"error": {
         "code": "AuthorizationFailed", "message": "no read on the subscription"}})
     session = _Session(routes, log)
-    desired = {"vms": [_entry("vm00"), _entry("vm10", rg="rg2")], "check_directory": False}
+    desired = {"vms": [_entry("vm00"), _entry("vm10", rg="rg2")], "check_directory": False, "check_network": False}
     result = fleet.read(session, desired, make_client=lambda: _ScriptedClient(routes, "https://management.test", log))
     hosts = result.values["hosts"]
     assert hosts["vm00"]["ready"] is True and hosts["vm10"]["ready"] is True, hosts
@@ -271,7 +288,7 @@ def test_vm_list_refused_for_the_subscription_is_read_per_resource_group():
     assert sorted(listed) == sorted(["/subscriptions/%s/providers/Microsoft.Compute/virtualMachines" % SUB,
                                      "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines" % SUB,
                                      rg2 + "/providers/Microsoft.Compute/virtualMachines"])
-    assert result.values["requests"] == {"gets": 2, "lists": 3, "graph": 0}
+    assert result.values["requests"] == {"gets": 2, "lists": 3, "graph": 0, "network": 0}
 
 
 def test_azure_core_is_imported_before_the_worker_threads_start():
