@@ -129,8 +129,8 @@ def _when(moment):
 
 
 def _describe(entry):
-    return "%s backup finished %s (LSN %s to %s)" % (entry["type"], _when(entry["finish"]), entry["first_lsn"],
-                                                   entry["last_lsn"])
+    return "%s backup finished %s (LSN %s to %s)" % (
+        entry["type"], _when(entry["finish"]), entry["first_lsn"], entry["last_lsn"])
 
 
 def continues(log, rolled_forward):
@@ -173,8 +173,8 @@ def _logs_from(base, logs, point, newest_lsn):
             return chain, (
                 "no log backup covers %s: the chain ends with the %s, so log records from LSN %s (written after %s) "
                 "are in no log backup. Take a log backup (sql_backup type: log) and plan again, or choose a "
-                "restore_point before %s." % (_when(point), _describe(last), rolled_forward, _when(last["finish"]),
-                                             _when(last["finish"])))
+                "restore_point before %s."
+                % (_when(point), _describe(last), rolled_forward, _when(last["finish"]), _when(last["finish"])))
         following = max(candidates, key=lambda log: log["last_lsn"])
         chain.append(following)
         rolled_forward, last = following["last_lsn"], following
