@@ -82,6 +82,7 @@ class FakeBackend:
         self.group_members = {}       # group object id -> set(member object ids)
         self.directory_readers = set()  # object ids allowed to read the directory
         self.blob_contributors = set()  # (object_id, account, container or None)
+        self.blob_readers = set()     # (object_id, account, container or None): Storage Blob Data Reader
         self.primary = {}             # vm_key -> principal or None
         self.tokens = {}              # token -> claims
         self.faults = []
@@ -133,7 +134,8 @@ class FakeBackend:
 
     def blob_access_allowed(self, principal, account, container, write=True):
         oid = principal["object_id"]
-        return (oid, account, None) in self.blob_contributors or (oid, account, container) in self.blob_contributors
+        holders = self.blob_contributors if write else self.blob_contributors | self.blob_readers
+        return (oid, account, None) in holders or (oid, account, container) in holders
 
     def blob_store(self, account, container, principal=None, sas=None):
         return self.stores.setdefault((account, container), MemoryBlobStore())

@@ -58,7 +58,7 @@ def _options(p, allowed):
             if p.opt_op("="):
                 opts[key] = p.e_primary()
         elif key in ("MAXTRANSFERSIZE", "BLOCKSIZE", "BUFFERCOUNT", "FILE", "NAME", "DESCRIPTION", "CREDENTIAL",
-                     "MEDIANAME", "STOPAT", "MEDIADESCRIPTION", "EXPIREDATE", "RETAINDAYS"):
+                     "MEDIANAME", "STOPAT", "MEDIADESCRIPTION", "EXPIREDATE", "RETAINDAYS", "STANDBY"):
             p.op("=")
             opts[key] = p.e_primary()
         else:
@@ -71,7 +71,7 @@ BACKUP_OPTS = ("FORMAT", "NOFORMAT", "INIT", "NOINIT", "SKIP", "NOSKIP", "COPY_O
                "COMPRESSION", "NO_COMPRESSION", "CHECKSUM", "NO_CHECKSUM", "CONTINUE_AFTER_ERROR", "STOP_ON_ERROR",
                "STATS", "MAXTRANSFERSIZE", "BLOCKSIZE", "BUFFERCOUNT", "NAME", "DESCRIPTION", "CREDENTIAL",
                "MEDIANAME", "MEDIADESCRIPTION", "NORECOVERY", "NO_TRUNCATE", "EXPIREDATE", "RETAINDAYS")
-RESTORE_OPTS = ("MOVE", "REPLACE", "RECOVERY", "NORECOVERY", "STOPAT", "STATS", "FILE", "CHECKSUM", "NO_CHECKSUM",
+RESTORE_OPTS = ("MOVE", "REPLACE", "RECOVERY", "NORECOVERY", "STANDBY", "STOPAT", "STATS", "FILE", "CHECKSUM", "NO_CHECKSUM",
                 "CONTINUE_AFTER_ERROR", "STOP_ON_ERROR", "CREDENTIAL", "MAXTRANSFERSIZE", "BLOCKSIZE",
                 "BUFFERCOUNT", "KEEP_REPLICATION", "RESTRICTED_USER", "NOUNLOAD", "UNLOAD", "REWIND", "NOREWIND")
 
@@ -245,7 +245,7 @@ def run_backup(ctx, spec):
         if db.recovery_model == "SIMPLE":
             _fail(verb, 4208, 16, 1, "The statement BACKUP LOG is not allowed while the recovery model is SIMPLE. "
                                      "Use BACKUP DATABASE or change the recovery model using ALTER DATABASE.")
-        if db.last_full_lsn is None:
+        if db.log_chain_lsn is None:
             _fail(verb, 4214, 16, 1, "BACKUP LOG cannot be performed because there is no current database backup.")
     elif differential and db.last_full_lsn is None:
         _fail(verb, 3035, 16, 1, f'Cannot perform a differential backup for database "{db.name}", because a '
@@ -269,36 +269,68 @@ def run_backup(ctx, spec):
         url = opened[0][0]
         _fail(verb, 3202, 16, 1, f'Write on "{url}" failed: 1117(Device has reached its limit of allowed blocks.)')
 
-    started = _dt.datetime.now().replace(microsecond=0)
+    started = _dt.datetime.now()
     t0 = time.monotonic()
-    first_lsn = db.lsn
-    db.lsn += 1000
-    last_lsn = db.lsn
     btype = "L" if spec["what"] == "LOG" else ("I" if differential else "D")
-    media_set = str(uuid.uuid4()).upper()
+    copy_only = bool(opts.get("COPY_ONLY"))
+    # LSNs as "Log Sequence Numbers and Restore Planning" describes them: a data backup holds the database at
+    # its checkpoint; LastLSN is the next LSN after the backup set; a log backup holds [FirstLSN, LastLSN)
+    # and the next one begins where it ended (a copy-only log backup does not move the chain).
+    if btype == "L":
+        first_lsn = db.log_chain_lsn
+        begins_chain = db.log_chain_lsn == db.log_chain_start
+        db.next_lsn()
+        checkpoint_lsn = db.last_checkpoint_lsn
+        last_lsn = db.lsn
+        changes = [c for c in db.changes if first_lsn <= c["lsn"] < last_lsn]
+        body = {"changes": changes, "users": db.users, "role_members": sorted(db.role_members),
+                "recovery_model": db.recovery_model}
+        if not copy_only:
+            db.log_chain_lsn = last_lsn
+    else:
+        checkpoint_lsn = first_lsn = db.next_lsn()
+        db.last_checkpoint_lsn = checkpoint_lsn
+        db.next_lsn()
+        last_lsn = db.lsn
+        begins_chain = False
+        body = db.snapshot()
+    previous_full = db.last_full_lsn
+    new_base_guid = None
+    if btype == "D" and not copy_only:
+        new_base_guid = str(uuid.uuid4()).upper()
     header = {
         "backup_type": btype, "database_name": db.name, "server_name": cat.server_name,
         "machine_name": cat.machine_name, "user_name": session.login.name, "version": cat.version,
         "name": opts.get("NAME"), "description": opts.get("DESCRIPTION"), "first_lsn": first_lsn,
-        "last_lsn": last_lsn, "database_backup_lsn": db.last_full_lsn or 0, "checkpoint_lsn": last_lsn,
-        "start": started.isoformat(), "copy_only": bool(opts.get("COPY_ONLY")),
+        "last_lsn": last_lsn, "checkpoint_lsn": checkpoint_lsn,
+        "database_backup_lsn": previous_full or 0,
+        "differential_base_lsn": previous_full if btype == "I" else None,
+        "differential_base_guid": db.diff_base_guid if btype == "I" else None,
+        "establishes_diff_base_guid": new_base_guid, "begins_log_chain": begins_chain,
+        "backup_set_guid": str(uuid.uuid4()).upper(), "database_guid": db.database_guid,
+        "family_guid": db.family_guid, "start": started.isoformat(), "copy_only": copy_only,
         "compressed": bool(opts.get("COMPRESSION")), "checksum": bool(opts.get("CHECKSUM")),
         "recovery_model": db.recovery_model, "database_created": db.created.isoformat(),
-        "backup_size": data_bytes, "media_set_guid": media_set, "family_count": stripes,
+        "backup_size": data_bytes, "media_set_guid": str(uuid.uuid4()).upper(), "family_count": stripes,
         "files": [{"logical": f["name"], "physical": f["physical_name"], "type": "D" if f["type"] == 0 else "L",
                    "size_mb": f["size_mb"], "file_id": f["file_id"]} for f in db.files],
     }
-    payload = zlib.compress(json.dumps(db.snapshot(), default=_json_default).encode("utf-8"), 6)
+    payload = zlib.compress(json.dumps(body, default=_json_default).encode("utf-8"), 6)
+    header["compressed_size"] = len(payload) if opts.get("COMPRESSION") else data_bytes
+    header["finish"] = _dt.datetime.now().isoformat()
     share = math.ceil(len(payload) / stripes) or 1
     for i, (url, _a, _c, blob, store) in enumerate(opened):
         chunk = payload[i * share:(i + 1) * share]
         head = dict(header, family_sequence=i + 1, payload_length=len(payload),
                     payload_crc=zlib.crc32(payload))
-        body = MAGIC + json.dumps(head).encode("utf-8") + b"\n" + chunk
-        blocks = [body[o:o + transfer] for o in range(0, len(body), transfer)] or [b""]
+        blob_body = MAGIC + json.dumps(head).encode("utf-8") + b"\n" + chunk
+        blocks = [blob_body[o:o + transfer] for o in range(0, len(blob_body), transfer)] or [b""]
         _io(verb, url, store.write, blob, blocks)
-    if spec["what"] == "DATABASE" and not differential and not opts.get("COPY_ONLY"):
-        db.last_full_lsn = first_lsn
+    if btype == "D" and not copy_only:
+        db.last_full_lsn = checkpoint_lsn
+        db.diff_base_guid = new_base_guid
+        if db.log_chain_lsn is None:
+            db.log_chain_lsn = db.log_chain_start = first_lsn
     pages = max(1, data_bytes // 8192)
     _stats(ctx, opts)
     if spec["what"] == "DATABASE":
@@ -310,19 +342,56 @@ def run_backup(ctx, spec):
         what = "BACKUP DATABASE WITH DIFFERENTIAL"
     ctx.info(3014, f"{what} successfully processed {pages + 2} pages in {elapsed:.3f} seconds "
                    f"({(pages + 2) * 8192 / 1048576 / elapsed:.3f} MB/sec).")
-    finished = _dt.datetime.now().replace(microsecond=0)
-    media_id = len(cat.mediafamilies) + 1
+    _record_backupset(cat, header, [o[0] for o in opened])
+
+
+def _record_backupset(cat, head, urls):
+    """msdb.dbo.backupset, backupmediaset and backupmediafamily rows for one backup set ("backupset
+    (Transact-SQL)", "backupmediafamily (Transact-SQL)"): what BACKUP writes, and what RESTORE writes for the
+    media it read."""
+    media_id = max([m["media_set_id"] for m in cat.mediasets] + [0]) + 1
+    set_id = len(cat.backupsets) + 1
+    v = [int(x) for x in head["version"].split(".")]
+    start = _dt.datetime.fromisoformat(head["start"])
+    finish = _dt.datetime.fromisoformat(head.get("finish") or head["start"])
+    cat.mediasets.append({"media_set_id": media_id, "media_uuid": head["media_set_guid"],
+                          "media_family_count": len(urls), "name": None, "description": None,
+                          "software_name": "Microsoft SQL Server", "software_vendor_id": 4608,
+                          "MTF_major_version": 1, "mirror_count": 1, "is_password_protected": False,
+                          "is_compressed": head["compressed"], "is_encrypted": False})
     cat.backupsets.append({
-        "backup_set_id": len(cat.backupsets) + 1, "media_set_id": media_id, "name": opts.get("NAME"),
-        "database_name": db.name, "type": btype, "backup_start_date": started, "backup_finish_date": finished,
-        "backup_size": data_bytes, "compressed_backup_size": len(payload) if opts.get("COMPRESSION") else data_bytes,
-        "is_copy_only": bool(opts.get("COPY_ONLY")), "has_backup_checksums": bool(opts.get("CHECKSUM")),
-        "first_lsn": first_lsn, "last_lsn": last_lsn, "database_backup_lsn": header["database_backup_lsn"],
-        "server_name": cat.server_name, "machine_name": cat.machine_name, "user_name": session.login.name,
-        "recovery_model": db.recovery_model})
-    for i, (url, *_rest) in enumerate(opened):
+        "backup_set_id": set_id, "backup_set_uuid": head["backup_set_guid"], "media_set_id": media_id,
+        "first_family_number": 1, "first_media_number": 1, "last_family_number": len(urls), "last_media_number": 1,
+        "catalog_family_number": 1, "catalog_media_number": 1, "position": 1, "expiration_date": None,
+        "software_vendor_id": 4608, "name": head.get("name"), "description": head.get("description"),
+        "user_name": head["user_name"], "software_major_version": v[0], "software_minor_version": v[1],
+        "software_build_version": v[2], "time_zone": 0, "mtf_minor_version": 0,
+        "first_lsn": head["first_lsn"], "last_lsn": head["last_lsn"], "checkpoint_lsn": head["checkpoint_lsn"],
+        "database_backup_lsn": head["database_backup_lsn"],
+        "database_creation_date": _dt.datetime.fromisoformat(head["database_created"]),
+        "backup_start_date": start, "backup_finish_date": finish, "type": head["backup_type"], "sort_order": 52,
+        "code_page": 0, "compatibility_level": 160, "database_version": 957, "backup_size": head["backup_size"],
+        "database_name": head["database_name"], "server_name": head["server_name"],
+        "machine_name": head["machine_name"], "flags": 512, "unicode_locale": 1033,
+        "unicode_compare_style": 196609, "collation_name": "SQL_Latin1_General_CP1_CI_AS",
+        "is_password_protected": False, "recovery_model": head["recovery_model"], "has_bulk_logged_data": False,
+        "is_snapshot": False, "is_readonly": False, "is_single_user": False,
+        "has_backup_checksums": head["checksum"], "is_damaged": False,
+        "begins_log_chain": head.get("begins_log_chain", False), "has_incomplete_metadata": False,
+        "is_force_offline": False, "is_copy_only": head["copy_only"],
+        "first_recovery_fork_guid": head.get("family_guid"), "last_recovery_fork_guid": head.get("family_guid"),
+        "fork_point_lsn": None, "database_guid": head.get("database_guid"), "family_guid": head.get("family_guid"),
+        "differential_base_lsn": head.get("differential_base_lsn"),
+        "differential_base_guid": head.get("differential_base_guid"),
+        "compressed_backup_size": head.get("compressed_size", head["backup_size"]), "key_algorithm": None,
+        "encryptor_thumbprint": None, "encryptor_type": None, "last_valid_restore_time": None,
+        "compression_algorithm": "MS_XPRESS" if head["compressed"] else None})
+    for i, url in enumerate(urls):
         cat.mediafamilies.append({"media_set_id": media_id, "family_sequence_number": i + 1,
-                                  "physical_device_name": url, "device_type": URL_DEVICE_TYPE})
+                                  "media_family_id": head["media_set_guid"], "media_count": 1,
+                                  "logical_device_name": None, "physical_device_name": url,
+                                  "device_type": URL_DEVICE_TYPE, "physical_block_size": 65536, "mirror": 0})
+    return set_id
 
 
 def _json_default(o):
@@ -378,6 +447,50 @@ def _decode_payload(verb, head, payload):
     return json.loads(zlib.decompress(payload).decode("utf-8"), object_hook=_json_hook)
 
 
+def _stopat(verb, value):
+    """STOPAT = 'time' (a string in one of SQL Server's date formats, or a datetime parameter)."""
+    if value is None or isinstance(value, _dt.datetime):
+        return value
+    text = str(value).strip()
+    try:
+        return _dt.datetime.fromisoformat(text.replace("T", " "))
+    except ValueError:
+        pass
+    for fmt in ("%b %d, %Y %I:%M:%S %p", "%b %d %Y %I:%M%p", "%Y%m%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
+        try:
+            return _dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    _fail(verb, 241, 16, 1, "Conversion failed when converting date and/or time from character string.")
+
+
+def _lsn(value):
+    return str(value)
+
+
+def _recover(db):
+    """Recovery: the database comes online (or read-only in STANDBY) and its log chain continues from the
+    point it was rolled forward to."""
+    db.state = "ONLINE"
+    db.standby_file = None
+    db.lsn = max(db.lsn, db.redo_lsn or db.lsn)
+    db.log_chain_lsn = db.log_chain_start = db.next_lsn()
+    db.database_guid = str(uuid.uuid4()).upper()
+
+
+def _finish_state(db, opts, verb):
+    if opts.get("STANDBY") is not None:
+        if opts.get("NORECOVERY"):
+            _fail(verb, 3023, 16, 1, "Options NORECOVERY and STANDBY are mutually exclusive.")   # sys.messages text
+        db.state = "ONLINE"
+        db.standby_file = str(opts["STANDBY"])
+    elif opts.get("NORECOVERY"):
+        db.state = "RESTORING"
+        db.standby_file = None
+    else:
+        _recover(db)
+
+
 def run_restore(ctx, spec):
     what = spec["what"]
     verb = "RESTORE DATABASE" if what == "DATABASE" else ("RESTORE LOG" if what == "LOG" else f"RESTORE {what}")
@@ -407,52 +520,106 @@ def run_restore(ctx, spec):
         allowed = session.has_server_perm("CREATE ANY DATABASE")
     if not allowed:
         _fail(verb, 3110, 14, 1, f"User does not have permission to RESTORE database '{name}'.")
-    if not spec["devices"]:   # RESTORE DATABASE x WITH RECOVERY
+    rolling_forward = target is not None and (target.state == "RESTORING" or target.read_only)
+    if not spec["devices"]:   # RESTORE DATABASE x WITH RECOVERY | STANDBY = 'file'
         if target is None:
             _fail(verb, 911, 16, 11, f"Database '{name}' does not exist. Make sure that the name is entered correctly.")
-        if opts.get("RECOVERY") or not opts.get("NORECOVERY"):
-            if target.state == "ONLINE":
+        if not opts.get("NORECOVERY"):
+            if not rolling_forward:
                 _fail(verb, 3148, 16, 1, "This RESTORE statement is invalid in the current context. The 'Recover "
                                          "Data Only' option is only defined for secondary filegroups when the "
                                          "database is in an online state.")
-            target.state = "ONLINE"
+            _finish_state(target, opts, verb)
         ctx.info(3014, f"{verb} successfully processed 0 pages in 0.001 seconds (0.000 MB/sec).")
         return
     _validate_transfer(opts, verb)
     head, payload, opened = _read_media(ctx, spec, verb)
+    urls = [o[0] for o in opened]
+    stopat = _stopat(verb, opts.get("STOPAT"))
     t0 = time.monotonic()
-    if what == "LOG" or head["backup_type"] in ("L", "I"):
-        if target is None or target.state != "RESTORING":
-            _fail(verb, 3117, 16, 4, "The log or differential backup cannot be restored because no files are ready "
-                                     "to rollforward.")
+    if what == "LOG" and head["backup_type"] != "L":
+        _fail(verb, 3135, 16, 2, f"The backup set in file '{urls[0]}' was created by BACKUP DATABASE and cannot be "
+                                 "used for this restore operation.")
+    if head["backup_type"] in ("L", "I"):
         if what == "DATABASE" and head["backup_type"] == "L":
-            _fail(verb, 3135, 16, 2, "The backup set in file 'url' was created by BACKUP LOG and cannot be used for "
-                                     "this restore operation.")
-        snap = _decode_payload(verb, head, payload)
-        if opts.get("STOPAT") is not None:
-            try:
-                stopat = _dt.datetime.fromisoformat(str(opts["STOPAT"]).replace("T", " "))
-            except ValueError:
-                _fail(verb, 241, 16, 1, "Conversion failed when converting date and/or time from character string.")
-            if stopat < _dt.datetime.fromisoformat(head["start"]) - _dt.timedelta(days=36500):
-                _fail(verb, 4305, 16, 1, "The log in this backup set begins at a later point than STOPAT.")
-        _apply(target, snap)
-        target.state = "RESTORING" if opts.get("NORECOVERY") else "ONLINE"
-        _record_restore(ctx, head, [o[0] for o in opened], target.name, head["backup_type"], opts)
+            _fail(verb, 3135, 16, 2, f"The backup set in file '{urls[0]}' was created by BACKUP LOG and cannot be "
+                                     "used for this restore operation.")
+        if not rolling_forward:
+            _fail(verb, 3117, 16, 1, "The log or differential backup cannot be restored because no files are ready "
+                                     "to rollforward.")
+        if head["backup_type"] == "I":
+            if head.get("differential_base_guid") is None or head["differential_base_guid"] != target.restored_base_guid:
+                _fail(verb, 3136, 16, 1, "This differential backup cannot be restored because the database has not "
+                                         "been restored to the correct earlier state.")
+            snap = _decode_payload(verb, head, payload)
+            _apply(target, snap)
+            target.redo_lsn = head["last_lsn"]
+            target.redo_time = _dt.datetime.fromisoformat(head["start"])
+            _finish_state(target, opts, verb)
+            pages = max(1, head["backup_size"] // 8192)
+        else:
+            # "Log Sequence Numbers and Restore Planning": the log must include the LSN the database is at
+            redo = target.redo_lsn
+            if head["first_lsn"] > redo:
+                _fail(verb, 4305, 16, 1, f"The log in this backup set begins at LSN {_lsn(head['first_lsn'])}, which "
+                                         "is too recent to apply to the database. An earlier log backup that includes "
+                                         f"LSN {_lsn(redo)} can be restored.")
+            if head["last_lsn"] <= redo:
+                _fail(verb, 4326, 16, 1, f"The log in this backup set terminates at LSN {_lsn(head['last_lsn'])}, "
+                                         "which is too early to apply to the database. A more recent log backup that "
+                                         f"includes LSN {_lsn(redo)} can be restored.")
+            if stopat is not None and target.redo_time is not None and stopat < target.redo_time:
+                _fail(verb, 4335, 16, 2, "The specified STOPAT time is too early. All or part of the database is "
+                                         "already rolled forward beyond that point.")
+            body = _decode_payload(verb, head, payload)
+            log_end = _dt.datetime.fromisoformat(head["start"])
+            stop_inside = stopat is not None and stopat < log_end
+            applied_to = head["last_lsn"]
+            for change in sorted(body["changes"], key=lambda c: c["lsn"]):
+                if change["lsn"] < redo:
+                    continue
+                if stop_inside and change["time"] > stopat:
+                    applied_to = change["lsn"]   # the first record after the stop point is not redone
+                    break
+                _apply_change(target, change)
+            target.users = body["users"]
+            target.role_members = {tuple(x) for x in body["role_members"]}
+            target.redo_lsn = applied_to
+            target.redo_time = stopat if stop_inside else log_end
+            if stopat is not None and not stop_inside:
+                # the stop point lies after this log backup: more log can be restored, so no recovery
+                ctx.info(4322, "This backup set contains records that were logged before the designated point in "
+                               "time. The database is being left in the restoring state so that more roll forward "
+                               "can be performed.")
+                if not target.read_only:
+                    target.state = "RESTORING"
+                if opts.get("STANDBY") is not None:
+                    target.standby_file = str(opts["STANDBY"])
+            else:
+                _finish_state(target, opts, verb)
+            pages = 2
+        _record_restore(ctx, head, urls, target.name, head["backup_type"], opts, stopat)
         _stats(ctx, opts)
-        ctx.info(4035, f"Processed 2 pages for database '{target.name}', file '{target.files[1]['name']}' on file 1.")
-        ctx.info(3014, f"{verb} successfully processed 2 pages in {max(time.monotonic() - t0, 0.001):.3f} seconds "
-                       "(0.100 MB/sec).")
+        data_or_log = target.files[0 if head["backup_type"] == "I" else 1]["name"]
+        ctx.info(4035, f"Processed {pages} pages for database '{target.name}', file '{data_or_log}' on file 1.")
+        ctx.info(3014, f"{verb} successfully processed {pages} pages in {max(time.monotonic() - t0, 0.001):.3f} "
+                       "seconds (0.100 MB/sec).")
         return
-    # full database restore: plan the files first (1834/3156 for each, then 3119 + 3013)
-    moves = {l.lower(): p for l, p in opts.get("MOVE", [])}
+    # full database restore
+    if stopat is not None and _dt.datetime.fromisoformat(head["start"]) > stopat:
+        _fail(verb, 4338, 16, 1, "The STOPAT clause specifies a point too early to allow this backup set to be "
+                                 "restored. Choose a different stop point or use RESTORE DATABASE WITH RECOVERY to "
+                                 "recover at the current point.")
+    # plan the files first (1834/3156 for each, then 3119 + 3013)
+    moves = {logical.lower(): physical for logical, physical in opts.get("MOVE", [])}
     problems = []
     plan = []
+    restarting = target is not None and rolling_forward
     for f in head["files"]:
         physical = moves.get(f["logical"].lower(), f["physical"])
         plan.append((f, physical))
         for other in cat.databases.values():
-            if other is target and opts.get("REPLACE"):
+            if other is target and (opts.get("REPLACE") or restarting):
                 continue
             for of in other.files:
                 if of["physical_name"].lower() == physical.lower():
@@ -465,7 +632,7 @@ def run_restore(ctx, spec):
                          problems[1:] + [(3119, 16, 1, "Problems were identified while planning for the RESTORE "
                                                        "statement. Previous messages provide details."),
                                          E.terminating(verb)])
-    if target is not None and not opts.get("REPLACE"):
+    if target is not None and not opts.get("REPLACE") and not restarting:
         if target.name.lower() != head["database_name"].lower():
             _fail(verb, 3154, 16, 4, f"The backup set holds a backup of a database other than the existing "
                                      f"'{target.name}' database.")
@@ -487,9 +654,15 @@ def run_restore(ctx, spec):
     for f, (src, physical) in zip(db.files, plan):
         f["name"] = src["logical"]
         f["physical_name"] = physical
-    db.state = "RESTORING" if opts.get("NORECOVERY") else "ONLINE"
-    db.last_full_lsn = head["first_lsn"]
-    _record_restore(ctx, head, [o[0] for o in opened], db.name, "D", opts)
+    db.lsn = head["last_lsn"]
+    db.redo_lsn = head["last_lsn"]
+    db.redo_time = _dt.datetime.fromisoformat(head["start"])
+    db.restored_base_guid = head.get("establishes_diff_base_guid")
+    db.last_full_lsn = head["checkpoint_lsn"] if not head["copy_only"] else None
+    db.diff_base_guid = head.get("establishes_diff_base_guid")
+    db.family_guid = head.get("family_guid") or db.family_guid
+    _finish_state(db, opts, verb)
+    _record_restore(ctx, head, urls, db.name, "D", opts, stopat)
     pages = max(1, head["backup_size"] // 8192)
     _stats(ctx, opts)
     ctx.info(4035, f"Processed {pages} pages for database '{db.name}', file '{db.files[0]['name']}' on file 1.")
@@ -499,34 +672,16 @@ def run_restore(ctx, spec):
                    f"({(pages + 2) * 8192 / 1048576 / elapsed:.3f} MB/sec).")
 
 
-def _record_restore(ctx, head, urls, dest, restore_type, opts):
+def _record_restore(ctx, head, urls, dest, restore_type, opts, stopat):
     """msdb: the restored media's backup set (as SQL Server records it) and a restorehistory row."""
     cat = ctx.cat
-    media_id = len(cat.mediafamilies) + 1
-    set_id = len(cat.backupsets) + 1
-    start = _dt.datetime.fromisoformat(head["start"])
-    cat.backupsets.append({
-        "backup_set_id": set_id, "media_set_id": media_id, "name": head.get("name"),
-        "database_name": head["database_name"], "type": head["backup_type"], "backup_start_date": start,
-        "backup_finish_date": start, "backup_size": head["backup_size"], "compressed_backup_size": head["backup_size"],
-        "is_copy_only": head["copy_only"], "has_backup_checksums": head["checksum"], "first_lsn": head["first_lsn"],
-        "last_lsn": head["last_lsn"], "database_backup_lsn": head["database_backup_lsn"],
-        "server_name": head["server_name"], "machine_name": head["machine_name"], "user_name": head["user_name"],
-        "recovery_model": head["recovery_model"]})
-    for i, url in enumerate(urls):
-        cat.mediafamilies.append({"media_set_id": media_id, "family_sequence_number": i + 1,
-                                  "physical_device_name": url, "device_type": URL_DEVICE_TYPE})
-    stop_at = None
-    if opts.get("STOPAT") is not None:
-        try:
-            stop_at = _dt.datetime.fromisoformat(str(opts["STOPAT"]).replace("T", " "))
-        except ValueError:
-            stop_at = None
+    set_id = _record_backupset(cat, head, urls)
     cat.restorehistory.append({
-        "restore_history_id": len(cat.restorehistory) + 1, "restore_date": _dt.datetime.now().replace(microsecond=0),
+        "restore_history_id": len(cat.restorehistory) + 1, "restore_date": _dt.datetime.now(),
         "destination_database_name": dest, "user_name": ctx.session.login.name, "backup_set_id": set_id,
         "restore_type": restore_type, "replace": bool(opts.get("REPLACE")), "recovery": not opts.get("NORECOVERY"),
-        "stop_at": stop_at})
+        "restart": False, "stop_at": stopat, "device_count": len(urls), "stop_at_mark_name": None,
+        "stop_before": False})
 
 
 def _apply(db, snap):
@@ -537,26 +692,68 @@ def _apply(db, snap):
     db.next_principal_id = max([u["principal_id"] for u in db.users.values() if u["principal_id"] < 16384] + [4]) + 1
 
 
+def _apply_change(db, change):
+    from .instance import apply_change
+    if change["table"] in db.tables:
+        apply_change(db, change)
+
+
+HEADERONLY_COLUMNS = [
+    ("BackupName", C.nvarchar(128)), ("BackupDescription", C.nvarchar(255)), ("BackupType", C.SMALLINT),
+    ("ExpirationDate", C.DATETIME), ("Compressed", C.BIT), ("Position", C.SMALLINT), ("DeviceType", C.TINYINT),
+    ("UserName", C.nvarchar(128)), ("ServerName", C.nvarchar(128)), ("DatabaseName", C.nvarchar(128)),
+    ("DatabaseVersion", C.INT), ("DatabaseCreationDate", C.DATETIME), ("BackupSize", C.NUMERIC20),
+    ("FirstLSN", C.NUMERIC25), ("LastLSN", C.NUMERIC25), ("CheckpointLSN", C.NUMERIC25),
+    ("DatabaseBackupLSN", C.NUMERIC25), ("BackupStartDate", C.DATETIME), ("BackupFinishDate", C.DATETIME),
+    ("SortOrder", C.SMALLINT), ("CodePage", C.SMALLINT), ("UnicodeLocaleId", C.INT),
+    ("UnicodeComparisonStyle", C.INT), ("CompatibilityLevel", C.TINYINT), ("SoftwareVendorId", C.INT),
+    ("SoftwareVersionMajor", C.INT), ("SoftwareVersionMinor", C.INT), ("SoftwareVersionBuild", C.INT),
+    ("MachineName", C.nvarchar(128)), ("Flags", C.INT), ("BindingID", C.GUID), ("RecoveryForkID", C.GUID),
+    ("Collation", C.nvarchar(128)), ("FamilyGUID", C.GUID), ("HasBulkLoggedData", C.BIT), ("IsSnapshot", C.BIT),
+    ("IsReadOnly", C.BIT), ("IsSingleUser", C.BIT), ("HasBackupChecksums", C.BIT), ("IsDamaged", C.BIT),
+    ("BeginsLogChain", C.BIT), ("HasIncompleteMetaData", C.BIT), ("IsForceOffline", C.BIT), ("IsCopyOnly", C.BIT),
+    ("FirstRecoveryForkID", C.GUID), ("ForkPointLSN", C.NUMERIC25), ("RecoveryModel", C.nvarchar(60)),
+    ("DifferentialBaseLSN", C.NUMERIC25), ("DifferentialBaseGUID", C.GUID),
+    ("BackupTypeDescription", C.nvarchar(60)), ("BackupSetGUID", C.GUID), ("CompressedBackupSize", C.BIGINT),
+    ("Containment", C.TINYINT), ("KeyAlgorithm", C.nvarchar(32)), ("EncryptorThumbprint", C.varbinary(20)),
+    ("EncryptorType", C.nvarchar(32)), ("LastValidRestoreTime", C.DATETIME), ("TimeZone", C.nvarchar(32)),
+    ("CompressionAlgorithm", C.nvarchar(32))]
+
+
 def _headeronly(ctx, head):
-    cols = [("BackupName", C.nvarchar(128)), ("BackupDescription", C.nvarchar(255)), ("BackupType", C.SMALLINT),
-            ("Compressed", C.BIT), ("Position", C.SMALLINT), ("DeviceType", C.TINYINT),
-            ("UserName", C.nvarchar(128)), ("ServerName", C.nvarchar(128)), ("DatabaseName", C.nvarchar(128)),
-            ("DatabaseCreationDate", C.DATETIME), ("BackupSize", C.NUMERIC25), ("FirstLSN", C.NUMERIC25),
-            ("LastLSN", C.NUMERIC25), ("CheckpointLSN", C.NUMERIC25), ("DatabaseBackupLSN", C.NUMERIC25),
-            ("BackupStartDate", C.DATETIME), ("BackupFinishDate", C.DATETIME), ("SoftwareVersionMajor", C.INT),
-            ("SoftwareVersionMinor", C.INT), ("SoftwareVersionBuild", C.INT), ("MachineName", C.nvarchar(128)),
-            ("HasBackupChecksums", C.BIT), ("IsCopyOnly", C.BIT), ("RecoveryModel", C.nvarchar(60)),
-            ("BackupTypeDescription", C.nvarchar(60)), ("CompressedBackupSize", C.NUMERIC25)]
+    """One row per backup set on the media ("RESTORE HEADERONLY (Transact-SQL)", Result sets)."""
     v = [int(x) for x in head["version"].split(".")]
     start = _dt.datetime.fromisoformat(head["start"])
-    row = [head.get("name"), head.get("description"), {"D": 1, "I": 5, "L": 2}[head["backup_type"]],
-           head["compressed"], 1, 9, head["user_name"], head["server_name"], head["database_name"],
-           _dt.datetime.fromisoformat(head["database_created"]), head["backup_size"], head["first_lsn"],
-           head["last_lsn"], head["checkpoint_lsn"], head["database_backup_lsn"], start, start, v[0], v[1], v[2],
-           head["machine_name"], head["checksum"], head["copy_only"], head["recovery_model"],
-           {"D": "Database", "I": "Database Differential", "L": "Transaction Log"}[head["backup_type"]],
-           head["backup_size"]]
-    ctx.result.sets.append((cols, [row]))
+    finish = _dt.datetime.fromisoformat(head.get("finish") or head["start"])
+    btype = head["backup_type"]
+    fork = head.get("family_guid")
+    values = {
+        "BackupName": head.get("name"), "BackupDescription": head.get("description"),
+        "BackupType": {"D": 1, "I": 5, "L": 2}[btype], "ExpirationDate": None, "Compressed": head["compressed"],
+        "Position": 1, "DeviceType": URL_DEVICE_TYPE, "UserName": head["user_name"], "ServerName": head["server_name"],
+        "DatabaseName": head["database_name"], "DatabaseVersion": 957,
+        "DatabaseCreationDate": _dt.datetime.fromisoformat(head["database_created"]),
+        "BackupSize": head["backup_size"], "FirstLSN": head["first_lsn"], "LastLSN": head["last_lsn"],
+        "CheckpointLSN": head["checkpoint_lsn"], "DatabaseBackupLSN": head["database_backup_lsn"],
+        "BackupStartDate": start, "BackupFinishDate": finish, "SortOrder": 52, "CodePage": 0,
+        "UnicodeLocaleId": 1033, "UnicodeComparisonStyle": 196609, "CompatibilityLevel": 160,
+        "SoftwareVendorId": 4608, "SoftwareVersionMajor": v[0], "SoftwareVersionMinor": v[1],
+        "SoftwareVersionBuild": v[2], "MachineName": head["machine_name"], "Flags": 512,
+        "BindingID": head.get("database_guid"), "RecoveryForkID": fork, "Collation": "SQL_Latin1_General_CP1_CI_AS",
+        "FamilyGUID": head.get("family_guid"), "HasBulkLoggedData": False, "IsSnapshot": False, "IsReadOnly": False,
+        "IsSingleUser": False, "HasBackupChecksums": head["checksum"], "IsDamaged": False,
+        "BeginsLogChain": bool(head.get("begins_log_chain")), "HasIncompleteMetaData": False,
+        "IsForceOffline": False, "IsCopyOnly": head["copy_only"], "FirstRecoveryForkID": fork,
+        "ForkPointLSN": None, "RecoveryModel": head["recovery_model"],
+        "DifferentialBaseLSN": head.get("differential_base_lsn"),
+        "DifferentialBaseGUID": head.get("differential_base_guid"),
+        "BackupTypeDescription": {"D": "Database", "I": "Database Differential", "L": "Transaction Log"}[btype],
+        "BackupSetGUID": head.get("backup_set_guid"),
+        "CompressedBackupSize": head.get("compressed_size", head["backup_size"]), "Containment": 0,
+        "KeyAlgorithm": None, "EncryptorThumbprint": None, "EncryptorType": None,
+        "LastValidRestoreTime": finish if btype == "L" else None, "TimeZone": "0",
+        "CompressionAlgorithm": "MS_XPRESS" if head["compressed"] else None}
+    ctx.result.sets.append((HEADERONLY_COLUMNS, [[values[n] for n, _t in HEADERONLY_COLUMNS]]))
     ctx.result.rowcount = 1
 
 

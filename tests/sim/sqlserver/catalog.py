@@ -7,7 +7,7 @@ import datetime as _dt
 import hashlib
 import uuid
 
-from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_INTN,
+from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_GUID, T_INTN,
                   T_NVARCHAR)
 
 DEFAULT_SA_PASSWORD = "Sim-Passw0rd!"
@@ -22,6 +22,8 @@ SYSNAME = SqlType("sysname", T_NVARCHAR, 256)
 CHAR1 = SqlType("char(1)", T_BIGVARCHR, 1)
 SID = SqlType("varbinary(85)", T_BIGVARBIN, 85)
 NUMERIC25 = SqlType("numeric(25,0)", T_DECIMALN, 17, 25, 0)
+NUMERIC20 = SqlType("numeric(20,0)", T_DECIMALN, 17, 20, 0)
+GUID = SqlType("uniqueidentifier", T_GUID, 16)
 
 
 def nvarchar(n):
@@ -116,8 +118,23 @@ class Database:
         self.role_members = set()  # (role principal id, member principal id)
         self.tables = {}          # lower name -> {"name", "columns": [(name, typename)], "rows": [...]}
         self.next_principal_id = 5
+        # The log ("Log Sequence Numbers and Restore Planning"): `lsn` is the next LSN to be written; every
+        # committed change is a log record {lsn, time, table, old, new} kept in `changes` (a log backup holds
+        # the records in [FirstLSN, LastLSN)).
         self.lsn = 34000000001600001
-        self.last_full_lsn = None
+        self.changes = []
+        self.last_full_lsn = None      # CheckpointLSN of the last full backup that is not copy-only (diff base)
+        self.diff_base_guid = None     # its backup_set_uuid ("differential_base_guid" of later differentials)
+        self.log_chain_lsn = None      # where the next log backup begins (None: no full backup yet)
+        self.log_chain_start = None    # FirstLSN of the full backup that started the log chain
+        self.last_checkpoint_lsn = None
+        self.database_guid = str(uuid.uuid4()).upper()
+        self.family_guid = self.database_guid
+        # restore state of a database being restored (RESTORING / STANDBY)
+        self.redo_lsn = None           # rolled forward up to (not including) this LSN
+        self.redo_time = None          # the time the database is rolled forward to
+        self.restored_base_guid = None  # backup_set_uuid of the full backup the restore sequence started from
+        self.standby_file = None       # RESTORE … WITH STANDBY: read-only between log restores
         for rname, rid in DB_ROLES:
             self.users[rname] = {"name": rname, "principal_id": rid, "type": "R", "sid": None, "login": None}
         self.users["dbo"] = {"name": "dbo", "principal_id": 1, "type": "S", "sid": b"\x01", "login": "sa"}
@@ -129,6 +146,15 @@ class Database:
     def size_bytes(self):
         data = sum(f["size_mb"] for f in self.files if f["type"] == 0) * 1024 * 1024
         return data
+
+    @property
+    def read_only(self):
+        return self.standby_file is not None
+
+    def next_lsn(self, step=100):
+        lsn = self.lsn
+        self.lsn += step
+        return lsn
 
     def snapshot(self):
         return {"tables": copy.deepcopy(self.tables), "users": copy.deepcopy(self.users),
@@ -162,6 +188,7 @@ class Catalog:
         self.databases = {}
         self.backupsets = []
         self.mediafamilies = []
+        self.mediasets = []
         self.restorehistory = []
         self.next_principal_id = 256
         self.next_database_id = 5
@@ -335,7 +362,8 @@ def _v_sql_logins(cat, session):
 def _v_restorehistory(cat, session):
     cols = [("restore_history_id", INT), ("restore_date", DATETIME), ("destination_database_name", nvarchar(128)),
             ("user_name", nvarchar(128)), ("backup_set_id", INT), ("restore_type", CHAR1), ("replace", BIT),
-            ("recovery", BIT), ("stop_at", DATETIME)]
+            ("recovery", BIT), ("restart", BIT), ("stop_at", DATETIME), ("device_count", TINYINT),
+            ("stop_at_mark_name", nvarchar(128)), ("stop_before", BIT)]
     return cols, [dict(r) for r in cat.restorehistory]
 
 
@@ -351,12 +379,12 @@ def _v_databases(cat, session):
     cols = [("name", SYSNAME), ("database_id", INT), ("create_date", DATETIME), ("compatibility_level", TINYINT),
             ("collation_name", SYSNAME), ("user_access_desc", nvarchar(60)), ("is_read_only", BIT),
             ("state", TINYINT), ("state_desc", nvarchar(60)), ("recovery_model", TINYINT),
-            ("recovery_model_desc", nvarchar(60)), ("owner_sid", SID)]
+            ("recovery_model_desc", nvarchar(60)), ("owner_sid", SID), ("is_in_standby", BIT)]
     rows = []
     for db in sorted(cat.databases.values(), key=lambda d: d.database_id):
         rows.append({"name": db.name, "database_id": db.database_id, "create_date": db.created,
                      "compatibility_level": 160, "collation_name": "SQL_Latin1_General_CP1_CI_AS",
-                     "user_access_desc": "MULTI_USER", "is_read_only": False,
+                     "user_access_desc": "MULTI_USER", "is_read_only": db.read_only, "is_in_standby": db.read_only,
                      "state": {"ONLINE": 0, "RESTORING": 1}.get(db.state, 0), "state_desc": db.state,
                      "recovery_model": {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}[db.recovery_model],
                      "recovery_model_desc": db.recovery_model, "owner_sid": db.owner_sid})
@@ -427,20 +455,49 @@ def _v_database_role_members(cat, session):
     return cols, rows
 
 
+# "backupset (Transact-SQL)" columns in their documented order.
+BACKUPSET_COLUMNS = [
+    ("backup_set_id", INT), ("backup_set_uuid", GUID), ("media_set_id", INT), ("first_family_number", TINYINT),
+    ("first_media_number", SMALLINT), ("last_family_number", TINYINT), ("last_media_number", SMALLINT),
+    ("catalog_family_number", TINYINT), ("catalog_media_number", SMALLINT), ("position", INT),
+    ("expiration_date", DATETIME), ("software_vendor_id", INT), ("name", nvarchar(128)),
+    ("description", nvarchar(255)), ("user_name", nvarchar(128)), ("software_major_version", TINYINT),
+    ("software_minor_version", TINYINT), ("software_build_version", SMALLINT), ("time_zone", SMALLINT),
+    ("mtf_minor_version", TINYINT), ("first_lsn", NUMERIC25), ("last_lsn", NUMERIC25), ("checkpoint_lsn", NUMERIC25),
+    ("database_backup_lsn", NUMERIC25), ("database_creation_date", DATETIME), ("backup_start_date", DATETIME),
+    ("backup_finish_date", DATETIME), ("type", CHAR1), ("sort_order", SMALLINT), ("code_page", SMALLINT),
+    ("compatibility_level", TINYINT), ("database_version", INT), ("backup_size", NUMERIC20),
+    ("database_name", nvarchar(128)), ("server_name", nvarchar(128)), ("machine_name", nvarchar(128)),
+    ("flags", INT), ("unicode_locale", INT), ("unicode_compare_style", INT), ("collation_name", nvarchar(128)),
+    ("is_password_protected", BIT), ("recovery_model", nvarchar(60)), ("has_bulk_logged_data", BIT),
+    ("is_snapshot", BIT), ("is_readonly", BIT), ("is_single_user", BIT), ("has_backup_checksums", BIT),
+    ("is_damaged", BIT), ("begins_log_chain", BIT), ("has_incomplete_metadata", BIT), ("is_force_offline", BIT),
+    ("is_copy_only", BIT), ("first_recovery_fork_guid", GUID), ("last_recovery_fork_guid", GUID),
+    ("fork_point_lsn", NUMERIC25), ("database_guid", GUID), ("family_guid", GUID),
+    ("differential_base_lsn", NUMERIC25), ("differential_base_guid", GUID), ("compressed_backup_size", NUMERIC20),
+    ("key_algorithm", nvarchar(32)), ("encryptor_thumbprint", varbinary(20)), ("encryptor_type", nvarchar(32)),
+    ("last_valid_restore_time", DATETIME), ("compression_algorithm", nvarchar(32))]
+BACKUPMEDIAFAMILY_COLUMNS = [
+    ("media_set_id", INT), ("family_sequence_number", TINYINT), ("media_family_id", GUID), ("media_count", INT),
+    ("logical_device_name", nvarchar(128)), ("physical_device_name", nvarchar(260)), ("device_type", TINYINT),
+    ("physical_block_size", INT), ("mirror", TINYINT)]
+BACKUPMEDIASET_COLUMNS = [
+    ("media_set_id", INT), ("media_uuid", GUID), ("media_family_count", TINYINT), ("name", nvarchar(128)),
+    ("description", nvarchar(255)), ("software_name", nvarchar(128)), ("software_vendor_id", INT),
+    ("MTF_major_version", TINYINT), ("mirror_count", TINYINT), ("is_password_protected", BIT),
+    ("is_compressed", BIT), ("is_encrypted", BIT)]
+
+
 def _v_backupset(cat, session):
-    cols = [("backup_set_id", INT), ("media_set_id", INT), ("name", nvarchar(128)), ("database_name", nvarchar(128)),
-            ("type", CHAR1), ("backup_start_date", DATETIME), ("backup_finish_date", DATETIME),
-            ("backup_size", NUMERIC25), ("compressed_backup_size", NUMERIC25), ("is_copy_only", BIT),
-            ("has_backup_checksums", BIT), ("first_lsn", NUMERIC25), ("last_lsn", NUMERIC25),
-            ("database_backup_lsn", NUMERIC25), ("server_name", nvarchar(128)), ("machine_name", nvarchar(128)),
-            ("user_name", nvarchar(128)), ("recovery_model", nvarchar(60))]
-    return cols, [dict(r) for r in cat.backupsets]
+    return BACKUPSET_COLUMNS, [dict(r) for r in cat.backupsets]
 
 
 def _v_backupmediafamily(cat, session):
-    cols = [("media_set_id", INT), ("family_sequence_number", TINYINT), ("physical_device_name", nvarchar(260)),
-            ("device_type", TINYINT)]
-    return cols, [dict(r) for r in cat.mediafamilies]
+    return BACKUPMEDIAFAMILY_COLUMNS, [dict(r) for r in cat.mediafamilies]
+
+
+def _v_backupmediaset(cat, session):
+    return BACKUPMEDIASET_COLUMNS, [dict(r) for r in cat.mediasets]
 
 
 def _v_tables(cat, session):
@@ -463,6 +520,7 @@ VIEWS = {
     "msdb.dbo.backupset": _v_backupset,
     "msdb.dbo.backupmediafamily": _v_backupmediafamily,
     "msdb.dbo.restorehistory": _v_restorehistory,
+    "msdb.dbo.backupmediaset": _v_backupmediaset,
     "sys.sql_logins": _v_sql_logins,
 }
 # Views that live in one database, reachable as <db>.sys.<view> too.

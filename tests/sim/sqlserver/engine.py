@@ -27,7 +27,7 @@ SET_OPTIONS_UNMODELLED = {"SHOWPLAN_ALL", "SHOWPLAN_TEXT", "SHOWPLAN_XML", "FORC
                           "IDENTITY_INSERT", "OFFSETS", "REMOTE_PROC_TRANSACTIONS", "RESULT_SET_CACHING"}
 
 # Statements of T-SQL ("Transact-SQL statements" reference) that the world does not model at all.
-UNMODELLED_STATEMENTS = {"DECLARE", "PRINT", "INSERT", "UPDATE", "DELETE", "MERGE", "WHILE", "RAISERROR",
+UNMODELLED_STATEMENTS = {"DECLARE", "PRINT", "MERGE", "WHILE", "RAISERROR",
                          "TRUNCATE", "GRANT", "REVOKE", "DENY", "WAITFOR", "GOTO", "RETURN", "BREAK", "CONTINUE",
                          "WITH", "CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "OPEN", "FETCH", "CLOSE",
                          "DEALLOCATE", "BULK", "READTEXT", "UPDATETEXT", "WRITETEXT", "SAVE", "REVERT", "SETUSER",
@@ -230,6 +230,12 @@ class Parser:
             return self.p_drop()
         if u == "DBCC":
             return self.p_dbcc()
+        if u == "INSERT":
+            return self.p_insert(), "write", "INSERT"
+        if u == "UPDATE":
+            return self.p_update(), "write", "UPDATE"
+        if u == "DELETE":
+            return self.p_delete(), "write", "DELETE"
         if u in ("BACKUP", "RESTORE"):
             from .backup import parse_backup_restore
             return parse_backup_restore(self)
@@ -246,6 +252,62 @@ class Parser:
         if first and (t.kind == "ident" or (t.kind == "word" and u not in RESERVED)):
             return self.p_exec()  # a batch may start with a bare procedure name
         raise self.fail()
+
+    # -- INSERT / UPDATE / DELETE on user tables ("INSERT (Transact-SQL)", "UPDATE", "DELETE"): the plain forms
+    def _dml_unmodelled(self, verb):
+        if self.is_kw("TOP", "OUTPUT", "FROM", "SELECT", "DEFAULT", "EXEC", "EXECUTE", "WITH", "OPTION"):
+            raise E.not_modelled(f"{verb} … {self.tok.value.upper()}")
+
+    def p_insert(self):
+        self.kw("INSERT")
+        self._dml_unmodelled("INSERT")
+        self.opt_kw("INTO")
+        parts = self.multipart()
+        columns = None
+        if self.opt_op("("):
+            columns = [self.name()]
+            while self.opt_op(","):
+                columns.append(self.name())
+            self.op(")")
+        self._dml_unmodelled("INSERT")
+        self.kw("VALUES")
+        rows = []
+        while True:
+            self.op("(")
+            row = [self.expr()]
+            while self.opt_op(","):
+                row.append(self.expr())
+            self.op(")")
+            rows.append(row)
+            if not self.opt_op(","):
+                break
+        return lambda ctx: ctx.insert(parts, columns, rows)
+
+    def p_update(self):
+        self.kw("UPDATE")
+        self._dml_unmodelled("UPDATE")
+        parts = self.multipart()
+        self.kw("SET")
+        assignments = []
+        while True:
+            col = self.name()
+            self.op("=")
+            assignments.append((col, self.expr()))
+            if not self.opt_op(","):
+                break
+        self._dml_unmodelled("UPDATE")
+        where = self.expr() if self.opt_kw("WHERE") else None
+        return lambda ctx: ctx.update(parts, assignments, where)
+
+    def p_delete(self):
+        self.kw("DELETE")
+        if self.is_kw("TOP", "OUTPUT"):
+            raise E.not_modelled(f"DELETE … {self.tok.value.upper()}")
+        self.opt_kw("FROM")
+        parts = self.multipart()
+        self._dml_unmodelled("DELETE")
+        where = self.expr() if self.opt_kw("WHERE") else None
+        return lambda ctx: ctx.delete(parts, where)
 
     def p_tran(self):
         verb = self.next().value.upper()
@@ -791,7 +853,7 @@ class Parser:
 
 
 STATEMENT_STARTS = ("SELECT", "SET", "USE", "EXEC", "EXECUTE", "CREATE", "ALTER", "DROP", "DBCC", "BACKUP",
-                    "RESTORE", "BEGIN", "COMMIT", "ROLLBACK")
+                    "RESTORE", "BEGIN", "COMMIT", "ROLLBACK", "INSERT", "UPDATE", "DELETE")
 
 
 # --------------------------------------------------------------------------- helpers

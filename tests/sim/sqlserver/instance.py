@@ -34,6 +34,21 @@ class Session:
         self.token_claims = None
         self.entra_groups = set()   # group logins this Entra session came through
         self.auth = "sql"
+        self.pending = []           # (database, change) written inside the open transaction
+
+    def end_transaction(self, commit):
+        """COMMIT: the transaction's changes become log records with one commit time and their LSNs;
+        ROLLBACK: they are undone, newest first."""
+        pending, self.pending = self.pending, []
+        if commit:
+            now = _dt.datetime.now()
+            for db, change in pending:
+                change["lsn"] = db.next_lsn()
+                change["time"] = now
+                db.changes.append(change)
+        else:
+            for db, change in reversed(pending):
+                undo_change(db, change)
 
     def all_logins(self):
         """The session's login and, for Entra sessions, the group logins it came through."""
@@ -176,6 +191,8 @@ class Instance:
         return session
 
     def logout(self, session):
+        with self.lock:
+            session.end_transaction(False)   # a connection that closes rolls its open transaction back
         self.sessions.discard(session)
 
     # ------------------------------------------------------------------ execution
@@ -209,11 +226,13 @@ class Instance:
         req = int.from_bytes(body[:2], "little") if len(body) >= 2 else 0
         out = bytearray()
         if req == 5:      # TM_BEGIN_XACT
+            session.end_transaction(True)
             session.tran_count = 1
             out += _envchange_bytes(8, b"\x01" + b"\x00" * 7, b"")
         elif req in (7, 8):  # TM_COMMIT_XACT / TM_ROLLBACK_XACT: XactName, fBeginXact (MS-TDS 2.2.6.9)
             was = session.tran_count
             session.tran_count = 0
+            session.end_transaction(req == 7)
             if was:
                 out += _envchange_bytes(9 if req == 7 else 10, b"", b"\x01" + b"\x00" * 7)
             pos = 2 + 1 + 2 * (body[2] if len(body) > 2 else 0)
@@ -394,7 +413,7 @@ class Instance:
 
 _IMPLICIT_TRAN_VERBS = {"SELECT", "CREATE LOGIN", "ALTER LOGIN", "DROP LOGIN", "CREATE USER", "DROP USER",
                         "ALTER ROLE", "ALTER SERVER ROLE", "CREATE CREDENTIAL", "ALTER CREDENTIAL",
-                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE"}
+                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE", "INSERT", "UPDATE", "DELETE"}
 
 
 def _envchange_bytes(kind, new: bytes, old: bytes):
@@ -678,8 +697,10 @@ class Context:
             return None if args[0] is None else len(str(args[0]).rstrip())
         if name == "LEFT":
             return None if args[0] is None else str(args[0])[:args[1]]
-        if name == "GETDATE" or name == "SYSDATETIME" or name == "GETUTCDATE":
-            return _dt.datetime.now().replace(microsecond=0)
+        if name in ("GETDATE", "SYSDATETIME"):
+            return _dt.datetime.now()   # the server's local clock (datetime on the wire: 1/300 s)
+        if name == "GETUTCDATE":
+            return _dt.datetime.utcnow()
         if name == "PWDCOMPARE":
             return C.pwdcompare(args[0], args[1])
         if name == "QUOTENAME":
@@ -725,7 +746,8 @@ class Context:
         if len(names) == 1:
             names = ["dbo", names[0]]
         key = ".".join(names)
-        if db_name.lower() == "msdb" and key in ("dbo.backupset", "dbo.backupmediafamily", "dbo.restorehistory"):
+        msdb_tables = ("dbo.backupset", "dbo.backupmediafamily", "dbo.backupmediaset", "dbo.restorehistory")
+        if db_name.lower() == "msdb" and key in msdb_tables:
             return self.cat.view("msdb." + key, self.session)
         from .catalog import DATABASE_SCOPED
         if key in C.VIEWS or key in DATABASE_SCOPED:
@@ -876,6 +898,109 @@ class Context:
             joined = new
         return joined, colmeta
 
+    # -- INSERT / UPDATE / DELETE -----------------------------------------------------------------
+    def _table_for_write(self, parts, verb):
+        names = [p.lower() for p in parts]
+        if len(names) >= 2 and names[-2] == "sys":
+            raise E.SqlError(259, 16, 1, "Ad hoc updates to system catalogs are not allowed.")
+        db_name = names[0] if len(names) == 3 else self.session.database
+        db = self.cat.databases.get(db_name.lower())
+        table = db.tables.get(names[-1]) if db is not None and (len(names) == 1 or names[-2] == "dbo") else None
+        if table is None:
+            raise E.invalid_object(".".join(parts))
+        if db.state != "ONLINE":
+            raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
+        if db.read_only:
+            raise E.SqlError(3906, 16, 1, f'Failed to update database "{db.name}" because the database is read-only.')
+        if not (self.session.is_sysadmin() or self.session.in_db_role(db, "db_owner")
+                or self.session.in_db_role(db, "db_datawriter")):
+            raise E.SqlError(229, 14, 5, f"The {verb} permission was denied on the object '{table['name']}', "
+                                         f"database '{db.name}', schema 'dbo'.")
+        return db, table
+
+    def _log_change(self, db, change):
+        """Autocommit: the change is a log record now; inside a transaction it waits for COMMIT."""
+        self.session.pending.append((db, change))
+        if not self.session.tran_count:
+            self.session.end_transaction(True)
+
+    def _typed_row(self, table, values):
+        row = []
+        for (_cname, tname), v in zip(table["columns"], values):
+            base, _length = _split_typename(tname)
+            if v is not None and base in ("int", "bigint", "smallint", "tinyint"):
+                try:
+                    v = int(v)
+                except (TypeError, ValueError):
+                    raise E.SqlError(245, 16, 1, f"Conversion failed when converting the varchar value '{v}' to "
+                                                 "data type int.")
+            elif v is not None and base in ("nvarchar", "varchar", "nchar", "char"):
+                v = str(v)
+            row.append(v)
+        return row
+
+    def insert(self, parts, columns, rows):
+        db, table = self._table_for_write(parts, "INSERT")
+        names = [c.lower() for c, _type in table["columns"]]
+        targets = [c.lower() for c in columns] if columns else names
+        for c, original in zip(targets, columns or names):
+            if c not in names:
+                raise E.invalid_column(original)
+        new_rows = []
+        for exprs in rows:
+            if len(exprs) != len(targets):
+                raise E.SqlError(110 if len(exprs) < len(targets) else 109, 15, 1,
+                                 "There are fewer columns in the INSERT statement than values specified in the VALUES "
+                                 "clause. The number of values in the VALUES clause must match the number of columns "
+                                 "specified in the INSERT statement." if len(exprs) > len(targets) else
+                                 "There are more columns in the INSERT statement than values specified in the VALUES "
+                                 "clause. The number of values in the VALUES clause must match the number of columns "
+                                 "specified in the INSERT statement.")
+            given = dict(zip(targets, (self.eval(e, {}) for e in exprs)))
+            new_rows.append(self._typed_row(table, [given.get(n) for n in names]))
+        for row in new_rows:
+            change = {"table": table["name"].lower(), "old": None, "new": row}
+            apply_change(db, change)
+            self._log_change(db, change)
+        self.result.rowcount = len(new_rows)
+
+    def _matching(self, table, where):
+        names = [c.lower() for c, _type in table["columns"]]
+        hits = []
+        for row in table["rows"]:
+            view = dict(zip(names, row))
+            view.update({f"{table['name'].lower()}.{k}": v for k, v in zip(names, row)})
+            if where is None or self.eval(where, view) is True:
+                hits.append((row, view))
+        return names, hits
+
+    def update(self, parts, assignments, where):
+        db, table = self._table_for_write(parts, "UPDATE")
+        names, hits = self._matching(table, where)
+        for col, _e in assignments:
+            if col.lower() not in names:
+                raise E.invalid_column(col)
+        planned = []
+        for row, view in hits:
+            new = list(row)
+            for col, e in assignments:
+                new[names.index(col.lower())] = self.eval(e, view)
+            planned.append((row, self._typed_row(table, new)))
+        for old, new in planned:
+            change = {"table": table["name"].lower(), "old": list(old), "new": new}
+            apply_change(db, change)
+            self._log_change(db, change)
+        self.result.rowcount = len(planned)
+
+    def delete(self, parts, where):
+        db, table = self._table_for_write(parts, "DELETE")
+        _names, hits = self._matching(table, where)
+        for row, _view in hits:
+            change = {"table": table["name"].lower(), "old": list(row), "new": None}
+            apply_change(db, change)
+            self._log_change(db, change)
+        self.result.rowcount = len(hits)
+
     # -- session statements ------------------------------------------------------------------------
     def use(self, name):
         db = self.cat.databases.get(name.lower())
@@ -892,6 +1017,11 @@ class Context:
         self.session.tran_count += 1
 
     def end_tran(self, verb):
+        self._end_tran(verb)
+        if self.session.tran_count == 0:
+            self.session.end_transaction(verb == "COMMIT")
+
+    def _end_tran(self, verb):
         if self.session.tran_count == 0:
             if verb == "COMMIT":
                 raise E.SqlError(3902, 16, 1, "The COMMIT TRANSACTION request has no corresponding BEGIN "
@@ -1081,6 +1211,8 @@ class Context:
         if db is None:
             raise E.db_not_exist(name)
         self._need_db(db, "db_owner", ())
+        if model == "SIMPLE":
+            db.log_chain_lsn = None   # the log backup chain breaks; BACKUP LOG needs a new full backup
         db.recovery_model = model
 
     def alter_authorization(self, db_name, owner):
@@ -1207,6 +1339,26 @@ class Context:
     def restore(self, spec):
         from .backup import run_restore
         run_restore(self, spec)
+
+
+def apply_change(db, change):
+    """Redo one log record on `db` (a row is found by its values: the world's tables have no row ids)."""
+    rows = db.tables[change["table"]]["rows"]
+    old, new = change["old"], change["new"]
+    if old is None:
+        rows.append(list(new))
+        return
+    for i, row in enumerate(rows):
+        if list(row) == list(old):
+            if new is None:
+                del rows[i]
+            else:
+                rows[i] = list(new)
+            return
+
+
+def undo_change(db, change):
+    apply_change(db, {"table": change["table"], "old": change["new"], "new": change["old"]})
 
 
 def _next_uid(db):

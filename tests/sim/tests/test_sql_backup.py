@@ -194,7 +194,10 @@ def test_headeronly_filelistonly_and_log_chain(bworld):
     cur.execute(f"RESTORE DATABASE appdb2 FROM URL = '{full}' WITH {move}, NORECOVERY")
     assert cur.execute("SELECT state_desc FROM sys.databases WHERE name = 'appdb2'").fetchone()[0] == "RESTORING"
     cur.execute(f"RESTORE DATABASE appdb2 FROM URL = '{diff}' WITH NORECOVERY")
+    # a stop point after the last log: SQL Server leaves the database restoring for more log
     cur.execute(f"RESTORE LOG appdb2 FROM URL = '{log}' WITH RECOVERY, STOPAT = '2099-01-01T00:00:00'")
+    assert cur.execute("SELECT state_desc FROM sys.databases WHERE name = 'appdb2'").fetchone()[0] == "RESTORING"
+    cur.execute("RESTORE DATABASE appdb2 WITH RECOVERY")
     assert cur.execute("SELECT state_desc FROM sys.databases WHERE name = 'appdb2'").fetchone()[0] == "ONLINE"
     assert [tuple(r) for r in cur.execute("SELECT id, label FROM appdb2.dbo.items ORDER BY id")] == [
         (1, "one"), (2, "two")]

@@ -55,7 +55,9 @@ def test_syntax_errors(sql, number, near):
 @pytest.mark.parametrize("sql,what", [
     ("DECLARE @x int", "The DECLARE statement"),
     ("PRINT 'hi'", "The PRINT statement"),
-    ("DELETE FROM sys.databases", "The DELETE statement"),
+    ("DELETE TOP (1) FROM t", "DELETE … TOP"),
+    ("INSERT INTO t SELECT 1", "INSERT … SELECT"),
+    ("UPDATE t SET a = 1 FROM t", "UPDATE … FROM"),
     ("GRANT CONTROL SERVER TO x", "The GRANT statement"),
     ("THROW 50000, 'x', 1", "The THROW statement"),
     ("WITH c AS (SELECT 1 AS a) SELECT a FROM c", "WITH (a common table expression)"),
