@@ -54,16 +54,19 @@ options:
         any statement.
       - Give O(stopat) as sql_backup_info returned it.
     type: list
+    version_added: 0.2.0
     elements: dict
   restore_point:
     description:
       - V(latest) or a date and time without offset in the source server's local time (for example
         C(2026-11-21T23:30:00)) - the module plans the chain itself from O(history_source) for O(source_database).
     type: str
+    version_added: 0.2.0
   source_database:
     description:
       - With O(restore_point), the name of the database whose backups to restore, as the history knows it.
     type: str
+    version_added: 0.2.0
   history_source:
     description:
       - With O(restore_point), where the history is read. V(msdb) - the connected server's own history (a restore on
@@ -71,6 +74,7 @@ options:
         server's credential, for when the source server is gone. For another server's history use
         M(sqlvm.backup.sql_backup_info) against it and pass O(chain).
     type: str
+    version_added: 0.2.0
     choices: [msdb, blobs]
     default: msdb
   history_urls:
@@ -78,12 +82,14 @@ options:
       - With O(history_source=blobs), every blob of the backups to consider (each stripe), as in
         M(sqlvm.backup.sql_backup_info)'s O(sqlvm.backup.sql_backup_info#module:urls).
     type: list
+    version_added: 0.2.0
     elements: str
   standby_file:
     description:
       - For a chain, end it C(WITH STANDBY) with this undo file (absolute path on the SQL Server host); the database is
         read-only and further log backups can still be restored.
     type: str
+    version_added: 0.2.0
   database:
     description:
       - Name to restore the database as. Required for O(mode=restore).

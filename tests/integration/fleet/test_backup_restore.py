@@ -28,7 +28,7 @@ def test_backup_then_restore_round_trips_every_row(fleet):
     restore = fleet.play("restore.yml", limit=VM, extra_vars=restore_vars)
     assert restore.rc == 0, restore
     # The chain is the backup.yml full (the probe's COPY_ONLY full is not the newest full a chain prefers).
-    chain = restore.tasks(host=VM, action="sql_restore")[0]["result"]["backups"]
+    chain = restore.tasks(host=VM, name="Restore the chain under the new name")[0]["result"]["backups"]
     assert [(b["type"], b["urls"]) for b in chain] == [("full", urls)], chain
     original = query(fleet, VM, "SELECT * FROM [app].dbo.orders ORDER BY 1")
     restored = query(fleet, VM, "SELECT * FROM [app_restored].dbo.orders ORDER BY 1")

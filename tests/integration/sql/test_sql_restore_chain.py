@@ -100,8 +100,7 @@ def test_point_between_log2_and_log3_restores_exactly_the_rows_committed_before_
     assert _ids(sqlworld, "app_latest") == [100001, 100002, 100003, 100004, 100005]
 
 
-def test_a_log_missing_from_history_is_refused_with_the_gap_named_and_nothing_restored(sqlworld, ansible,
-                                                                                          chain_world):
+def test_a_log_missing_from_history_is_refused_with_the_gap_named_and_nothing_restored(sqlworld, ansible, chain_world):
     point, urls = chain_world
     # msdb lost the record of log 2 (as after sp_delete_backuphistory or a partial msdb restore).
     catalog = sqlworld.handle.instance("vm1").catalog
