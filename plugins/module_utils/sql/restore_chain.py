@@ -59,7 +59,7 @@ def parse_restore_point(value):
 def _lsn(value):
     if value is None or value == "":
         return None
-    return int(str(value).split(".")[0])
+    return int(str(value).split(".", maxsplit=1)[0])
 
 
 def _time(value):

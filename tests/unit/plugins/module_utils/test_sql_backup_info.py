@@ -30,7 +30,8 @@ FILES = [dict(LogicalName="app", PhysicalName="F:\\data\\app.mdf", Type="D"),
          dict(LogicalName="app_log", PhysicalName="G:\\log\\app_log.ldf", Type="L")]
 
 
-def world(history=HISTORY, existing=None, restored_from=()):
+def world(history=None, existing=None, restored_from=()):
+    history = HISTORY if history is None else history
     return [(r"sys.credentials", [dict(name=C, credential_identity="Managed Identity", create_date=None,
                                        modify_date=None)]),
             *instance_answers(),
