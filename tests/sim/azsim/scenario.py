@@ -209,6 +209,20 @@ def _vm(vm, where, location, seed, sub_id, rg_name, vm_names):
             _err(where + ".sql.version", "must be a build number such as 16.0.4175.1, not %r" % version)
         if not isinstance(sql.get("clustered", False), bool):
             _err(where + ".sql.clustered", "must be true or false")
+        ag = sql.get("availability_group")
+        if ag is not None:
+            # the SQL side's availability-group key (tests/sim/sqlserver/README.md, "Availability groups")
+            if not isinstance(ag, dict) or not ag.get("name"):
+                _err(where + ".sql.availability_group", "must be a mapping with a name")
+            if str(ag.get("role", "secondary")).lower() not in ("primary", "secondary"):
+                _err(where + ".sql.availability_group.role", "must be primary or secondary")
+            priority = ag.get("backup_priority", 50)
+            if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
+                _err(where + ".sql.availability_group.backup_priority", "must be an integer from 0 to 100")
+            if str(ag.get("automated_backup_preference", "secondary")).lower() not in (
+                    "primary", "secondary_only", "secondary", "none"):
+                _err(where + ".sql.availability_group.automated_backup_preference",
+                     "must be primary, secondary_only, secondary or none")
     sql_vm = vm.get("sql_vm", {} if sql is not None else False)
     if sql_vm is not False:
         sql_vm = dict(sql_vm or {})

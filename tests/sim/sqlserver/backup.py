@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from . import catalog as C
 from . import errors as E
+from . import hadr
 
 MAGIC = b"SIMSQL-BACKUP/1\n"
 MAX_BLOCKS = 50000
@@ -241,6 +242,13 @@ def run_backup(ctx, spec):
     if db.name.lower() == "tempdb":
         _fail(verb, 3147, 16, 1, "Backup and restore operations are not allowed on database tempdb.")
     differential = bool(opts.get("DIFFERENTIAL"))
+    replica = hadr.replica_of(cat)
+    if hadr.in_group(cat, db.name) and replica.role == "SECONDARY":
+        # "Offload supported backups to secondary replicas": copy-only full backups and regular log backups only
+        if (spec["what"] == "DATABASE" and (differential or not opts.get("COPY_ONLY"))) or (
+                spec["what"] == "LOG" and opts.get("COPY_ONLY")):
+            _fail(verb, 3059, 16, 1, "This BACKUP or RESTORE command is not supported on a database mirror or "
+                                     "secondary replica.")
     if spec["what"] == "LOG":
         if db.recovery_model == "SIMPLE":
             _fail(verb, 4208, 16, 1, "The statement BACKUP LOG is not allowed while the recovery model is SIMPLE. "
@@ -293,7 +301,7 @@ def run_backup(ctx, spec):
         db.next_lsn()
         last_lsn = db.lsn
         begins_chain = False
-        body = db.snapshot()
+        body = _committed_snapshot(ctx, db)
     previous_full = db.last_full_lsn
     new_base_guid = None
     if btype == "D" and not copy_only:
@@ -307,6 +315,7 @@ def run_backup(ctx, spec):
         "differential_base_lsn": previous_full if btype == "I" else None,
         "differential_base_guid": db.diff_base_guid if btype == "I" else None,
         "establishes_diff_base_guid": new_base_guid, "begins_log_chain": begins_chain,
+        "tail_norecovery": btype == "L" and bool(opts.get("NORECOVERY")),
         "backup_set_guid": str(uuid.uuid4()).upper(), "database_guid": db.database_guid,
         "family_guid": db.family_guid, "start": started.isoformat(), "copy_only": copy_only,
         "compressed": bool(opts.get("COMPRESSION")), "checksum": bool(opts.get("CHECKSUM")),
@@ -326,6 +335,12 @@ def run_backup(ctx, spec):
         blob_body = MAGIC + json.dumps(head).encode("utf-8") + b"\n" + chunk
         blocks = [blob_body[o:o + transfer] for o in range(0, len(blob_body), transfer)] or [b""]
         _io(verb, url, store.write, blob, blocks)
+    if btype == "L" and opts.get("NORECOVERY"):
+        # a tail-log backup: the database is left RESTORING, so a restore sequence can start over it
+        db.state = "RESTORING"
+        db.redo_lsn = last_lsn
+        db.redo_time = started
+        db.restored_base_guid = db.diff_base_guid
     if btype == "D" and not copy_only:
         db.last_full_lsn = checkpoint_lsn
         db.diff_base_guid = new_base_guid
@@ -343,6 +358,28 @@ def run_backup(ctx, spec):
     ctx.info(3014, f"{what} successfully processed {pages + 2} pages in {elapsed:.3f} seconds "
                    f"({(pages + 2) * 8192 / 1048576 / elapsed:.3f} MB/sec).")
     _record_backupset(cat, header, [o[0] for o in opened])
+
+
+def _committed_snapshot(ctx, db):
+    """The database as a restore of this backup recovers it: changes of transactions still open are rolled
+    back (a data backup carries the log needed to undo them)."""
+    from types import SimpleNamespace
+    from .instance import undo_change
+    snap = db.snapshot()
+    replica = hadr.replica_of(ctx.cat)
+    instances = [r.instance for r in replica.group.replicas] if replica is not None else [ctx.inst]
+    shim = SimpleNamespace(tables=snap["tables"])
+    for inst in instances:
+        for session in list(inst.sessions):
+            for changed_db, change in reversed(session.pending):
+                if changed_db is db:
+                    undo_change(shim, change)
+    return snap
+
+
+def _flags(head):
+    """HEADERONLY Flags / backupset.flags bits: 16 backup checksums, 64 tail-log backup, 256 with NORECOVERY."""
+    return (16 if head["checksum"] else 0) | (64 | 256 if head.get("tail_norecovery") else 0)
 
 
 def _record_backupset(cat, head, urls):
@@ -372,19 +409,20 @@ def _record_backupset(cat, head, urls):
         "backup_start_date": start, "backup_finish_date": finish, "type": head["backup_type"], "sort_order": 52,
         "code_page": 0, "compatibility_level": 160, "database_version": 957, "backup_size": head["backup_size"],
         "database_name": head["database_name"], "server_name": head["server_name"],
-        "machine_name": head["machine_name"], "flags": 512, "unicode_locale": 1033,
+        "machine_name": head["machine_name"], "flags": _flags(head), "unicode_locale": 1033,
         "unicode_compare_style": 196609, "collation_name": "SQL_Latin1_General_CP1_CI_AS",
         "is_password_protected": False, "recovery_model": head["recovery_model"], "has_bulk_logged_data": False,
         "is_snapshot": False, "is_readonly": False, "is_single_user": False,
         "has_backup_checksums": head["checksum"], "is_damaged": False,
         "begins_log_chain": head.get("begins_log_chain", False), "has_incomplete_metadata": False,
-        "is_force_offline": False, "is_copy_only": head["copy_only"],
+        "is_force_offline": bool(head.get("tail_norecovery")), "is_copy_only": head["copy_only"],
         "first_recovery_fork_guid": head.get("family_guid"), "last_recovery_fork_guid": head.get("family_guid"),
         "fork_point_lsn": None, "database_guid": head.get("database_guid"), "family_guid": head.get("family_guid"),
         "differential_base_lsn": head.get("differential_base_lsn"),
         "differential_base_guid": head.get("differential_base_guid"),
         "compressed_backup_size": head.get("compressed_size", head["backup_size"]), "key_algorithm": None,
-        "encryptor_thumbprint": None, "encryptor_type": None, "last_valid_restore_time": None,
+        "encryptor_thumbprint": None, "encryptor_type": None,
+        "last_valid_restore_time": start if head["backup_type"] == "L" else None,
         "compression_algorithm": "MS_XPRESS" if head["compressed"] else None})
     for i, url in enumerate(urls):
         cat.mediafamilies.append({"media_set_id": media_id, "family_sequence_number": i + 1,
@@ -453,7 +491,10 @@ def _stopat(verb, value):
         return value
     text = str(value).strip()
     try:
-        return _dt.datetime.fromisoformat(text.replace("T", " "))
+        parsed = _dt.datetime.fromisoformat(text.replace("T", " "))
+        # datetime takes ISO 8601 with Z ("datetime (Transact-SQL)"), not another offset
+        if parsed.tzinfo is None or parsed.utcoffset() == _dt.timedelta(0):
+            return parsed.replace(tzinfo=None)
     except ValueError:
         pass
     for fmt in ("%b %d, %Y %I:%M:%S %p", "%b %d %Y %I:%M%p", "%Y%m%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
@@ -478,7 +519,20 @@ def _recover(db):
     db.database_guid = str(uuid.uuid4()).upper()
 
 
-def _finish_state(db, opts, verb):
+STOP_POINT_LATER = ("This backup set contains records that were logged before the designated point in time. The "
+                    "database is being left in the restoring state so that more roll forward can be performed.")
+
+
+def _finish_state(db, opts, verb, ctx=None, stop_point_later=False):
+    if stop_point_later:
+        # the stop point lies after this backup: more log can be restored, so no recovery
+        ctx.info(4322, STOP_POINT_LATER)
+        if opts.get("STANDBY") is not None and not opts.get("NORECOVERY"):
+            db.state = "ONLINE"
+            db.standby_file = str(opts["STANDBY"])
+        elif not db.read_only:
+            db.state = "RESTORING"
+        return
     if opts.get("STANDBY") is not None:
         if opts.get("NORECOVERY"):
             _fail(verb, 3023, 16, 1, "Options NORECOVERY and STANDBY are mutually exclusive.")   # sys.messages text
@@ -520,6 +574,11 @@ def run_restore(ctx, spec):
         allowed = session.has_server_perm("CREATE ANY DATABASE")
     if not allowed:
         _fail(verb, 3110, 14, 1, f"User does not have permission to RESTORE database '{name}'.")
+    if target is not None and hadr.in_group(cat, target.name):
+        _fail(verb, 3104, 16, 1, f"RESTORE cannot operate on database '{target.name}' because it is configured for "
+                                 "database mirroring or has joined an availability group. If you intend to restore "
+                                 "the database, use ALTER DATABASE to remove mirroring or to remove the database "
+                                 "from its availability group.")
     rolling_forward = target is not None and (target.state == "RESTORING" or target.read_only)
     if not spec["devices"]:   # RESTORE DATABASE x WITH RECOVERY | STANDBY = 'file'
         if target is None:
@@ -551,11 +610,15 @@ def run_restore(ctx, spec):
             if head.get("differential_base_guid") is None or head["differential_base_guid"] != target.restored_base_guid:
                 _fail(verb, 3136, 16, 1, "This differential backup cannot be restored because the database has not "
                                          "been restored to the correct earlier state.")
+            if stopat is not None and _dt.datetime.fromisoformat(head["start"]) > stopat:
+                _fail(verb, 4338, 16, 1, "The STOPAT clause specifies a point too early to allow this backup set to be "
+                                         "restored. Choose a different stop point or use RESTORE DATABASE WITH "
+                                         "RECOVERY to recover at the current point.")
             snap = _decode_payload(verb, head, payload)
             _apply(target, snap)
             target.redo_lsn = head["last_lsn"]
             target.redo_time = _dt.datetime.fromisoformat(head["start"])
-            _finish_state(target, opts, verb)
+            _finish_state(target, opts, verb, ctx, stop_point_later=stopat is not None)
             pages = max(1, head["backup_size"] // 8192)
         else:
             # "Log Sequence Numbers and Restore Planning": the log must include the LSN the database is at
@@ -586,17 +649,7 @@ def run_restore(ctx, spec):
             target.role_members = {tuple(x) for x in body["role_members"]}
             target.redo_lsn = applied_to
             target.redo_time = stopat if stop_inside else log_end
-            if stopat is not None and not stop_inside:
-                # the stop point lies after this log backup: more log can be restored, so no recovery
-                ctx.info(4322, "This backup set contains records that were logged before the designated point in "
-                               "time. The database is being left in the restoring state so that more roll forward "
-                               "can be performed.")
-                if not target.read_only:
-                    target.state = "RESTORING"
-                if opts.get("STANDBY") is not None:
-                    target.standby_file = str(opts["STANDBY"])
-            else:
-                _finish_state(target, opts, verb)
+            _finish_state(target, opts, verb, ctx, stop_point_later=stopat is not None and not stop_inside)
             pages = 2
         _record_restore(ctx, head, urls, target.name, head["backup_type"], opts, stopat)
         _stats(ctx, opts)
@@ -636,6 +689,10 @@ def run_restore(ctx, spec):
         if target.name.lower() != head["database_name"].lower():
             _fail(verb, 3154, 16, 4, f"The backup set holds a backup of a database other than the existing "
                                      f"'{target.name}' database.")
+    # "MSSQLSERVER_3159": under the full or bulk-logged recovery model the tail of the log must be backed up
+    # first, unless REPLACE or STOPAT says to overwrite it
+    if target is not None and not opts.get("REPLACE") and not restarting and stopat is None \
+            and target.recovery_model != "SIMPLE":
         _fail(verb, 3159, 16, 1, f'The tail of the log for the database "{target.name}" has not been backed up. Use '
                                  "BACKUP LOG WITH NORECOVERY to backup the log if it contains work you do not want to "
                                  "lose. Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just "
@@ -661,7 +718,7 @@ def run_restore(ctx, spec):
     db.last_full_lsn = head["checkpoint_lsn"] if not head["copy_only"] else None
     db.diff_base_guid = head.get("establishes_diff_base_guid")
     db.family_guid = head.get("family_guid") or db.family_guid
-    _finish_state(db, opts, verb)
+    _finish_state(db, opts, verb, ctx, stop_point_later=stopat is not None)
     _record_restore(ctx, head, urls, db.name, "D", opts, stopat)
     pages = max(1, head["backup_size"] // 8192)
     _stats(ctx, opts)
@@ -694,7 +751,7 @@ def _apply(db, snap):
 
 def _apply_change(db, change):
     from .instance import apply_change
-    if change["table"] in db.tables:
+    if change.get("ddl") or change["table"] in db.tables:
         apply_change(db, change)
 
 
@@ -715,7 +772,7 @@ HEADERONLY_COLUMNS = [
     ("FirstRecoveryForkID", C.GUID), ("ForkPointLSN", C.NUMERIC25), ("RecoveryModel", C.nvarchar(60)),
     ("DifferentialBaseLSN", C.NUMERIC25), ("DifferentialBaseGUID", C.GUID),
     ("BackupTypeDescription", C.nvarchar(60)), ("BackupSetGUID", C.GUID), ("CompressedBackupSize", C.BIGINT),
-    ("Containment", C.TINYINT), ("KeyAlgorithm", C.nvarchar(32)), ("EncryptorThumbprint", C.varbinary(20)),
+    ("containment", C.TINYINT), ("KeyAlgorithm", C.nvarchar(32)), ("EncryptorThumbprint", C.varbinary(20)),
     ("EncryptorType", C.nvarchar(32)), ("LastValidRestoreTime", C.DATETIME), ("TimeZone", C.nvarchar(32)),
     ("CompressionAlgorithm", C.nvarchar(32))]
 
@@ -738,30 +795,47 @@ def _headeronly(ctx, head):
         "BackupStartDate": start, "BackupFinishDate": finish, "SortOrder": 52, "CodePage": 0,
         "UnicodeLocaleId": 1033, "UnicodeComparisonStyle": 196609, "CompatibilityLevel": 160,
         "SoftwareVendorId": 4608, "SoftwareVersionMajor": v[0], "SoftwareVersionMinor": v[1],
-        "SoftwareVersionBuild": v[2], "MachineName": head["machine_name"], "Flags": 512,
+        "SoftwareVersionBuild": v[2], "MachineName": head["machine_name"], "Flags": _flags(head),
         "BindingID": head.get("database_guid"), "RecoveryForkID": fork, "Collation": "SQL_Latin1_General_CP1_CI_AS",
         "FamilyGUID": head.get("family_guid"), "HasBulkLoggedData": False, "IsSnapshot": False, "IsReadOnly": False,
         "IsSingleUser": False, "HasBackupChecksums": head["checksum"], "IsDamaged": False,
         "BeginsLogChain": bool(head.get("begins_log_chain")), "HasIncompleteMetaData": False,
-        "IsForceOffline": False, "IsCopyOnly": head["copy_only"], "FirstRecoveryForkID": fork,
+        "IsForceOffline": bool(head.get("tail_norecovery")), "IsCopyOnly": head["copy_only"],
+        "FirstRecoveryForkID": fork,
         "ForkPointLSN": None, "RecoveryModel": head["recovery_model"],
         "DifferentialBaseLSN": head.get("differential_base_lsn"),
         "DifferentialBaseGUID": head.get("differential_base_guid"),
         "BackupTypeDescription": {"D": "Database", "I": "Database Differential", "L": "Transaction Log"}[btype],
         "BackupSetGUID": head.get("backup_set_guid"),
-        "CompressedBackupSize": head.get("compressed_size", head["backup_size"]), "Containment": 0,
+        "CompressedBackupSize": head.get("compressed_size", head["backup_size"]), "containment": 0,
         "KeyAlgorithm": None, "EncryptorThumbprint": None, "EncryptorType": None,
-        "LastValidRestoreTime": finish if btype == "L" else None, "TimeZone": "0",
+        # a log backup holds what committed before it began
+        "LastValidRestoreTime": start if btype == "L" else None, "TimeZone": "0",
         "CompressionAlgorithm": "MS_XPRESS" if head["compressed"] else None}
     ctx.result.sets.append((HEADERONLY_COLUMNS, [[values[n] for n, _t in HEADERONLY_COLUMNS]]))
     ctx.result.rowcount = 1
 
 
+FILELISTONLY_COLUMNS = [
+    ("LogicalName", C.nvarchar(128)), ("PhysicalName", C.nvarchar(260)), ("Type", C.CHAR1),
+    ("FileGroupName", C.nvarchar(128)), ("Size", C.NUMERIC20), ("MaxSize", C.NUMERIC20), ("FileId", C.BIGINT),
+    ("CreateLSN", C.NUMERIC25), ("DropLSN", C.NUMERIC25), ("UniqueId", C.GUID), ("ReadOnlyLSN", C.NUMERIC25),
+    ("ReadWriteLSN", C.NUMERIC25), ("BackupSizeInBytes", C.BIGINT), ("SourceBlockSize", C.INT),
+    ("FileGroupId", C.INT), ("LogGroupGUID", C.GUID), ("DifferentialBaseLSN", C.NUMERIC25),
+    ("DifferentialBaseGUID", C.GUID), ("IsReadOnly", C.BIT), ("IsPresent", C.BIT), ("TDEThumbprint", C.varbinary(32)),
+    ("SnapshotUrl", C.nvarchar(360))]
+
+
 def _filelistonly(ctx, head):
-    cols = [("LogicalName", C.nvarchar(128)), ("PhysicalName", C.nvarchar(260)), ("Type", C.CHAR1),
-            ("FileGroupName", C.nvarchar(128)), ("Size", C.NUMERIC25), ("MaxSize", C.NUMERIC25),
-            ("FileId", C.BIGINT)]
-    rows = [[f["logical"], f["physical"], f["type"], "PRIMARY" if f["type"] == "D" else None,
-             f["size_mb"] * 1048576, 35184372080640, f["file_id"]] for f in head["files"]]
-    ctx.result.sets.append((cols, rows))
+    """One row per database file in the backup set ("RESTORE FILELISTONLY (Transact-SQL)", Result sets)."""
+    rows = []
+    for f in head["files"]:
+        data = f["type"] == "D"
+        rows.append([f["logical"], f["physical"], f["type"], "PRIMARY" if data else None, f["size_mb"] * 1048576,
+                     35184372080640 if data else 2199023255552, f["file_id"], 0, 0,
+                     str(uuid.uuid5(uuid.NAMESPACE_URL, f"{head.get('family_guid')}:{f['file_id']}")).upper(), 0, 0,
+                     head["backup_size"] if data else 0, 512, 1 if data else 0, None,
+                     (head.get("differential_base_lsn") or 0) if data else 0,
+                     head.get("differential_base_guid") if data else None, False, True, None, None])
+    ctx.result.sets.append((FILELISTONLY_COLUMNS, rows))
     ctx.result.rowcount = len(rows)

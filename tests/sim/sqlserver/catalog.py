@@ -7,6 +7,7 @@ import datetime as _dt
 import hashlib
 import uuid
 
+from . import hadr
 from .tds import (SqlType, T_BIGVARBIN, T_BIGVARCHR, T_BITN, T_DATETIMN, T_DECIMALN, T_FLTN, T_GUID, T_INTN,
                   T_NVARCHAR)
 
@@ -379,12 +380,15 @@ def _v_databases(cat, session):
     cols = [("name", SYSNAME), ("database_id", INT), ("create_date", DATETIME), ("compatibility_level", TINYINT),
             ("collation_name", SYSNAME), ("user_access_desc", nvarchar(60)), ("is_read_only", BIT),
             ("state", TINYINT), ("state_desc", nvarchar(60)), ("recovery_model", TINYINT),
-            ("recovery_model_desc", nvarchar(60)), ("owner_sid", SID), ("is_in_standby", BIT)]
+            ("recovery_model_desc", nvarchar(60)), ("owner_sid", SID), ("is_in_standby", BIT), ("replica_id", GUID),
+            ("group_database_id", GUID)]
     rows = []
     for db in sorted(cat.databases.values(), key=lambda d: d.database_id):
         rows.append({"name": db.name, "database_id": db.database_id, "create_date": db.created,
                      "compatibility_level": 160, "collation_name": "SQL_Latin1_General_CP1_CI_AS",
                      "user_access_desc": "MULTI_USER", "is_read_only": db.read_only, "is_in_standby": db.read_only,
+                     "replica_id": hadr.replica_of(cat).replica_id if hadr.in_group(cat, db.name) else None,
+                     "group_database_id": db.family_guid if hadr.in_group(cat, db.name) else None,
                      "state": {"ONLINE": 0, "RESTORING": 1}.get(db.state, 0), "state_desc": db.state,
                      "recovery_model": {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}[db.recovery_model],
                      "recovery_model_desc": db.recovery_model, "owner_sid": db.owner_sid})
@@ -500,6 +504,107 @@ def _v_backupmediaset(cat, session):
     return BACKUPMEDIASET_COLUMNS, [dict(r) for r in cat.mediasets]
 
 
+def _v_database_recovery_status(cat, session):
+    """"sys.database_recovery_status": where each database's log backup chain stands."""
+    cols = [("database_id", INT), ("database_guid", GUID), ("family_guid", GUID), ("fork_point_lsn", NUMERIC25),
+            ("fork_point_family_id", GUID), ("first_recovery_fork_guid", GUID), ("recovery_fork_guid", GUID),
+            ("last_log_backup_lsn", NUMERIC25)]
+    rows = []
+    for db in sorted(cat.databases.values(), key=lambda d: d.database_id):
+        online = db.state == "ONLINE"
+        rows.append({"database_id": db.database_id, "database_guid": db.database_guid if online else None,
+                     "family_guid": db.family_guid, "fork_point_lsn": None, "fork_point_family_id": None,
+                     "first_recovery_fork_guid": db.family_guid if online else None,
+                     "recovery_fork_guid": db.family_guid if online else None,
+                     "last_log_backup_lsn": db.log_chain_lsn if online else None})
+    return cols, rows
+
+
+def _ag_rows(cat):
+    replica = hadr.replica_of(cat)
+    return (replica.group, replica) if replica is not None else (None, None)
+
+
+def _v_availability_groups(cat, session):
+    cols = [("group_id", GUID), ("name", SYSNAME), ("resource_id", nvarchar(40)), ("resource_group_id", nvarchar(40)),
+            ("failure_condition_level", INT), ("health_check_timeout", INT), ("automated_backup_preference", TINYINT),
+            ("automated_backup_preference_desc", nvarchar(60)), ("version", SMALLINT), ("basic_features", BIT),
+            ("dtc_support", BIT), ("db_failover", BIT), ("is_distributed", BIT), ("cluster_type", TINYINT),
+            ("cluster_type_desc", nvarchar(60)), ("required_synchronized_secondaries_to_commit", INT),
+            ("sequence_number", BIGINT), ("is_contained", BIT)]
+    group, _replica = _ag_rows(cat)
+    if group is None:
+        return cols, []
+    return cols, [{"group_id": group.group_id, "name": group.name, "resource_id": group.group_id.lower(),
+                   "resource_group_id": group.group_id.lower(), "failure_condition_level": 3,
+                   "health_check_timeout": 30000, "automated_backup_preference": hadr.PREFERENCES[group.preference],
+                   "automated_backup_preference_desc": group.preference, "version": 1, "basic_features": False,
+                   "dtc_support": False, "db_failover": True, "is_distributed": False, "cluster_type": 0,
+                   "cluster_type_desc": "wsfc", "required_synchronized_secondaries_to_commit": 0,
+                   "sequence_number": 1, "is_contained": False}]
+
+
+def _v_availability_replicas(cat, session):
+    cols = [("replica_id", GUID), ("group_id", GUID), ("replica_server_name", nvarchar(256)),
+            ("endpoint_url", nvarchar(128)), ("availability_mode", TINYINT), ("availability_mode_desc", nvarchar(60)),
+            ("failover_mode", TINYINT), ("failover_mode_desc", nvarchar(60)), ("session_timeout", INT),
+            ("primary_role_allow_connections_desc", nvarchar(60)), ("secondary_role_allow_connections", TINYINT),
+            ("secondary_role_allow_connections_desc", nvarchar(60)), ("backup_priority", INT),
+            ("read_only_routing_url", nvarchar(256)), ("seeding_mode_desc", nvarchar(60))]
+    group, _replica = _ag_rows(cat)
+    if group is None:
+        return cols, []
+    return cols, [{"replica_id": r.replica_id, "group_id": group.group_id, "replica_server_name": r.server_name,
+                   "endpoint_url": f"TCP://{r.server_name.lower()}:5022", "availability_mode": 1,
+                   "availability_mode_desc": "SYNCHRONOUS_COMMIT", "failover_mode": 0, "failover_mode_desc": "AUTOMATIC",
+                   "session_timeout": 10, "primary_role_allow_connections_desc": "ALL",
+                   "secondary_role_allow_connections": 2, "secondary_role_allow_connections_desc": "ALL",
+                   "backup_priority": r.backup_priority, "read_only_routing_url": None, "seeding_mode_desc": "MANUAL"}
+                  for r in group.replicas]
+
+
+def _v_hadr_replica_states(cat, session):
+    cols = [("replica_id", GUID), ("group_id", GUID), ("is_local", BIT), ("role", TINYINT), ("role_desc", nvarchar(60)),
+            ("operational_state", TINYINT), ("operational_state_desc", nvarchar(60)), ("connected_state", TINYINT),
+            ("connected_state_desc", nvarchar(60)), ("recovery_health", TINYINT), ("recovery_health_desc", nvarchar(60)),
+            ("synchronization_health", TINYINT), ("synchronization_health_desc", nvarchar(60))]
+    group, mine = _ag_rows(cat)
+    if group is None:
+        return cols, []
+    # a secondary knows only its own state; the primary knows every replica's ("sys.dm_hadr_availability_replica_states")
+    shown = group.replicas if mine.role == "PRIMARY" else [mine]
+    return cols, [{"replica_id": r.replica_id, "group_id": group.group_id, "is_local": r is mine,
+                   "role": 1 if r.role == "PRIMARY" else 2, "role_desc": r.role, "operational_state": 2 if r is mine else None,
+                   "operational_state_desc": "ONLINE" if r is mine else None, "connected_state": 1,
+                   "connected_state_desc": "CONNECTED", "recovery_health": 1 if r is mine else None,
+                   "recovery_health_desc": "ONLINE" if r is mine else None, "synchronization_health": 2,
+                   "synchronization_health_desc": "HEALTHY"} for r in shown]
+
+
+def _v_hadr_database_replica_states(cat, session):
+    cols = [("database_id", INT), ("group_id", GUID), ("replica_id", GUID), ("group_database_id", GUID),
+            ("is_local", BIT), ("is_primary_replica", BIT), ("synchronization_state", TINYINT),
+            ("synchronization_state_desc", nvarchar(60)), ("synchronization_health", TINYINT),
+            ("synchronization_health_desc", nvarchar(60)), ("database_state_desc", nvarchar(60)), ("is_suspended", BIT)]
+    group, mine = _ag_rows(cat)
+    if group is None:
+        return cols, []
+    shown = group.replicas if mine.role == "PRIMARY" else [mine]
+    rows = []
+    for name in sorted(group.databases):
+        db = cat.databases.get(name)
+        if db is None:
+            continue
+        for r in shown:
+            rows.append({"database_id": db.database_id, "group_id": group.group_id, "replica_id": r.replica_id,
+                         "group_database_id": db.family_guid, "is_local": r is mine,
+                         "is_primary_replica": r.role == "PRIMARY", "synchronization_state": 2,
+                         "synchronization_state_desc": "SYNCHRONIZED", "synchronization_health": 2,
+                         "synchronization_health_desc": "HEALTHY", "database_state_desc": "ONLINE",
+                         "is_suspended": False})
+    return cols, rows
+
+
 def _v_tables(cat, session):
     db = cat.databases[session.database.lower()]
     cols = [("name", SYSNAME), ("object_id", INT), ("schema_id", INT)]
@@ -522,6 +627,11 @@ VIEWS = {
     "msdb.dbo.restorehistory": _v_restorehistory,
     "msdb.dbo.backupmediaset": _v_backupmediaset,
     "sys.sql_logins": _v_sql_logins,
+    "sys.database_recovery_status": _v_database_recovery_status,
+    "sys.availability_groups": _v_availability_groups,
+    "sys.availability_replicas": _v_availability_replicas,
+    "sys.dm_hadr_availability_replica_states": _v_hadr_replica_states,
+    "sys.dm_hadr_database_replica_states": _v_hadr_database_replica_states,
 }
 # Views that live in one database, reachable as <db>.sys.<view> too.
 DATABASE_SCOPED = {"sys.database_principals", "sys.database_role_members", "sys.tables"}

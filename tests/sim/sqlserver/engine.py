@@ -45,7 +45,7 @@ DDL_TWO_WORD_KINDS = {"OR", "UNIQUE", "CLUSTERED", "NONCLUSTERED", "COLUMNSTORE"
                       "SECURITY", "CRYPTOGRAPHIC", "RESOURCE", "WORKLOAD", "REMOTE", "XML", "SPATIAL", "SEARCH",
                       "COLUMN", "BROKER", "MESSAGE"}
 # Clauses of SELECT ("SELECT (Transact-SQL)", "FROM clause") beyond the modelled subset.
-SELECT_UNMODELLED_CLAUSES = {"GROUP", "HAVING", "UNION", "EXCEPT", "INTERSECT", "INTO", "FOR", "OPTION", "OFFSET",
+SELECT_UNMODELLED_CLAUSES = {"HAVING", "UNION", "EXCEPT", "INTERSECT", "INTO", "FOR", "OPTION", "OFFSET",
                              "WINDOW", "CROSS", "OUTER", "RIGHT", "FULL", "PIVOT", "UNPIVOT", "TABLESAMPLE", "WITH"}
 # Documented DBCC commands ("DBCC (Transact-SQL)") besides the modelled ones: not modelled, not Msg 2526.
 DBCC_UNMODELLED = {"CHECKALLOC", "CHECKCATALOG", "CHECKCONSTRAINTS", "CHECKDB", "CHECKFILEGROUP", "CHECKIDENT",
@@ -57,7 +57,16 @@ DBCC_UNMODELLED = {"CHECKALLOC", "CHECKCATALOG", "CHECKCONSTRAINTS", "CHECKDB", 
 MODELLED_FUNCTIONS = {"SERVERPROPERTY", "DB_NAME", "DB_ID", "SUSER_SNAME", "SUSER_NAME", "SYSTEM_USER",
                       "ORIGINAL_LOGIN", "USER_NAME", "CURRENT_USER", "SESSION_USER", "SUSER_SID", "IS_SRVROLEMEMBER",
                       "IS_MEMBER", "HAS_PERMS_BY_NAME", "ISNULL", "COALESCE", "NULLIF", "UPPER", "LOWER", "LEN",
-                      "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID"}
+                      "LEFT", "GETDATE", "SYSDATETIME", "GETUTCDATE", "PWDCOMPARE", "QUOTENAME", "OBJECT_ID",
+                      "DATEADD", "DATEDIFF"}
+# System data types ("Data types (Transact-SQL)") besides the ones catalog.parse_type_name models.
+SYSTEM_TYPES = {"decimal", "numeric", "money", "smallmoney", "real", "smalldatetime", "datetimeoffset", "time",
+                "uniqueidentifier", "text", "ntext", "image", "xml", "sql_variant", "hierarchyid", "geometry",
+                "geography", "rowversion", "timestamp", "json", "vector"}
+# Aggregate functions the evaluator computes (with or without GROUP BY; no HAVING, no DISTINCT inside).
+AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_BIG"}
+# Functions of the sys schema ("Always On availability groups functions") the evaluator computes.
+SYS_FUNCTIONS = {"FN_HADR_BACKUP_IS_PREFERRED_REPLICA", "FN_HADR_IS_PRIMARY_REPLICA"}
 BUILTIN_FUNCTIONS = {"ABS", "ASCII", "CEILING", "CHAR", "CHARINDEX", "CHOOSE", "CONCAT", "CONCAT_WS", "DATALENGTH",
                      "DATEADD", "DATEDIFF", "DATEDIFF_BIG", "DATEFROMPARTS", "DATENAME", "DATEPART", "DAY",
                      "DB_NAME", "DATABASEPROPERTYEX", "EOMONTH", "ERROR_LINE", "ERROR_MESSAGE", "ERROR_NUMBER",
@@ -397,7 +406,9 @@ class Parser:
 
     def p_create(self):
         self.kw("CREATE")
-        what = self.ddl_kind("CREATE", "LOGIN", "USER", "CREDENTIAL", "DATABASE")
+        what = self.ddl_kind("CREATE", "LOGIN", "USER", "CREDENTIAL", "DATABASE", "TABLE")
+        if what == "TABLE":
+            return self.p_create_table()
         if what == "LOGIN":
             name = self.name()
             if self.opt_kw("FROM"):
@@ -443,6 +454,57 @@ class Parser:
                     "write", "CREATE CREDENTIAL")
         name = self.name()
         return (lambda ctx: ctx.create_database(name)), "write", "CREATE DATABASE"
+
+    def p_create_table(self):
+        """CREATE TABLE [db.][schema.]t (column type [NULL | NOT NULL | PRIMARY KEY], …): the plain form."""
+        parts = self.multipart()
+        self.op("(")
+        columns = []
+        while True:
+            if self.is_kw("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "INDEX", "PERIOD"):
+                raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()} (a table constraint)")
+            cname = self.name()
+            tname = self.name()
+            length = None
+            if self.opt_op("("):
+                if self.opt_kw("MAX"):
+                    length = "max"
+                else:
+                    t = self.next()
+                    if t.kind != "num":
+                        raise self.fail(t)
+                    length = t.value
+                    if self.opt_op(","):
+                        self.next()
+                self.op(")")
+            try:
+                C.parse_type_name(tname, length)
+            except KeyError:
+                if tname.lower() in SYSTEM_TYPES:
+                    raise E.not_modelled(f"A column of type {tname.lower()}")
+                raise E.SqlError(2715, 16, 6, f"Column, parameter, or variable #{len(columns) + 1}: Cannot find data "
+                                              f"type {tname}.")
+            while True:
+                if self.opt_kw("NULL"):
+                    continue
+                if self.is_kw("NOT") and self.is_kw("NULL", tok=self.peek()):
+                    self.next()
+                    self.next()
+                    continue
+                if self.opt_kw("PRIMARY"):
+                    self.kw("KEY")
+                    self.opt_kw("CLUSTERED", "NONCLUSTERED")
+                    continue
+                break
+            if self.tok.kind == "word":
+                raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()} (a column option)")
+            columns.append((cname, tname.lower() + (f"({length})" if length is not None else "")))
+            if not self.opt_op(","):
+                break
+        self.op(")")
+        if self.tok.kind == "word" and self.tok.value.upper() in ("ON", "WITH", "TEXTIMAGE_ON", "FILESTREAM_ON"):
+            raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()}")
+        return (lambda ctx: ctx.create_table(parts, columns)), "write", "CREATE TABLE"
 
     def p_login_options(self):
         opts = {}
@@ -533,12 +595,15 @@ class Parser:
 
     def p_drop(self):
         self.kw("DROP")
-        what = self.ddl_kind("DROP", "LOGIN", "USER", "CREDENTIAL", "DATABASE")
+        what = self.ddl_kind("DROP", "LOGIN", "USER", "CREDENTIAL", "DATABASE", "TABLE")
         if_exists = False
-        if what in ("USER", "DATABASE") and self.is_kw("IF") and self.is_kw("EXISTS", tok=self.peek()):
+        if what in ("USER", "DATABASE", "TABLE") and self.is_kw("IF") and self.is_kw("EXISTS", tok=self.peek()):
             self.next()
             self.next()
             if_exists = True
+        if what == "TABLE":
+            parts = self.multipart()
+            return (lambda ctx: ctx.drop_table(parts, if_exists)), "write", "DROP TABLE"
         name = self.name()
         return (lambda ctx: ctx.drop(what, name, if_exists)), "write", f"DROP {what}"
 
@@ -603,6 +668,11 @@ class Parser:
                 self.next()
                 self.next()
                 items.append(("*", q.lower(), None))
+            elif (self.tok.kind == "ident" or (self.tok.kind == "word" and self.tok.value.upper() not in RESERVED)) \
+                    and self.peek().kind == "op" and self.peek().value == "=":
+                alias = self.next().value          # column_alias = expression
+                self.next()
+                items.append(("expr", self.expr(), alias))
             else:
                 e = self.expr()
                 alias = None
@@ -629,6 +699,13 @@ class Parser:
                 sources.append(self.p_source("LEFT" if jt == "LEFT" else "INNER"))
         if self.opt_kw("WHERE"):
             where = self.expr()
+        group_by = []
+        if self.opt_kw("GROUP"):
+            self.kw("BY")
+            group_by.append(self.expr())
+            while self.opt_op(","):
+                group_by.append(self.expr())
+            self.unmodelled_select_clause()
         if self.opt_kw("ORDER"):
             self.kw("BY")
             while True:
@@ -639,7 +716,7 @@ class Parser:
                     break
         self.unmodelled_select_clause()
         spec = {"items": items, "sources": sources, "where": where, "order": order, "top": top,
-                "distinct": distinct}
+                "distinct": distinct, "group_by": group_by}
         return lambda ctx: ctx.select(spec)
 
     def unmodelled_select_clause(self):
@@ -805,10 +882,12 @@ class Parser:
                 fname = self.next().value.upper()
                 self.next()
                 args = []
-                if fname == "COUNT" and self.tok.kind == "op" and self.tok.value == "*":
+                if fname in ("COUNT", "COUNT_BIG") and self.tok.kind == "op" and self.tok.value == "*":
                     self.next()
                     self.op(")")
                     return ("count", None)
+                if fname in AGGREGATES | {"COUNT"} and self.is_kw("DISTINCT"):
+                    raise E.not_modelled(f"{fname}(DISTINCT …)")
                 if not self.opt_op(")"):
                     while True:
                         args.append(self.expr())
@@ -817,8 +896,12 @@ class Parser:
                     self.op(")")
                 if self.is_kw("OVER"):
                     raise E.not_modelled(f"{fname}(…) OVER (a window function)")
-                if fname == "COUNT":
+                if fname in ("COUNT", "COUNT_BIG"):
                     return ("count", args[0])
+                if fname in AGGREGATES:
+                    if len(args) != 1:
+                        raise E.SqlError(174, 15, 1, f"The {fname.lower()} function requires 1 argument(s).")
+                    return ("agg", fname, args[0])
                 if fname not in MODELLED_FUNCTIONS and fname in BUILTIN_FUNCTIONS:
                     raise E.not_modelled(f"The built-in function {fname}")
                 return ("func", fname, args)
@@ -829,6 +912,20 @@ class Parser:
             while self.tok.kind == "op" and self.tok.value == "." and self.peek().kind in ("word", "ident"):
                 self.next()
                 parts.append(self.next().value)
+            if len(parts) > 1 and self.tok.kind == "op" and self.tok.value == "(":
+                # a schema-qualified function: sys.fn_hadr_backup_is_preferred_replica('db')
+                fname = parts[-1].upper()
+                if [p.lower() for p in parts[:-1]] != ["sys"] or fname not in SYS_FUNCTIONS:
+                    raise E.not_modelled(f"The function {'.'.join(parts)}")
+                self.next()
+                args = []
+                if not self.opt_op(")"):
+                    while True:
+                        args.append(self.expr())
+                        if not self.opt_op(","):
+                            break
+                    self.op(")")
+                return ("func", fname, args)
             return ("col", parts)
         raise self.fail()
 

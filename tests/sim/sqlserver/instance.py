@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as _dt
+import functools
 import itertools
 import logging
 import threading
@@ -10,6 +12,7 @@ import time
 
 from . import catalog as C
 from . import errors as E
+from . import hadr
 from . import tds
 from .engine import Parser, Result, compare, infer_type, like_to_regex
 from .server import ConnectionDropped, FatalError, LoginFailed
@@ -413,7 +416,8 @@ class Instance:
 
 _IMPLICIT_TRAN_VERBS = {"SELECT", "CREATE LOGIN", "ALTER LOGIN", "DROP LOGIN", "CREATE USER", "DROP USER",
                         "ALTER ROLE", "ALTER SERVER ROLE", "CREATE CREDENTIAL", "ALTER CREDENTIAL",
-                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE", "INSERT", "UPDATE", "DELETE"}
+                        "DROP CREDENTIAL", "CREATE DATABASE", "ALTER DATABASE", "INSERT", "UPDATE", "DELETE",
+                        "CREATE TABLE", "DROP TABLE"}
 
 
 def _envchange_bytes(kind, new: bytes, old: bytes):
@@ -510,7 +514,9 @@ class Context:
         if kind == "cast":
             return self._cast(self.eval(e[1], row), e[2])
         if kind == "func":
-            return self._func(e[1], [self.eval(a, row) for a in e[2]], e[2], row)
+            # DATEADD/DATEDIFF's first argument is a datepart keyword, not a value
+            skip = 1 if e[1] in ("DATEADD", "DATEDIFF") else 0
+            return self._func(e[1], [None] * skip + [self.eval(a, row) for a in e[2][skip:]], e[2], row)
         if kind == "cmp":
             c = compare(self.eval(e[2], row), self.eval(e[3], row))
             if c is None:
@@ -571,7 +577,7 @@ class Context:
                 if hit:
                     return self.eval(val, row)
             return self.eval(e[3], row)
-        if kind == "count":
+        if kind in ("count", "agg"):
             raise E.SqlError(147, 15, 1, "An aggregate may not appear in the WHERE clause unless it is in a "
                                          "subquery contained in a HAVING clause or a select list, and the column "
                                          "being aggregated is an outer reference.")
@@ -707,6 +713,15 @@ class Context:
             return "[" + str(args[0]).replace("]", "]]") + "]"
         if name == "OBJECT_ID":
             return None
+        if name in ("DATEADD", "DATEDIFF"):
+            return _date_function(name, raw, args)
+        if name == "FN_HADR_BACKUP_IS_PREFERRED_REPLICA":
+            return hadr.is_preferred_backup_replica(cat, None if args[0] is None else str(args[0]))
+        if name == "FN_HADR_IS_PRIMARY_REPLICA":
+            replica = hadr.replica_of(cat)
+            if args[0] is None or not hadr.in_group(cat, str(args[0])):
+                return 0
+            return int(replica.role == "PRIMARY")
         raise E.SqlError(195, 15, 10, f"'{name}' is not a recognized built-in function name.")
 
     def serverproperty(self, prop):
@@ -722,7 +737,7 @@ class Context:
             "edition": cat.edition,
             "engineedition": cat.engine_edition,
             "isclustered": int(cat.clustered),
-            "ishadrenabled": 0,
+            "ishadrenabled": int(hadr.replica_of(cat) is not None or bool(self.inst.spec.get("hadr_enabled"))),
             "instancedefaultdatapath": cat.data_path.rstrip("\\") + "\\",
             "instancedefaultlogpath": cat.log_path.rstrip("\\") + "\\",
             "instancedefaultbackuppath": cat.data_path.rstrip("\\") + "\\",
@@ -801,36 +816,53 @@ class Context:
                 typ = self._col_type(e[1], colmeta)
             elif e[0] == "cast":
                 typ = e[2]
+            elif e[0] == "agg" and e[1] in ("MAX", "MIN") and e[2][0] == "col":
+                typ = self._col_type(e[2][1], colmeta)
             out_cols.append((name, typ))
             exprs.append(e)
-        if spec["order"]:
-            for e, desc in reversed(spec["order"]):
-                import functools
-                key_e = e
-                if e[0] == "lit" and isinstance(e[1], int):
-                    key_e = exprs[e[1] - 1]
-                elif e[0] == "col" and len(e[1]) == 1:
-                    for (n, _type), ex in zip(out_cols, exprs):
-                        if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
-                            key_e = ex
-
-                def cmp(a, b, key_e=key_e):
-                    va, vb = self.eval(key_e, a), self.eval(key_e, b)
-                    if va is None and vb is None:
-                        return 0
-                    if va is None:
-                        return -1
-                    if vb is None:
-                        return 1
-                    return compare(va, vb)
-                joined.sort(key=functools.cmp_to_key(cmp), reverse=desc)
-        aggregate = any(e[0] == "count" for e in exprs)
-        if aggregate:
-            rows = [[len(joined) if e[0] == "count" and e[1] is None else
-                     (sum(1 for r in joined if self.eval(e[1], r) is not None) if e[0] == "count" else
-                      (self.eval(e, joined[0]) if joined else None)) for e in exprs]]
+        # GROUP BY / aggregates: one output row per group (one group of every row without GROUP BY)
+        group_by = spec.get("group_by") or []
+        if group_by or any(_has_aggregate(e) for e in exprs):
+            if group_by:
+                groups = {}
+                for r in joined:
+                    key = tuple(_group_key(self.eval(g, r)) for g in group_by)
+                    groups.setdefault(key, []).append(r)
+                units = list(groups.values())
+            else:
+                units = [joined]
         else:
-            rows = [[self.eval(e, r) for e in exprs] for r in joined]
+            units = [[r] for r in joined]
+
+        def value(e, unit):
+            folded = self._fold_aggregates(e, unit)
+            if not unit:
+                try:
+                    return self.eval(folded, {})
+                except E.SqlError:
+                    return None
+            return self.eval(folded, unit[0])
+
+        for e, desc in reversed(spec["order"]):
+            key_e = e
+            if e[0] == "lit" and isinstance(e[1], int):
+                key_e = exprs[e[1] - 1]
+            elif e[0] == "col" and len(e[1]) == 1:
+                for (n, _type), ex in zip(out_cols, exprs):
+                    if n.lower() == e[1][0].lower() and not (ex[0] == "col" and ex[1][-1].lower() == n.lower()):
+                        key_e = ex
+
+            def cmp(a, b, key_e=key_e):
+                va, vb = value(key_e, a), value(key_e, b)
+                if va is None and vb is None:
+                    return 0
+                if va is None:
+                    return -1
+                if vb is None:
+                    return 1
+                return compare(va, vb)
+            units.sort(key=functools.cmp_to_key(cmp), reverse=desc)
+        rows = [[value(e, u) for e in exprs] for u in units]
         if spec["distinct"]:
             seen, uniq = set(), []
             for r in rows:
@@ -852,6 +884,31 @@ class Context:
         rows = [[_coerce(v, t) for v, (_name, t) in zip(r, cols)] for r in rows]
         res.sets.append((cols, rows))
         res.rowcount = len(rows)
+
+    def _fold_aggregates(self, e, unit):
+        """`e` with every aggregate replaced by its value over the rows of one group."""
+        if isinstance(e, tuple) and e and e[0] == "count":
+            if e[1] is None:
+                return ("lit", len(unit))
+            return ("lit", sum(1 for r in unit if self.eval(e[1], r) is not None))
+        if isinstance(e, tuple) and e and e[0] == "agg":
+            values = [v for v in (self.eval(e[2], r) for r in unit) if v is not None]
+            if e[1] == "COUNT_BIG":
+                return ("lit", len(values))
+            if not values:
+                return ("lit", None)
+            if e[1] in ("MAX", "MIN"):
+                ordered = sorted(values, key=functools.cmp_to_key(compare))
+                return ("lit", ordered[-1] if e[1] == "MAX" else ordered[0])
+            total = sum(values)
+            if e[1] == "SUM":
+                return ("lit", total)
+            return ("lit", total // len(values) if all(isinstance(v, int) for v in values) else total / len(values))
+        if isinstance(e, tuple):
+            return tuple(self._fold_aggregates(x, unit) for x in e)
+        if isinstance(e, list):
+            return [self._fold_aggregates(x, unit) for x in e]
+        return e
 
     def _col_type(self, parts, colmeta):
         want = parts[-1].lower()
@@ -899,6 +956,46 @@ class Context:
         return joined, colmeta
 
     # -- INSERT / UPDATE / DELETE -----------------------------------------------------------------
+    def _database_for_ddl(self, parts, verb):
+        names = [p.lower() for p in parts]
+        db_name = names[0] if len(names) == 3 else self.session.database
+        db = self.cat.databases.get(db_name.lower())
+        if db is None:
+            raise E.db_not_exist(parts[0])
+        if len(names) > 1 and names[-2] != "dbo":
+            raise E.SqlError(2760, 16, 1, f'The specified schema name "{parts[-2]}" either does not exist or you do '
+                                          "not have permission to use it.")
+        if db.state != "ONLINE":
+            raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
+        secondary = hadr.in_group(self.cat, db.name) and hadr.replica_of(self.cat).role == "SECONDARY"
+        if db.read_only or secondary:
+            raise E.SqlError(3906, 16, 1, f'Failed to update database "{db.name}" because the database is read-only.')
+        if not (self.session.is_sysadmin() or self.session.in_db_role(db, "db_owner")
+                or self.session.in_db_role(db, "db_ddladmin")):
+            raise E.SqlError(262, 14, 1, f"{verb} permission denied in database '{db.name}'.")
+        return db
+
+    def create_table(self, parts, columns):
+        db = self._database_for_ddl(parts, "CREATE TABLE")
+        if parts[-1].lower() in db.tables:
+            raise E.SqlError(2714, 16, 6, f"There is already an object named '{parts[-1]}' in the database.")
+        change = {"table": parts[-1].lower(), "ddl": "create", "name": parts[-1], "columns": [list(c) for c in columns]}
+        apply_change(db, change)
+        self._log_change(db, change)
+
+    def drop_table(self, parts, if_exists):
+        names = [p.lower() for p in parts]
+        db = self.cat.databases.get(names[0] if len(names) == 3 else self.session.database.lower())
+        if db is None or names[-1] not in db.tables:
+            if if_exists:
+                return
+            raise E.SqlError(3701, 11, 5, f"Cannot drop the table '{parts[-1]}', because it does not exist or you do "
+                                          "not have permission.")
+        db = self._database_for_ddl(parts, "DROP TABLE")
+        change = {"table": names[-1], "ddl": "drop", "saved": copy.deepcopy(db.tables[names[-1]])}
+        apply_change(db, change)
+        self._log_change(db, change)
+
     def _table_for_write(self, parts, verb):
         names = [p.lower() for p in parts]
         if len(names) >= 2 and names[-2] == "sys":
@@ -910,7 +1007,8 @@ class Context:
             raise E.invalid_object(".".join(parts))
         if db.state != "ONLINE":
             raise E.SqlError(927, 14, 2, f"Database '{db.name}' cannot be opened. It is in the middle of a restore.")
-        if db.read_only:
+        secondary = hadr.in_group(self.cat, db.name) and hadr.replica_of(self.cat).role == "SECONDARY"
+        if db.read_only or secondary:
             raise E.SqlError(3906, 16, 1, f'Failed to update database "{db.name}" because the database is read-only.')
         if not (self.session.is_sysadmin() or self.session.in_db_role(db, "db_owner")
                 or self.session.in_db_role(db, "db_datawriter")):
@@ -1341,8 +1439,88 @@ class Context:
         run_restore(self, spec)
 
 
+_DATEPARTS = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter", "qq": "quarter", "q": "quarter",
+              "month": "month", "mm": "month", "m": "month", "day": "day", "dd": "day", "d": "day",
+              "dayofyear": "day", "dy": "day", "y": "day", "week": "week", "wk": "week", "ww": "week",
+              "hour": "hour", "hh": "hour", "minute": "minute", "mi": "minute", "n": "minute", "second": "second",
+              "ss": "second", "s": "second", "millisecond": "millisecond", "ms": "millisecond"}
+
+
+def _date_function(name, raw, args):
+    """DATEADD(datepart, number, date) and DATEDIFF(datepart, start, end) ("DATEADD (Transact-SQL)",
+    "DATEDIFF (Transact-SQL)": DATEDIFF counts datepart boundaries crossed)."""
+    part_expr = raw[0] if raw else None
+    part = _DATEPARTS.get(part_expr[1][-1].lower()) if part_expr and part_expr[0] == "col" else None
+    if part is None or len(args) != 3:
+        raise E.SqlError(155, 15, 1, f"'{part_expr[1][-1] if part_expr and part_expr[0] == 'col' else '?'}' is not a "
+                                     f"recognized {name.lower()} option.")
+    if name == "DATEADD":
+        n, when = args[1], args[2]
+        if n is None or when is None:
+            return None
+        when = _as_datetime(when)
+        n = int(n)
+        if part in ("year", "quarter", "month"):
+            months = n * {"year": 12, "quarter": 3, "month": 1}[part]
+            total = when.year * 12 + when.month - 1 + months
+            year, month = divmod(total, 12)
+            import calendar
+            day = min(when.day, calendar.monthrange(year, month + 1)[1])
+            return when.replace(year=year, month=month + 1, day=day)
+        unit = {"week": "weeks", "day": "days", "hour": "hours", "minute": "minutes", "second": "seconds",
+                "millisecond": "milliseconds"}[part]
+        return when + _dt.timedelta(**{unit: n})
+    start, end = args[1], args[2]
+    if start is None or end is None:
+        return None
+    start, end = _as_datetime(start), _as_datetime(end)
+    if part in ("year", "quarter", "month"):
+        months = (end.year - start.year) * 12 + end.month - start.month
+        return {"year": end.year - start.year, "quarter": (end.year * 12 + end.month - 1) // 3
+                - (start.year * 12 + start.month - 1) // 3, "month": months}[part]
+    step = {"week": None, "day": 86400, "hour": 3600, "minute": 60, "second": 1, "millisecond": 0.001}[part]
+    if part == "week":   # weeks start on Sunday (DATEFIRST 7)
+        def sunday(d):
+            return (d.date() - _dt.timedelta(days=(d.weekday() + 1) % 7))
+        return (sunday(end) - sunday(start)).days // 7
+    base = _dt.datetime(1900, 1, 1)
+    return int(((end - base).total_seconds() // step) - ((start - base).total_seconds() // step)) if step >= 1 else \
+        int(round(((end - base).total_seconds() - (start - base).total_seconds()) * 1000))
+
+
+def _as_datetime(v):
+    if isinstance(v, _dt.datetime):
+        return v
+    if isinstance(v, _dt.date):
+        return _dt.datetime.combine(v, _dt.time())
+    try:
+        return _dt.datetime.fromisoformat(str(v).strip().replace("T", " "))
+    except ValueError:
+        raise E.SqlError(241, 16, 1, "Conversion failed when converting date and/or time from character string.")
+
+
+def _has_aggregate(e):
+    if isinstance(e, tuple) and e and e[0] in ("count", "agg"):
+        return True
+    if isinstance(e, (tuple, list)):
+        return any(_has_aggregate(x) for x in e)
+    return False
+
+
+def _group_key(v):
+    """GROUP BY compares as the default collation does: case-insensitive, trailing blanks ignored."""
+    return v.lower().rstrip() if isinstance(v, str) else v
+
+
 def apply_change(db, change):
     """Redo one log record on `db` (a row is found by its values: the world's tables have no row ids)."""
+    if change.get("ddl") == "create":
+        db.tables[change["table"]] = {"name": change["name"], "columns": [tuple(c) for c in change["columns"]],
+                                      "rows": []}
+        return
+    if change.get("ddl") == "drop":
+        db.tables.pop(change["table"], None)
+        return
     rows = db.tables[change["table"]]["rows"]
     old, new = change["old"], change["new"]
     if old is None:
@@ -1358,7 +1536,12 @@ def apply_change(db, change):
 
 
 def undo_change(db, change):
-    apply_change(db, {"table": change["table"], "old": change["new"], "new": change["old"]})
+    if change.get("ddl") == "create":
+        db.tables.pop(change["table"], None)
+    elif change.get("ddl") == "drop":
+        db.tables[change["table"]] = copy.deepcopy(change["saved"])
+    else:
+        apply_change(db, {"table": change["table"], "old": change["new"], "new": change["old"]})
 
 
 def _next_uid(db):

@@ -15,6 +15,7 @@ import os
 import resource
 import threading
 
+from .hadr import link_availability_groups
 from .instance import Instance
 from .server import TdsListener, make_ssl_context
 
@@ -90,6 +91,7 @@ def start_sql_service(world, host="127.0.0.1"):
             svc.listeners[key] = lst
             svc.ports[key] = lst.port
     svc.call(_start())
+    link_availability_groups(svc.instances.values())
     return svc
 
 
@@ -97,6 +99,7 @@ def reset_sql_service(handle: SqlService):
     handle.drop_connections()
     for inst in handle.instances.values():
         inst.reset()
+    link_availability_groups(handle.instances.values())
 
 
 def stop_sql_service(handle: SqlService):

@@ -24,7 +24,7 @@ HEADERONLY_COLUMNS = [
     "Collation", "FamilyGUID", "HasBulkLoggedData", "IsSnapshot", "IsReadOnly", "IsSingleUser", "HasBackupChecksums",
     "IsDamaged", "BeginsLogChain", "HasIncompleteMetaData", "IsForceOffline", "IsCopyOnly", "FirstRecoveryForkID",
     "ForkPointLSN", "RecoveryModel", "DifferentialBaseLSN", "DifferentialBaseGUID", "BackupTypeDescription",
-    "BackupSetGUID", "CompressedBackupSize", "Containment", "KeyAlgorithm", "EncryptorThumbprint", "EncryptorType",
+    "BackupSetGUID", "CompressedBackupSize", "containment", "KeyAlgorithm", "EncryptorThumbprint", "EncryptorType",
     "LastValidRestoreTime", "TimeZone", "CompressionAlgorithm"]
 
 
@@ -275,6 +275,17 @@ def test_history_join_and_headeronly_describe_the_same_chain(bworld):
         "f", 1, 9, "Database", "VM-READY")
     assert (head.FirstLSN, head.LastLSN, head.CheckpointLSN) == (full.first_lsn, full.last_lsn, full.checkpoint_lsn)
     assert header(cur, "hist_log2.bak").BackupType == 2
+    latest = cur.execute(
+        "SELECT database_name, type, COUNT(*) AS sets, MAX(backup_finish_date) AS last_finish, MAX(last_lsn) AS lsn "
+        "FROM msdb.dbo.backupset WHERE database_name = 'appdb' GROUP BY database_name, type ORDER BY type DESC"
+    ).fetchall()
+    assert [(r.type, r.sets, r.lsn) for r in latest] == [("L", 2, log2.last_lsn), ("D", 1, full.last_lsn)]
+    assert latest[0].last_finish == log2.backup_finish_date
+    files = cur.execute("RESTORE FILELISTONLY FROM " + ", ".join(f"URL = '{u}'" for u in stripes))
+    first_columns = ["LogicalName", "PhysicalName", "Type", "FileGroupName", "Size", "MaxSize", "FileId", "CreateLSN"]
+    assert [d[0] for d in files.description][:8] == first_columns
+    assert [(r.LogicalName, r.Type, r.FileGroupName) for r in files] == [("appdb", "D", "PRIMARY"),
+                                                                         ("appdb_log", "L", None)]
     media = cur.execute("SELECT media_family_count FROM msdb.dbo.backupmediaset ms JOIN msdb.dbo.backupset bs "
                         "ON bs.media_set_id = ms.media_set_id WHERE bs.backup_set_id = ?", full.backup_set_id)
     assert media.fetchone()[0] == 2
@@ -332,3 +343,137 @@ def test_insert_update_delete_commit_and_rollback(bworld):
     op = connect("msodbc18", handle.ports["vm-ready"], "operator", "Op-Passw0rd!").cursor()
     with pytest.raises(pyodbc.Error, match=r"The INSERT permission was denied on the object 'items'.*\(229\)"):
         op.execute("INSERT INTO appdb.dbo.items VALUES (5, 'five')")
+
+
+def test_a_tail_log_backup_leaves_the_database_restoring_for_a_restore_over_it(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('tail_full.bak')}' WITH FORMAT")
+    insert(cur, 3)
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('tail_log.bak')}' WITH FORMAT, NORECOVERY")
+    assert state(cur, "appdb") == "RESTORING"
+    tail = header(cur, "tail_log.bak")
+    assert (tail.IsForceOffline, tail.Flags & 256) == (True, 256)
+    with pytest.raises(pyodbc.Error, match=r"\(927\)"):
+        run(cur, f"BACKUP LOG appdb TO URL = '{url('tail_again.bak')}' WITH FORMAT")
+    # the same files, no MOVE, no REPLACE: the sequence starts over the restoring database
+    run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('tail_full.bak')}' WITH NORECOVERY")
+    run(cur, f"RESTORE LOG appdb FROM URL = '{url('tail_log.bak')}' WITH RECOVERY")
+    assert ids(cur, "appdb") == [1, 2, 3]
+
+
+def test_switching_to_simple_breaks_the_log_chain_until_the_next_full_backup(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('simple_full.bak')}' WITH FORMAT")
+    run(cur, "ALTER DATABASE appdb SET RECOVERY SIMPLE")
+    run(cur, "ALTER DATABASE appdb SET RECOVERY FULL")
+    with pytest.raises(pyodbc.Error, match=r"there is no current database backup\. \(4214\)"):
+        run(cur, f"BACKUP LOG appdb TO URL = '{url('simple_log.bak')}' WITH FORMAT")
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('simple_full2.bak')}' WITH FORMAT")
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('simple_log.bak')}' WITH FORMAT")
+    assert header(cur, "simple_log.bak").BeginsLogChain
+
+
+def test_a_table_created_after_the_full_backup_comes_back_with_the_log_and_not_before_its_time(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('ddl_full.bak')}' WITH FORMAT")
+    before_create = server_time_after(cur, cur.execute("SELECT SYSDATETIME()").fetchone()[0])
+    server_time_after(cur, before_create)
+    cur.execute("CREATE TABLE appdb.dbo.orders (id int NOT NULL PRIMARY KEY, amount bigint NULL)")
+    cur.execute("INSERT INTO appdb.dbo.orders (id, amount) VALUES (1, 100), (2, 250)")
+    run(cur, "DROP TABLE appdb.dbo.items")
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('ddl_log.bak')}' WITH FORMAT")
+    with pytest.raises(pyodbc.Error, match=r"There is already an object named 'orders' in the database\. \(2714\)"):
+        cur.execute("CREATE TABLE appdb.dbo.orders (id int)")
+    run(cur, f"RESTORE DATABASE ddl FROM URL = '{url('ddl_full.bak')}' WITH {move('ddl')}, NORECOVERY")
+    run(cur, f"RESTORE LOG ddl FROM URL = '{url('ddl_log.bak')}' WITH RECOVERY")
+    assert [tuple(r) for r in cur.execute("SELECT id, amount FROM ddl.dbo.orders ORDER BY id")] == [(1, 100), (2, 250)]
+    assert [r[0] for r in cur.execute("SELECT name FROM ddl.sys.tables")] == ["orders"]
+    run(cur, f"RESTORE DATABASE ddl_early FROM URL = '{url('ddl_full.bak')}' WITH {move('ddl_early')}, NORECOVERY")
+    run(cur, f"RESTORE LOG ddl_early FROM URL = '{url('ddl_log.bak')}' WITH RECOVERY, STOPAT = ?", before_create)
+    assert [r[0] for r in cur.execute("SELECT name FROM ddl_early.sys.tables")] == ["items"]
+    # inside a transaction a rollback takes the table away again
+    conn = connect("msodbc18", handle.ports["vm-ready"], "sa", SA_PASSWORD)
+    conn.autocommit = False
+    conn.cursor().execute("CREATE TABLE appdb.dbo.scratch (id int)")
+    conn.rollback()
+    assert cur.execute("SELECT COUNT(*) FROM appdb.sys.tables WHERE name = 'scratch'").fetchone()[0] == 0
+
+
+def test_history_queries_with_column_aliases_dateadd_and_datediff(bworld):
+    """The shape of "backupset (Transact-SQL)"'s example: alias = expression, DATEADD/DATEDIFF filters."""
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('q_full.bak')}' WITH FORMAT, COPY_ONLY")
+    rows = cur.execute(
+        "SELECT bs.database_name, backuptype = CASE WHEN bs.type = 'D' AND bs.is_copy_only = 0 THEN 'Full Database' "
+        "WHEN bs.type = 'D' AND bs.is_copy_only = 1 THEN 'Full Copy-Only Database' END, "
+        "age_days = DATEDIFF(day, bs.backup_start_date, GETDATE()) FROM msdb.dbo.backupset bs "
+        "WHERE bs.backup_start_date > DATEADD(MONTH, -2, GETDATE()) AND bs.backup_start_date < DATEADD(hh, 1, GETDATE())"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [("appdb", "Full Copy-Only Database", 0)]
+    assert [d[0] for d in cur.description] == ["database_name", "backuptype", "age_days"]
+    assert cur.execute("SELECT DATEDIFF(month, '2024-01-31', '2024-02-01'), DATEDIFF(year, '2024-12-31', "
+                       "'2025-01-01'), DATEADD(month, 1, '2024-01-31')").fetchone()[:2] == (1, 1)
+    assert cur.execute("SELECT DATEADD(month, 1, CAST('2024-01-31' AS datetime))").fetchone()[0] == dt.datetime(2024, 2, 29)
+
+
+def test_recovery_status_names_where_the_log_chain_stands_and_stopat_takes_iso_8601_with_z(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    status = ("SELECT rs.last_log_backup_lsn FROM sys.database_recovery_status rs JOIN sys.databases d "
+              "ON d.database_id = rs.database_id WHERE d.name = 'appdb'")
+    assert cur.execute(status).fetchone()[0] is None          # no full backup yet: no log chain
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('rs_full.bak')}' WITH FORMAT")
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('rs_log.bak')}' WITH FORMAT")
+    assert cur.execute(status).fetchone()[0] == header(cur, "rs_log.bak").LastLSN
+    run(cur, f"RESTORE DATABASE rs FROM URL = '{url('rs_full.bak')}' WITH {move('rs')}, NORECOVERY")
+    cur.execute(f"RESTORE LOG rs FROM URL = '{url('rs_log.bak')}' WITH RECOVERY, STOPAT = '2099-01-01T00:00:00Z'")
+    assert state(cur, "rs") == "RESTORING"
+    with pytest.raises(pyodbc.Error, match=r"\(241\)"):
+        run(cur, f"RESTORE LOG rs FROM URL = '{url('rs_log.bak')}' WITH STOPAT = '2099-01-01T00:00:00+02:00'")
+
+
+def test_an_open_transaction_is_not_in_a_full_backup_and_its_commit_is_in_the_next_log(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    conn = connect("msodbc18", handle.ports["vm-ready"], "sa", SA_PASSWORD)
+    conn.autocommit = False
+    conn.cursor().execute("INSERT INTO appdb.dbo.items (id, label) VALUES (3, 'open')")
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('open_full.bak')}' WITH FORMAT")
+    conn.commit()
+    run(cur, f"BACKUP LOG appdb TO URL = '{url('open_log.bak')}' WITH FORMAT")
+    run(cur, f"RESTORE DATABASE open_full FROM URL = '{url('open_full.bak')}' WITH {move('open_full')}")
+    assert ids(cur, "open_full") == [1, 2]
+    run(cur, f"RESTORE DATABASE open_log FROM URL = '{url('open_full.bak')}' WITH {move('open_log')}, NORECOVERY")
+    run(cur, f"RESTORE LOG open_log FROM URL = '{url('open_log.bak')}' WITH RECOVERY")
+    assert ids(cur, "open_log") == [1, 2, 3]
+
+
+def test_tail_of_the_log_3159_only_in_full_recovery_without_replace_or_stopat(bworld):
+    _backend, handle, _az = bworld
+    cur = sa(handle)
+    run(cur, CREATE_CRED)
+    run(cur, f"BACKUP DATABASE appdb TO URL = '{url('t3159_full.bak')}' WITH FORMAT")
+    insert(cur, 3)
+    elsewhere = move("appdb_moved")
+    with pytest.raises(pyodbc.Error, match=r'The tail of the log for the database "appdb" has not been backed up.*'
+                                           r'\(3159\)'):
+        run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('t3159_full.bak')}' WITH {elsewhere}")
+    # "Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just overwrite the contents of the log"
+    run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('t3159_full.bak')}' WITH {elsewhere}, "
+             "STOPAT = '2099-01-01 00:00:00'")
+    assert state(cur, "appdb") == "RESTORING"     # the stop point lies after the full backup: more log may follow
+    run(cur, "RESTORE DATABASE appdb WITH RECOVERY")
+    assert ids(cur, "appdb") == [1, 2]
+    run(cur, "ALTER DATABASE appdb SET RECOVERY SIMPLE")      # no log to keep: no tail-log backup needed
+    run(cur, f"RESTORE DATABASE appdb FROM URL = '{url('t3159_full.bak')}' WITH {move('appdb_again')}")
+    assert state(cur, "appdb") == "ONLINE"
