@@ -40,3 +40,22 @@ def test_backup_then_restore_round_trips_every_row(fleet):
     assert again.rc == 0 and again.recap[VM]["changed"] == 0, again
     assert [w for w in again.writes if w.get("service") == "tds"] == []
     assert query(fleet, VM, "SELECT COUNT(*) FROM [app_restored].dbo.orders") == [(250,)]
+
+
+def test_restore_on_another_host_plans_from_the_source_hosts_history(fleet):
+    target = "sqlvm-noentra"  # its last missing piece (the primary identity) is set by the converge
+    converge = fleet.play("backup_ready.yml", limit=",".join([VM, target]))
+    assert converge.rc == 0, converge
+    backup = fleet.play("backup.yml", limit=VM, extra_vars={"backup_databases": ["app"]})
+    assert backup.rc == 0, backup
+    restore_vars = {"restore_source_host": VM, "restore_source_database": "app", "restore_database": "app_from_source"}
+
+    dry = fleet.play("restore.yml", limit=target, extra_vars=restore_vars, check=True)
+    assert dry.rc == 0 and dry.writes == [], dry
+    predicted = dry.tasks(host=target, name="Restore the chain under the new name")[0]["result"]
+    assert predicted["changed"] and [b["type"] for b in predicted["backups"]] == ["full"], predicted
+
+    restore = fleet.play("restore.yml", limit=target, extra_vars=restore_vars)
+    assert restore.rc == 0, restore
+    assert query(fleet, target, "SELECT * FROM [app_from_source].dbo.orders ORDER BY 1") == \
+        query(fleet, VM, "SELECT * FROM [app].dbo.orders ORDER BY 1")
