@@ -18,6 +18,8 @@ description:
   - An existing blob is never overwritten unless O(overwrite=true) (C(WITH FORMAT)). Blob names from
     O(blob_name_template) carry a timestamp by default, so every run writes new blobs.
   - In check mode the module reads the server and returns the statements it would run, without running them.
+  - Full, differential and log backups taken on schedules form restore chains; M(sqlvm.backup.sql_backup_info) plans
+    them from the server's history and M(sqlvm.backup.sql_restore) restores them.
 author:
   - sqlvm.backup developers (@sqlvm-backup)
 options:
@@ -153,6 +155,7 @@ attributes:
 seealso:
   - module: sqlvm.backup.sql_credential
   - module: sqlvm.backup.sql_restore
+  - module: sqlvm.backup.sql_backup_info
 """
 
 EXAMPLES = r"""

@@ -10,11 +10,20 @@ version_added: 0.1.0
 description:
   - Runs C(RESTORE DATABASE) or C(RESTORE LOG) C(FROM URL) for a stripe set of blobs, or the read-only forms
     C(RESTORE HEADERONLY), C(FILELISTONLY) and C(VERIFYONLY).
+  - Restores a whole chain too - O(chain) as M(sqlvm.backup.sql_backup_info) returns it, or O(restore_point) with
+    O(source_database), planned here from the connected server's C(msdb) history or from the blobs' headers
+    (O(history_source)) - the full and differential backups C(WITH NORECOVERY), the log backups C(WITH NORECOVERY)
+    and the last one C(WITH STOPAT) when the point is inside it, which ends C(WITH RECOVERY) (or C(NORECOVERY) with
+    O(recovery=false), C(STANDBY) with O(standby_file)). A chain with a gap, or a point no chain reaches, is refused
+    naming the missing LSN range and time span before any statement that writes.
+  - Check mode and diff list the backups that would be restored (RV(restore_sequence)) and the statements, and run
+    no statement that writes.
   - File locations are computed from C(RESTORE FILELISTONLY) into the instance's default data and log paths (or
     O(data_path) / O(log_path) / O(file_moves)) and named after the target database, so a backup can be restored under
     a new name next to the database it came from (no error 1834 / 3156).
   - An existing database is never overwritten unless O(replace=true). When the existing database was last restored
-    from exactly these URLs, the task reports no change.
+    from exactly these URLs (for a chain, from one of the chain's backups), the task reports no change - a restored
+    database is not restored again unless O(replace=true).
   - Before a restore through a managed-identity credential the instance is checked as in sqlvm.backup.sql_backup.
 author:
   - sqlvm.backup developers (@sqlvm-backup)
@@ -33,9 +42,54 @@ options:
     description:
       - Every blob URL of the backup's stripe set (RV(sqlvm.backup.sql_backup#module:backups[].urls)). All in one
         container, whose credential must exist.
+      - Exactly one of O(urls), O(chain) and O(restore_point) is required.
     type: list
     elements: str
-    required: true
+  chain:
+    description:
+      - A restore chain as RV(sqlvm.backup.sql_backup_info#module:chain) returns it (read from the server that took the
+        backups, so the restore may run on another server), in restore order. Each item needs C(type) (V(full),
+        V(differential), V(log)), C(urls), C(first_lsn), C(last_lsn); differentials C(database_backup_lsn) and the full
+        C(checkpoint_lsn). It is checked - one full first, a differential of that full, logs without a gap - before
+        any statement.
+      - Give O(stopat) as sql_backup_info returned it.
+    type: list
+    version_added: 0.2.0
+    elements: dict
+  restore_point:
+    description:
+      - V(latest) or a date and time without offset in the source server's local time (for example
+        C(2026-11-21T23:30:00)) - the module plans the chain itself from O(history_source) for O(source_database).
+    type: str
+    version_added: 0.2.0
+  source_database:
+    description:
+      - With O(restore_point), the name of the database whose backups to restore, as the history knows it.
+    type: str
+    version_added: 0.2.0
+  history_source:
+    description:
+      - With O(restore_point), where the history is read. V(msdb) - the connected server's own history (a restore on
+        the server that took the backups). V(blobs) - C(RESTORE HEADERONLY) of O(history_urls) through the connected
+        server's credential, for when the source server is gone. For another server's history use
+        M(sqlvm.backup.sql_backup_info) against it and pass O(chain).
+    type: str
+    version_added: 0.2.0
+    choices: [msdb, blobs]
+    default: msdb
+  history_urls:
+    description:
+      - With O(history_source=blobs), every blob of the backups to consider (each stripe), as in
+        M(sqlvm.backup.sql_backup_info)'s O(sqlvm.backup.sql_backup_info#module:urls).
+    type: list
+    version_added: 0.2.0
+    elements: str
+  standby_file:
+    description:
+      - For a chain, end it C(WITH STANDBY) with this undo file (absolute path on the SQL Server host); the database is
+        read-only and further log backups can still be restored.
+    type: str
+    version_added: 0.2.0
   database:
     description:
       - Name to restore the database as. Required for O(mode=restore).
@@ -80,7 +134,8 @@ options:
     default: true
   stopat:
     description:
-      - Point in time to stop at (C(STOPAT)), for example C(2026-11-21T23:30:00).
+      - Point in time to stop at (C(STOPAT)), for example C(2026-11-21T23:30:00). With O(chain), on its last log
+        backup; O(restore_point) sets it itself.
     type: str
   checksum:
     description:
@@ -121,6 +176,30 @@ EXAMPLES = r"""
         urls: "{{ backup.backups[0].urls }}"
         database: Sales_check
 
+- name: Restore Sales as it was at 23:30, planned from this server's backup history, under a new name
+  sqlvm.backup.sql_restore:
+    sql_host: sqlvm1.contoso.internal
+    source_database: Sales
+    restore_point: "2026-11-21T23:30:00"
+    database: Sales_2330
+
+- name: Plan from the source server, restore on another one
+  block:
+    - name: The chain, from the server that took the backups
+      sqlvm.backup.sql_backup_info:
+        sql_host: sqlvm1.contoso.internal
+        databases: [Sales]
+        restore_point: latest
+      register: plan
+
+    - name: Restore it on the target (whose managed identity reads the container)
+      sqlvm.backup.sql_restore:
+        sql_host: sqlvm2.contoso.internal
+        chain: "{{ plan.chain }}"
+        stopat: "{{ plan.stopat }}"
+        database: Sales
+      when: plan.chain_problem is none
+
 - name: What is in this backup?
   sqlvm.backup.sql_restore:
     sql_host: sqlvm1.contoso.internal
@@ -155,7 +234,7 @@ files:
   elements: dict
   sample: [{logical: Sales, physical: "F:\\data\\Sales_check.mdf"}]
 statements:
-  description: The RESTORE statement run or, in check mode, that would run.
+  description: The RESTORE statements run or, in check mode, that would run (one per backup of a chain).
   returned: when O(mode=restore)
   type: list
   elements: str
@@ -173,6 +252,21 @@ messages:
   returned: when a statement ran
   type: list
   elements: str
+backups:
+  description: For a chain, the backups restored (or, in check mode, to restore), in order, as sql_backup_info returns them.
+  returned: when a chain is restored
+  type: list
+  elements: dict
+restore_sequence:
+  description: For a chain, one line per backup - type, finish time, first URL, stripes, STOPAT on the last log.
+  returned: when a chain is restored
+  type: list
+  elements: str
+  sample: ["full finished 2026-11-21 01:04:12: https://contosobackups.blob.core.windows.net/sql/SQLVM1/Sales/Sales_FULL_20261121T010000Z_1of1.bak"]
+stopat:
+  description: For a chain, the STOPAT of its last log backup, or null.
+  returned: when a chain is restored
+  type: str
 duration_seconds:
   description: Wall time of the RESTORE statement.
   returned: when a restore ran

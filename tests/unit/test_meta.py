@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SQL_MODULES = {"sql_login", "sql_credential", "sql_backup", "sql_restore", "sql_info"}
+SQL_MODULES = {"sql_login", "sql_credential", "sql_backup", "sql_restore", "sql_info", "sql_backup_info"}
 # Log in to SQL Server but take no sql_host (a list of servers instead): not in the sql group.
 SQL_FLEET_MODULES = {"sql_fleet_info"}
 MODULES = ({"sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info",

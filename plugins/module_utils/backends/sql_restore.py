@@ -25,10 +25,12 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.diffing import
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     InvalidInputError, PrerequisiteError, SqlServerError)
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
-from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
+from ansible_collections.sqlvm.backup.plugins.module_utils.sql import restore_chain, tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import (
-    credential_identity, refuse_secret_in_url, split_container_url, url_has_no_control_characters)
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import credential_identity
+# container_of is sql_backup_info's (it reads the same blob URLs); sql_restore plans chains with it.
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_backup_info import (
+    container_of, plan_for_restore, stripe_sets)
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import check_instance, instance_from_row
 
 
@@ -36,7 +38,13 @@ def argument_spec():
     return dict(
         # BACKUP and RESTORE of a large database take hours (docs/design.md, "Deadline").
         timeout=dict(type="int", default=LONG_TASK_TIMEOUT),
-        urls=dict(type="list", elements="str", required=True),
+        urls=dict(type="list", elements="str"),
+        chain=dict(type="list", elements="dict"),
+        restore_point=dict(type="str"),
+        source_database=dict(type="str"),
+        history_source=dict(type="str", default="msdb", choices=["msdb", "blobs"]),
+        history_urls=dict(type="list", elements="str"),
+        standby_file=dict(type="str"),
         database=dict(type="str"),
         mode=dict(type="str", default="restore", choices=["restore", "verify_only", "header_only", "filelist_only"]),
         restore_type=dict(type="str", default="database", choices=["database", "log"]),
@@ -52,27 +60,139 @@ def argument_spec():
     )
 
 
-def container_of(url, suffix):
-    """Container URL of a blob URL (validated), e.g. https://a.blob.core.windows.net/c/x/y.bak -> .../c."""
-    if isinstance(url, str):
-        refuse_secret_in_url(url, "urls entry")
-        url_has_no_control_characters(url, "urls entry")
-    if not isinstance(url, str) or not url.startswith("https://"):
-        raise InvalidInputError("url %r must be an https blob URL (https://<account>.blob.%s/<container>/<blob>)."
-                                % (url, suffix))
-    parts = url.split("/", 4)
-    if len(parts) < 5 or not parts[4] or parts[4].endswith("/"):
-        raise InvalidInputError("url %r names no blob after the container." % url)
-    if any(c in url for c in "?#"):
-        raise InvalidInputError("url %r has a query or fragment; SAS tokens belong in the credential." % url)
-    container = "/".join(parts[:4])
-    split_container_url(container, suffix, "the container of urls entry %s" % url)
-    return container
+def _chain_kind(params):
+    """'urls' (one backup set), 'chain' (a chain from sql_backup_info) or 'plan' (restore_point: planned here)."""
+    given = [key for key in ("urls", "chain", "restore_point") if params.get(key) not in (None, [])]
+    if len(given) > 1:
+        raise InvalidInputError("give one of urls (one backup set), chain (from sqlvm.backup.sql_backup_info) or "
+                                "restore_point (this module plans the chain); %s given." % " and ".join(given))
+    if not given and params.get("urls") == []:
+        raise InvalidInputError("urls is empty; give every blob URL of the backup's stripe set.")
+    if not given:
+        raise InvalidInputError("give urls (every blob URL of one backup's stripe set), chain (from "
+                                "sqlvm.backup.sql_backup_info) or restore_point with source_database.")
+    return {"urls": "urls", "chain": "chain", "restore_point": "plan"}[given[0]]
+
+
+def _checked_path(key, value):
+    if value is not None and (not value or tsql.has_control_character(value) or _climbs(value)
+                              or not (value.startswith("/") or ntpath.isabs(value))):
+        raise InvalidInputError("%s %r must be an absolute path on the SQL Server host, without '..' or control "
+                                "characters." % (key, value))
+
+
+def validate_chain(params, suffix=None):
+    """The checks of a chain restore (chain: or restore_point:) that need no SQL Server; returns the chain given
+    (restore_chain backups) or None when it is to be planned."""
+    suffix = suffix or storage_suffix(params)
+    kind = _chain_kind(params)
+    if (params.get("mode") or "restore") != "restore":
+        raise InvalidInputError("chain and restore_point restore (mode: restore); read one backup with urls and mode: %s."
+                                % params.get("mode"))
+    if params.get("restore_type") == "log":
+        raise InvalidInputError("restore_type: log is for one log backup given by urls; a chain restores its log backups "
+                                "itself.")
+    _check_target(params)
+    _checked_path("standby_file", params.get("standby_file"))
+    if params.get("standby_file") and not params.get("recovery", True):
+        raise InvalidInputError("standby_file leaves the database read-only between log restores (STANDBY) and "
+                                "recovery: false leaves it RESTORING (NORECOVERY); choose one.")
+    if kind == "plan":
+        try:
+            restore_chain.parse_restore_point(params["restore_point"])
+        except restore_chain.PointInTimeError as error:
+            raise InvalidInputError(str(error)) from None
+        if not params.get("source_database"):
+            raise InvalidInputError("restore_point needs source_database: the name of the database whose backups to "
+                                    "restore, as the history knows it.")
+        tsql.check_name(params["source_database"], "source_database")
+        if params.get("stopat"):
+            raise InvalidInputError("restore_point sets the STOPAT of the chain; do not give stopat too.")
+        if params.get("history_source") == "blobs":
+            history_urls = params.get("history_urls") or []
+            if not history_urls:
+                raise InvalidInputError("history_source: blobs needs history_urls: every blob of the backups to read "
+                                        "(each stripe).")
+            for url in history_urls:
+                container_of(url, suffix)
+            stripe_sets(history_urls)
+        elif params.get("history_urls"):
+            raise InvalidInputError("history_urls is read only with history_source: blobs.")
+        return None
+    if params.get("history_urls") or params.get("source_database"):
+        raise InvalidInputError("source_database and history_urls are for restore_point (the module plans the chain); "
+                                "with %s the backups are given." % kind)
+    chain = []
+    for index, item in enumerate(params["chain"]):
+        if not isinstance(item, dict):
+            raise InvalidInputError("chain[%d] is not a dict; pass sql_backup_info's chain as it is." % index)
+        try:
+            entry = restore_chain.from_result(item)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInputError("chain[%d] is not a backup as sql_backup_info returns it: %s." % (index, error)) \
+                from None
+        if len(entry["urls"]) > tsql.MAX_URLS or len(set(entry["urls"])) != len(entry["urls"]):
+            raise InvalidInputError("chain[%d] has more than %d URLs or a URL twice." % (index, tsql.MAX_URLS))
+        for url in entry["urls"]:
+            container_of(url, suffix)
+            tsql.quote_string(url, "URL")
+        chain.append(entry)
+    problem = restore_chain.check_chain(chain)
+    if problem:
+        raise InvalidInputError("chain cannot be restored: %s Plan it again with sqlvm.backup.sql_backup_info." % problem)
+    if params.get("stopat"):
+        _check_stopat(params["stopat"])
+        if chain[-1]["type"] != "log":
+            raise InvalidInputError("stopat needs a chain that ends with a log backup; this one ends with a %s backup."
+                                    % chain[-1]["type"])
+    return chain
+
+
+def _check_target(params):
+    if not params.get("database"):
+        raise InvalidInputError("mode: restore needs database (the name to restore as).")
+    tsql.check_name(params["database"], "database")
+    check_file_name_part(params["database"], "database")
+    if params["database"].strip().lower() in ("master", "model", "msdb", "tempdb"):
+        raise InvalidInputError("restoring system databases (%s) is not supported by this module."
+                                % params["database"])
+    _check_paths(params)
+
+
+def _check_paths(params):
+    for key in ("data_path", "log_path"):
+        value = params.get(key)
+        if value is not None and (not value or tsql.has_control_character(value) or _climbs(value)
+                                  or not (value.startswith("/") or ntpath.isabs(value))):
+            raise InvalidInputError("%s %r must be an absolute directory path on the SQL Server host." % (key, value))
+    for logical, physical in (params.get("file_moves") or {}).items():
+        tsql.quote_string(logical, "logical file name")
+        if not isinstance(physical, str) or not (physical.startswith("/") or ntpath.isabs(physical)) \
+                or tsql.has_control_character(physical) or _climbs(physical):
+            raise InvalidInputError("file_moves[%r] = %r must be an absolute file path on the SQL Server host, without "
+                                    "'..' or control characters."
+                                    % (logical, physical))
+
+
+def _check_stopat(value):
+    try:
+        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            "stopat %r is not a date and time like 2026-01-31T23:15:00." % value) from None
 
 
 def validate(params, suffix=None):
-    """Every check that needs no SQL Server; returns the container URL. `suffix`: the blob endpoint suffix
-    (default: storage_suffix(params))."""
+    """Every check that needs no SQL Server; returns the container URL of a one-backup restore (None for a chain).
+    `suffix`: the blob endpoint suffix (default: storage_suffix(params))."""
+    if _chain_kind(params) != "urls":
+        validate_chain(params, suffix)
+        return None
+    if params.get("history_urls") or params.get("source_database"):
+        raise InvalidInputError("source_database and history_urls are for restore_point (the module plans the chain).")
+    if params.get("standby_file"):
+        raise InvalidInputError("standby_file is for chains (chain or restore_point); one backup set restores WITH "
+                                "RECOVERY or NORECOVERY (recovery).")
     suffix = suffix or storage_suffix(params)
     urls = params.get("urls") or []
     if not urls:
@@ -87,33 +207,12 @@ def validate(params, suffix=None):
                                 % ", ".join(sorted(containers)))
     for url in urls:
         tsql.quote_string(url, "URL")
-    mode = params.get("mode") or "restore"
-    if mode == "restore":
-        if not params.get("database"):
-            raise InvalidInputError("mode: restore needs database (the name to restore as).")
-        tsql.check_name(params["database"], "database")
-        check_file_name_part(params["database"], "database")
-        if params["database"].strip().lower() in ("master", "model", "msdb", "tempdb"):
-            raise InvalidInputError("restoring system databases (%s) is not supported by this module."
-                                    % params["database"])
-    for key in ("data_path", "log_path"):
-        value = params.get(key)
-        if value is not None and (not value or tsql.has_control_character(value) or _climbs(value)
-                                  or not (value.startswith("/") or ntpath.isabs(value))):
-            raise InvalidInputError("%s %r must be an absolute directory path on the SQL Server host." % (key, value))
-    for logical, physical in (params.get("file_moves") or {}).items():
-        tsql.quote_string(logical, "logical file name")
-        if not isinstance(physical, str) or not (physical.startswith("/") or ntpath.isabs(physical)) \
-                or tsql.has_control_character(physical) or _climbs(physical):
-            raise InvalidInputError("file_moves[%r] = %r must be an absolute file path on the SQL Server host, without "
-                                    "'..' or control characters."
-                                    % (logical, physical))
+    if (params.get("mode") or "restore") == "restore":
+        _check_target(params)
+    else:
+        _check_paths(params)
     if params.get("stopat"):
-        try:
-            datetime.datetime.fromisoformat(params["stopat"].replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInputError(
-                "stopat %r is not a date and time like 2026-01-31T23:15:00." % params["stopat"]) from None
+        _check_stopat(params["stopat"])
     return containers.pop()
 
 
@@ -196,7 +295,10 @@ def _plain(rows):
 def ensure(session, params, check_mode):
     """Result: for a restore, changed, before/after (database, exists, state) and the values ``database``,
     ``urls``, ``files``, ``statements`` (and once run ``duration_seconds``, ``messages``); for the read-only modes
-    ``headers``, ``files`` or ``verified`` and ``messages``. Warnings from the instance check."""
+    ``headers``, ``files`` or ``verified`` and ``messages``. Warnings from the instance check. A chain (chain: or
+    restore_point:) is restored by ensure_chain."""
+    if _chain_kind(params) != "urls":
+        return ensure_chain(session, params, check_mode)
     container = validate(params)
     urls = params["urls"]
     sets = session.query_all(tsql.batch(tsql.credential_by_name(container), tsql.server_properties()))
@@ -267,3 +369,110 @@ def _restored_from_same(session, database, urls):
     except SqlServerError:
         return False
     return bool(devices) and devices == set(urls)
+
+
+def _containers_ready(session, urls, suffix, what, allow_unsupported):
+    """(instance, warnings): every container of `urls` has a credential; the instance check as for one backup."""
+    containers = sorted({container_of(url, suffix) for url in urls})
+    sets = session.query_all(tsql.batch(*([tsql.credential_by_name(c) for c in containers] + [tsql.server_properties()])))
+    identities = [credential_identity(sets[i], container, what) for i, container in enumerate(containers)]
+    instance = instance_from_row(sets[len(containers)][0])
+    warnings = []
+    if tsql.MANAGED_IDENTITY in identities:
+        warnings = check_instance(instance, allow_unsupported)
+    return instance, warnings
+
+
+def chain_statements(database, chain, moves, params, stopat):
+    """The RESTORE statements of a chain: WITH NORECOVERY until the last, which ends as asked (RECOVERY, NORECOVERY
+    or STANDBY) and carries STOPAT when the chain stops inside its last log backup."""
+    if params.get("standby_file"):
+        finish = "standby"
+    else:
+        finish = "recovery" if params.get("recovery", True) else "norecovery"
+    statements = []
+    for index, entry in enumerate(chain):
+        last = index == len(chain) - 1
+        statements.append(tsql.restore_step(
+            database, entry["urls"], log=entry["type"] == "log", moves=moves if index == 0 else (),
+            replace=bool(params.get("replace")) and index == 0, finish=finish if last else "norecovery",
+            standby_file=params.get("standby_file") if last else None,
+            stopat=stopat if last and entry["type"] == "log" else None, checksum=params.get("checksum")))
+    return statements
+
+
+def ensure_chain(session, params, check_mode):
+    """Restore a chain (given, or planned here from msdb or the blobs' headers) under ``database``: the chain is
+    checked (and for restore_point planned) before any write; an existing database is never overwritten unless
+    replace: true, and one last restored from a backup of this chain is not restored again. Result values:
+    ``database``, ``backups`` (the chain), ``restore_sequence``, ``stopat``, ``files``, ``statements`` (and once run
+    ``duration_seconds``, ``messages``)."""
+    suffix = storage_suffix(params)
+    chain = validate_chain(params, suffix)
+    allow = bool(params.get("allow_unsupported_instance"))
+    planned_from = list(params.get("history_urls") or []) if params.get("history_source") == "blobs" else []
+    urls_to_check = [u for entry in chain for u in entry["urls"]] if chain is not None else planned_from
+    instance, warnings = _containers_ready(session, urls_to_check, suffix, "RESTORE FROM URL", allow) if urls_to_check \
+        else (None, [])
+    stopat = params.get("stopat")
+    if chain is None:
+        plan, more = plan_for_restore(session, params["source_database"], params["restore_point"],
+                                      params.get("history_source") or "msdb", planned_from, suffix)
+        warnings.extend(more)
+        chain = plan["chain"]
+        stopat = plan["stopat"].isoformat() if plan["stopat"] is not None else None
+        if not planned_from:
+            instance, more = _containers_ready(session, [u for entry in chain for u in entry["urls"]], suffix,
+                                               "RESTORE FROM URL", allow)
+            warnings.extend(more)
+    database = params["database"]
+    sequence = restore_chain.describe_chain(chain, _moment(stopat))
+    backups = [restore_chain.to_result(entry) for entry in chain]
+    existing = session.query(tsql.database_state(database))
+    before_state = dict(database=database, exists=bool(existing),
+                        state=existing[0].get("state_desc") if existing else None)
+    if existing and not params.get("replace"):
+        if _restored_from_chain(session, database, chain):
+            tracker = DifferenceTracker.of_states(before_state, before_state)
+            return Result(False, tracker.before(), tracker.after(), warnings, database=database, backups=backups,
+                          restore_sequence=sequence, stopat=stopat, statements=[],
+                          msg="database %s was restored from this chain; it is not restored again (replace: true "
+                              "restores it over)." % database)
+        raise PrerequisiteError(
+            "database %r already exists; refusing to overwrite it. Restore under another name (database: ...), or "
+            "set replace: true to overwrite it." % database)
+    files = session.query(tsql.restore_filelistonly(chain[0]["urls"]))
+    moves = compute_moves(files, database, instance, params)
+    statements = chain_statements(database, chain, moves, params, stopat)
+    state = "STANDBY" if params.get("standby_file") else ("ONLINE" if params.get("recovery", True) else "RESTORING")
+    after_state = dict(database=database, exists=True, state=state, restored_from=sequence)
+    tracker = DifferenceTracker.of_states(before_state, after_state)
+    result = Result(True, tracker.before(), tracker.after(), warnings, database=database, backups=backups,
+                    restore_sequence=sequence, stopat=stopat,
+                    files=[dict(logical=logical, physical=physical) for logical, physical in moves],
+                    statements=[tsql.render(statement) for statement in statements])
+    if check_mode:
+        return result
+    start = time.time()
+    before = len(session.messages)
+    for statement in statements:
+        session.execute(statement)
+    result.values["duration_seconds"] = round(time.time() - start, 3)
+    result.values["messages"] = session.messages[before:]
+    return result
+
+
+def _moment(stopat):
+    return datetime.datetime.fromisoformat(stopat.replace("Z", "")) if stopat else None
+
+
+def _restored_from_chain(session, database, chain):
+    """Was `database` last restored from a backup of `chain` (msdb.dbo.restorehistory)?"""
+    try:
+        last = session.query(tsql.last_restore(database))
+        if not last:
+            return False
+        devices = {r["physical_device_name"] for r in session.query(tsql.backup_set_urls(last[0]["backup_set_id"]))}
+    except SqlServerError:
+        return False
+    return any(devices == set(entry["urls"]) for entry in chain)

@@ -523,3 +523,68 @@ def sysadmin_members():
         "JOIN sys.server_principals AS r ON r.principal_id = m.role_principal_id "
         "JOIN sys.server_principals AS p ON p.principal_id = m.member_principal_id "
         "WHERE r.name = 'sysadmin' ORDER BY p.name")
+
+
+# --------------------------------------------------------------------------- backup history and restore chains
+# (sql_backup_info, sql_restore's chains; Microsoft Learn "backupset", "backupmediafamily", "RESTORE Statements")
+
+# msdb.dbo.backupmediafamily.device_type of a backup to URL.
+URL_DEVICE_TYPE = 9
+
+
+def backup_history(databases):
+    """Every backup to URL of `databases`, one row per stripe (backupset JOIN backupmediafamily), oldest first.
+
+    backupset.type: D full, I differential, L log (F, G, P, Q are file and partial backups). checkpoint_lsn of a full
+    is what a differential's database_backup_lsn points at ("backupset", Log Sequence Numbers and Restore Planning).
+    """
+    if not databases:
+        raise InvalidInputError("backup history needs at least one database name.")
+    for database in databases:
+        _check_text(database, "database name")
+    return _read(
+        "SELECT bs.backup_set_id, bs.database_name, bs.server_name, bs.type, bs.is_copy_only, bs.first_lsn, "
+        "bs.last_lsn, bs.checkpoint_lsn, bs.database_backup_lsn, bs.backup_start_date, bs.backup_finish_date, "
+        "mf.family_sequence_number, mf.physical_device_name "
+        "FROM msdb.dbo.backupset AS bs "
+        "JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id "
+        "WHERE mf.device_type = %d AND bs.database_name IN (%s) "
+        "ORDER BY bs.backup_set_id, mf.family_sequence_number"
+        % (URL_DEVICE_TYPE, ", ".join(["?"] * len(databases))), *databases)
+
+
+RESTORE_FINISH = ("recovery", "norecovery", "standby")
+
+
+def restore_step(database, urls, log=False, moves=(), replace=False, finish="norecovery", standby_file=None,
+                 stopat=None, checksum=True, stats=10):
+    """One RESTORE DATABASE|LOG of a chain: WITH NORECOVERY until the last, which ends WITH RECOVERY, NORECOVERY or
+    STANDBY = @undo_file (read-only between log restores). STOPAT and STANDBY take variables."""
+    if finish not in RESTORE_FINISH:
+        raise InvalidInputError("finish %r is not one of %s." % (finish, ", ".join(RESTORE_FINISH)))
+    quoted = quote_name(database, "database name")
+    clause, params = _from_urls(urls)
+    options = []
+    for logical, physical in moves:
+        _check_text(logical, "logical file name")
+        _check_text(physical, "file path")
+        options.append("MOVE ? TO ?")
+        params.extend([logical, physical])
+    if replace:
+        options.append("REPLACE")
+    if finish == "standby":
+        _check_text(standby_file, "standby file")
+        options.append("STANDBY = ?")
+        params.append(standby_file)
+    else:
+        options.append(finish.upper())
+    if checksum:
+        options.append("CHECKSUM")
+    if stopat:
+        _check_text(stopat, "stopat")
+        options.append("STOPAT = ?")
+        params.append(stopat)
+    if stats:
+        options.append("STATS = %d" % int(stats))
+    return _write("RESTORE %s %s FROM %s WITH %s" % ("LOG" if log else "DATABASE", quoted, clause, ", ".join(options)),
+                  *params)

@@ -195,9 +195,10 @@ RESTORE_ROLE_CASES = [
      [("restore_database", "database")]),
     ("restore-role-database-path-separators", "sqlvm-ready",
      {"restore_urls": ["<blob>"], "restore_database": "..\\..\\evil"}, [("restore_database", "database")]),
-    ("restore-role-missing-manifest-dir", "sqlvm-ready",
-     {"restore_source_database": "appdb", "restore_manifest_dir": "/nonexistent/sqlvm.backup/manifests"},
-     ["restore_manifest_dir"]),
+    ("restore-role-restore-point-not-a-time", "sqlvm-ready",
+     {"restore_source_database": "appdb", "restore_point": "yesterday"}, ["restore_point", "latest"]),
+    ("restore-role-history-blobs-without-urls", "sqlvm-ready",
+     {"restore_source_database": "appdb", "restore_history_source": "blobs"}, ["restore_history_urls"]),
 ]
 
 VAULT_ROLE_CASES = [
@@ -297,7 +298,7 @@ def _role_host_vars(world, vm, variables, facts):
         host.update({"sql_auth": "sql", "sql_login_user": "sa", "sql_login_password": "{{ s.sa }}",
                      "sql_odbc_driver": FREETDS, "sql_trust_server_certificate": True,
                      "backup_ready_logins": [{"name": "SQL DBAs", "server_roles": ["sysadmin"]}],
-                     "backup_manifest_dir": "", "restore_manifest_dir": "/nonexistent"})
+                     "backup_manifest_dir": ""})
     host.update(_fill(copy.deepcopy(variables), facts))
     return host
 

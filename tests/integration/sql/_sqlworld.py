@@ -20,7 +20,7 @@ CONTAINER = "https://acct1.blob.core.windows.net/backups"
 OPS_OID = "11111111-2222-3333-4444-555555555555"
 GROUP_OID = "99999999-2222-3333-4444-555555555555"
 
-# vm key -> (sql spec, primary identity?, blob role?)
+# vm key -> (sql spec, primary identity?, blob role? - True: Storage Blob Data Contributor, "reader": Reader)
 _VMS = {
     "vm1": ({}, True, True),
     "nopri": ({}, False, True),
@@ -29,6 +29,8 @@ _VMS = {
     "cu14": ({"version": "16.0.4135.4"}, True, True),
     "linux": ({"host_platform": "Linux"}, True, True),
     "fci": ({"clustered": True}, True, True),
+    # A second server restoring vm1's backups: its identity may only read the storage account.
+    "vm2": ({}, True, "reader"),
 }
 
 
@@ -49,7 +51,9 @@ def _scenario():
                                    app_id="bbbbbbbb-0000-0000-0000-%012d" % n)
         backend.directory_readers.add(mi["object_id"])
         backend.primary[key] = mi if primary else None
-        if role:
+        if role == "reader":
+            backend.blob_readers.add((mi["object_id"], "acct1", None))
+        elif role:
             backend.blob_contributors.add((mi["object_id"], "acct1", None))
     return backend
 

@@ -13,7 +13,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_c
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_login as sql_logins
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_restore
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_backup_info, sql_restore
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import AUTH_ARGUMENT_SPEC
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import connection_argument_spec
 
@@ -23,6 +23,7 @@ SPECS = {
     "sql_credential": sql_credentials.argument_spec(),
     "sql_backup": sql_backup.argument_spec(),
     "sql_restore": sql_restore.argument_spec(),
+    "sql_backup_info": sql_backup_info.argument_spec(),
     "sql_info": dict(container_url=dict(type="str"), storage_suffix=dict(type="str")),
 }
 
