@@ -112,9 +112,13 @@ def test_a_symlinked_file_is_refused_when_named_and_skipped_with_a_warning_as_fa
     assert "symbolic link" in warnings_text(task), task
 
 
-def test_entra_on_sql_vm_warns_in_a_cloud_other_than_the_public_one(az):
-    # The world presents itself as its own cloud (its metadata document names it), not AzureCloud.
-    task, _writes = az.task("sqlvm_info", INFO)
+def test_entra_on_sql_vm_warns_in_a_cloud_other_than_the_public_one(az, tmp_path):
+    # The world simulates the public cloud; its metadata document names it AzureCloud, and no warning is given.
+    task, _writes = az.task("sqlvm_info", INFO, env={"XDG_CACHE_HOME": str(tmp_path / "public")})
+    assert task.status == "ok" and "public cloud" not in warnings_text(task), task
+    # Here it presents itself as another cloud (its metadata document names it), not AzureCloud.
+    az.admin.settings(cloud_name="AzureSimCloud")
+    task, _writes = az.task("sqlvm_info", INFO, env={"XDG_CACHE_HOME": str(tmp_path / "other")})
     assert task.status == "ok", task
     text = warnings_text(task)
     assert "not the public cloud (AzureCloud)" in text

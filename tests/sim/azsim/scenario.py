@@ -34,7 +34,9 @@ DEFAULT_SETTINGS = {
     # SQL Server on an Azure VM validates Entra tokens issued for https://database.windows.net/).
     "sql_suffix": "database.windows.net",
     "arm_audience": "https://management.sim.test/",
-    "cloud_name": "AzureSimCloud",
+    # The world simulates the public cloud, so its metadata document names it as Azure's does; a test that needs
+    # another cloud sets this (admin settings).
+    "cloud_name": "AzureCloud",
 }
 
 
