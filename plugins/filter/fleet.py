@@ -53,7 +53,8 @@ def _as_dict(value):
 def _get(host, name):
     try:
         value = host.get(name)
-    except Exception:  # pylint: disable=broad-except - an undefined variable inside a host variable's template
+    except Exception:  # pylint: disable=broad-except
+        # An undefined variable inside a host variable's template: that variable counts as not set.
         return None
     return value
 

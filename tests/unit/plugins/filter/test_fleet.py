@@ -67,8 +67,8 @@ def test_targets_take_the_host_variables_as_the_per_host_tasks_do():
 def test_targets_prefer_the_role_variables_and_the_sql_servers_own_build():
     hostvars = _hostvars(vm1={"backup_ready_resource_group": "rg-other", "backup_ready_storage_scope": "container",
                               "storage_container": "backups", "sql_version": "15.0.1.1"})
-    _azure_result, sql = _reads(vm1=(None, dict(_sql(), instance={"product_version": "16.0.4185.3",
-                                                                    "is_clustered": True})))
+    clustered = dict(_sql(), instance={"product_version": "16.0.4185.3", "is_clustered": True})
+    _azure_result, sql = _reads(vm1=(None, clustered))
     target = fleet.fleet_targets(["vm1"], hostvars, prefix="backup_ready_", sql=sql)["vms"][0]
     assert target["resource_group"] == "rg-other"
     assert target["storage_scope"].endswith("/storageAccounts/stsqlbackup01/blobServices/default/containers/backups")
