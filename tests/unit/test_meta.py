@@ -7,7 +7,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_MODULES = {"sql_login", "sql_credential", "sql_backup", "sql_restore", "sql_info"}
-MODULES = {"sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info"} | SQL_MODULES
+MODULES = {"sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info",
+           "sqlvm_fleet_info"} | SQL_MODULES
 
 
 def _runtime():

@@ -238,6 +238,24 @@ def app_role_assignments(session, principal_id):
     return _list(session, "/servicePrincipals/%s/appRoleAssignments" % principal_id)
 
 
+def directory_role_members(session, template_id):
+    """Direct members (principals and role-assignable groups) of the directory role with this template id;
+    [] when the role is not activated in the tenant (nobody holds it)."""
+    role = _get(session, "/directoryRoles(roleTemplateId='%s')" % template_id, {"$select": "id"})
+    if role is None:
+        return []
+    return _list(session, "/directoryRoles/%s/members" % role["id"])
+
+
+def group_transitive_members(session, group_id):
+    return _list(session, "/groups/%s/transitiveMembers" % group_id)
+
+
+def app_role_assigned_to(session, resource_sp_id):
+    """Every application role granted on the resource application's service principal (to anyone)."""
+    return _list(session, "/servicePrincipals/%s/appRoleAssignedTo" % resource_sp_id)
+
+
 def read(session, desired, sleep=time.sleep):
     """Current state for the chosen method (reads only)."""
     principal_id = resolve_principal(session, desired)

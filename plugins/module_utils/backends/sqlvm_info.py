@@ -100,25 +100,40 @@ def read(session, desired):
     return Result(False, **_report(session, desired))
 
 
-def _report(session, desired):
+def validate(desired, subscription_id=None, prefix=""):
+    """Check the options of one VM before any request (InvalidInputError naming ``prefix`` + the option);
+    returns the normalized storage scope or None. ``subscription_id``: the one the storage scope must be
+    in, when known."""
     if not desired.get("resource_group") or not desired.get("vm_name"):
-        raise InvalidInputError("resource_group and vm_name are required")
-    check_names(desired, ("resource_group", "vm_name", "sql_vm_name"))
+        raise InvalidInputError("%sresource_group and %svm_name are required" % (prefix, prefix))
+    check_names({prefix + k: desired.get(k) for k in ("resource_group", "vm_name", "sql_vm_name")},
+                [prefix + k for k in ("resource_group", "vm_name", "sql_vm_name")])
     if desired.get("sql_version"):
         try:
             sqlvm.parse_build(desired["sql_version"])
         except ValueError:
-            raise InvalidInputError("sql_version %r is not a build number such as 16.0.4175.1; give what "
+            raise InvalidInputError("%ssql_version %r is not a build number such as 16.0.4175.1; give what "
                                     "SERVERPROPERTY('ProductVersion') returns (sqlvm.backup.sql_info: "
-                                    "instance.product_version)" % desired["sql_version"])
-    scope = None
-    if desired.get("storage_scope"):
-        # role_assignments and directory are compiled only for the checks that need them (paid per task).
-        from ansible_collections.sqlvm.backup.plugins.module_utils.backends import role_assignment as role_assignments
-        scope = role_assignments.validate_scope(desired["storage_scope"], session.subscription_id, option="storage_scope")
+                                    "instance.product_version)" % (prefix, desired["sql_version"]))
+    if not desired.get("storage_scope"):
+        return None
+    # role_assignment is compiled only for the checks that need it (paid per task).
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import validate_scope
+    return validate_scope(desired["storage_scope"], subscription_id, option=prefix + "storage_scope")
+
+
+def evaluate(desired, sqlvm_resource, vm, scope=None, directory_verdict=None, storage_assignments=None):
+    """The readiness report of one VM from what was read - the one place the report is built, for
+    sqlvm_info (one VM, read per VM) and sqlvm_fleet_info (many, read in bulk) alike.
+
+    ``sqlvm_resource``: the SQL VM resource read with ``$expand=*`` (None: not registered); ``vm``: the VM
+    it names ({} when unknown); ``scope``: the normalized storage scope or None; ``directory_verdict(principal)``
+    -> (can_read, reason), called only when ``check_directory`` is on and there is a primary identity, may
+    raise AzureApiError (reported in the check); ``storage_assignments(principal)`` -> the role assignments
+    at or above ``scope`` (other ones are ignored), called only with a scope and a primary identity.
+    """
     report = {"checks": {}}
     checks = report["checks"]
-    sqlvm_resource = sqlvm.read_sqlvm(session, desired["resource_group"], desired.get("sql_vm_name") or desired["vm_name"])
     if sqlvm_resource is None:
         checks["sql_vm_resource"] = check(False, "no SQL virtual machine resource: register the VM with the SQL IaaS "
                                                  "Agent extension (az sql vm create)")
@@ -126,22 +141,14 @@ def _report(session, desired):
         report["not_ready"] = ["sql_vm_resource"]
         return report
     checks["sql_vm_resource"] = check(True, "registered with the SQL IaaS Agent extension", id=sqlvm_resource.get("id"))
-    vm = sqlvm.read_vm(session, sqlvm.virtual_machine_id(session, sqlvm_resource, desired)) or {}
     checks["platform"] = platform_check(sqlvm_resource, vm, desired.get("sql_version"),
                                         desired.get("failover_cluster_instance"))
     checks["vm_identity"], checks["entra_authentication"], principal = primary_identity(vm, sqlvm_resource)
     report["primary_principal_id"] = principal
     if desired.get("check_directory", True):
-        from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
         if principal:
             try:
-                transitive = directory.transitive_member_of(session, principal)
-                ok, reason = directory.read_verdict(transitive)
-                if not ok:
-                    graph_sp = directory.graph_service_principal(session)
-                    assignments = directory.app_role_assignments(session, principal)
-                    ok, reason = directory.read_verdict(transitive, directory.granted_app_roles(
-                        assignments, graph_sp.get("id"), directory.app_role_ids(graph_sp)))
+                ok, reason = directory_verdict(principal)
                 checks["directory_read"] = check(ok, "the primary identity " + reason)
             except AzureApiError as err:
                 checks["directory_read"] = check(False, "could not read Microsoft Graph (%s); the automation "
@@ -150,11 +157,41 @@ def _report(session, desired):
             checks["directory_read"] = check(False, "no primary identity to check")
     if scope:
         if principal:
-            from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import list_for_principal
-            items = list_for_principal(session, scope, principal)
-            checks["storage_access"] = storage_check(items, scope, principal)
+            checks["storage_access"] = storage_check(storage_assignments(principal), scope, principal)
         else:
             checks["storage_access"] = check(False, "no primary identity to check", assignments=[])
     report["ready"] = all(c["ready"] for c in checks.values())
     report["not_ready"] = sorted(name for name, c in checks.items() if not c["ready"])
     return report
+
+
+def _report(session, desired):
+    scope = validate(desired)
+    if scope:  # now also against the task's subscription (which may take a request to learn)
+        scope = validate(desired, session.subscription_id)
+    sqlvm_resource = sqlvm.read_sqlvm(session, desired["resource_group"], desired.get("sql_vm_name") or desired["vm_name"])
+    vm = None
+    if sqlvm_resource is not None:
+        vm = sqlvm.read_vm(session, sqlvm.virtual_machine_id(session, sqlvm_resource, desired)) or {}
+    return evaluate(desired, sqlvm_resource, vm, scope,
+                    directory_verdict=lambda principal: _directory_verdict(session, principal),
+                    storage_assignments=lambda principal: _storage_assignments(session, scope, principal))
+
+
+def _directory_verdict(session, principal):
+    """(can_read, reason) for one principal: its transitive memberships, then - only when they do not give
+    Directory Readers - its Graph application roles."""
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends import entra_directory_reader as directory
+    transitive = directory.transitive_member_of(session, principal)
+    ok, reason = directory.read_verdict(transitive)
+    if not ok:
+        graph_sp = directory.graph_service_principal(session)
+        assignments = directory.app_role_assignments(session, principal)
+        ok, reason = directory.read_verdict(transitive, directory.granted_app_roles(
+            assignments, graph_sp.get("id"), directory.app_role_ids(graph_sp)))
+    return ok, reason
+
+
+def _storage_assignments(session, scope, principal):
+    from ansible_collections.sqlvm.backup.plugins.module_utils.backends.role_assignment import list_for_principal
+    return list_for_principal(session, scope, principal)
