@@ -41,6 +41,18 @@ def read(session, params):
     return Result(False, **gather(session, params.get("container_url")))
 
 
+def read_server(params, connect):
+    """sql_info's facts of one server (the values of `read`), given its options: `connect(params)` opens the session,
+    which refuses every write from then on, and is closed whatever happens - what SqlvmModule.run_sql does around
+    `read` for sql_info (validate first: this does not). sql_fleet_info reads each server of a fleet with it."""
+    session = connect(params)
+    try:
+        session.check_mode = True  # a read-only capability: a write would be a bug
+        return read(session, params).values
+    finally:
+        session.close()
+
+
 def parse_version(text):
     parts = []
     for piece in (text or "").split(".")[:4]:
