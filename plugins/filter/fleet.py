@@ -136,6 +136,10 @@ def _sql_facts(sql_host_result):
 
 
 def _vm_target(inputs, sql_host_result=None):
+    if _blank(inputs["resource_group"]):
+        # sqlvm_fleet_info refuses the whole list for one bad entry: this host alone is not read.
+        raise AnsibleFilterError("%s: resource_group is empty; set the host variable resource_group (README "
+                                 "\"Inventory variables\")." % inputs["host"])
     target = {"host": inputs["host"], "resource_group": inputs["resource_group"], "vm_name": inputs["vm_name"],
               "sql_vm_name": inputs["sql_vm_name"]}
     if inputs["subscription_id"]:

@@ -77,10 +77,11 @@ def test_targets_prefer_the_role_variables_and_the_sql_servers_own_build():
 
 
 def test_a_host_that_cannot_be_targeted_is_a_problem_not_the_plays_failure():
-    hostvars = _hostvars(vm1={}, vm2={"subscription_id": "", "resource_group": ""})
-    targets = fleet.fleet_targets(["vm1", "vm2"], hostvars)
+    hostvars = _hostvars(vm1={}, vm2={"subscription_id": "", "storage_resource_group": ""}, vm3={"resource_group": ""})
+    targets = fleet.fleet_targets(["vm1", "vm2", "vm3"], hostvars)
     assert [v["host"] for v in targets["vms"]] == ["vm1"]
     assert "storage_resource_id" in targets["problems"]["vm2"]
+    assert "resource_group is empty" in targets["problems"]["vm3"]
 
 
 def test_entries_equal_the_per_host_paths_and_so_do_the_rows():
