@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sqlvm.backup.plugins.filter.inputs import input_problems
 from ansible_collections.sqlvm.backup.plugins.filter.role_decisions import (
     _current_primary,
     ineligible_reasons,
@@ -38,8 +39,13 @@ ROLE_DEFAULTS = {
     "storage_scope": "account",
     "logins": [],
     "probe": False,
+    "probe_database": "master",
+    "probe_blob_prefix": "backup-ready-probe",
+    "directory_group_id": "",
     "fail_ineligible": False,
 }
+# The keys of a backup_ready_logins entry (the role's argument spec, meta/argument_specs.yml).
+LOGIN_KEYS = ("name", "object_id", "server_roles", "state")
 ROLE_PREFIX = "backup_ready_"
 # The steps of backup_ready that write, in the order the role runs them (roles/backup_ready/tasks/main.yml).
 WRITE_STEPS = ("identity", "directory", "storage", "logins", "credential", "probe")
@@ -129,6 +135,62 @@ def host_inputs(name, host, prefix="", default_subscription=""):
     }
 
 
+def backup_ready_input_problems(role_vars):
+    """Every problem of the backup_ready role's input (``role_vars``: the role's variables by name), one message
+    each: the role's first task (roles/backup_ready/tasks/input.yml) and the fleet path (fleet_targets, before any
+    read) both check with it."""
+    v = _as_dict(role_vars).get
+    problems = (
+        input_problems({"backup_ready_resource_group (host var resource_group)": v("backup_ready_resource_group"),
+                        "backup_ready_vm_name": v("backup_ready_vm_name"),
+                        "backup_ready_sql_vm_name": v("backup_ready_sql_vm_name")}, "name", required=True)
+        + input_problems({"backup_ready_subscription_id": v("backup_ready_subscription_id"),
+                          "backup_ready_directory_group_id": v("backup_ready_directory_group_id")}, "guid")
+        + input_problems({name: v(name) for name in (
+            "backup_ready_os_type", "backup_ready_sql_version", "backup_ready_identity",
+            "backup_ready_storage_resource_group", "backup_ready_probe_database", "backup_ready_probe_blob_prefix",
+            "backup_ready_sql_host", "backup_ready_sql_login_user", "backup_ready_sql_odbc_driver")}, "name")
+        + input_problems({"backup_ready_storage_account": v("backup_ready_storage_account")}, "storage_account")
+        + input_problems({"backup_ready_storage_container": v("backup_ready_storage_container")}, "container")
+        + input_problems({"backup_ready_container_urls": v("backup_ready_container_urls")}, "container_url")
+        + input_problems({"backup_ready_logins": v("backup_ready_logins")}, "name", key="name", required=True)
+        + input_problems({"backup_ready_logins": v("backup_ready_logins")}, "guid", key="object_id")
+        + input_problems({"backup_ready_logins": v("backup_ready_logins")}, "name", key="server_roles")
+        + input_problems({"backup_ready_sql_port": v("backup_ready_sql_port")}, "number", minimum=1, maximum=65535))
+    if v("backup_ready_storage_scope") == "container" and not v("backup_ready_storage_container"):
+        problems.append("backup_ready_storage_container is empty; give the container (host var storage_container) "
+                        "when backup_ready_storage_scope is container.")
+    if v("backup_ready_directory_method") == "group" and not v("backup_ready_directory_group_id"):
+        problems.append("backup_ready_directory_group_id is empty; give the object id of the role-assignable group "
+                        "holding Directory Readers when backup_ready_directory_method is group.")
+    return problems
+
+
+def _role_vars(inputs, role):
+    """The backup_ready role's variables of one host, as backup_ready_input_problems takes them."""
+    names = {"subscription_id": inputs["subscription_id"], "resource_group": inputs["resource_group"],
+             "vm_name": inputs["vm_name"], "sql_vm_name": inputs["sql_vm_name"], "os_type": inputs["os_type"],
+             "sql_version": inputs["sql_version"], "storage_account": inputs["storage_account"],
+             "storage_container": inputs["storage_container"], "storage_scope": inputs["storage_scope"],
+             "storage_resource_group": inputs["storage_resource_group"], "container_urls": inputs["container_urls"],
+             "sql_host": inputs["sql"]["sql_host"], "sql_port": inputs["sql"]["sql_port"],
+             "sql_login_user": inputs["sql"]["login_user"], "sql_odbc_driver": inputs["sql"]["odbc_driver"]}
+    names.update(role)
+    return {ROLE_PREFIX + name: value for name, value in names.items()}
+
+
+def _role_problems(inputs, host):
+    role = _role_options(host)
+    problems = backup_ready_input_problems(_role_vars(inputs, role))
+    logins = role["logins"] if isinstance(role["logins"], (list, tuple)) else []
+    for index, login in enumerate(logins):
+        unknown = sorted(set(_as_dict(login)) - set(LOGIN_KEYS))
+        if unknown:
+            problems.append("backup_ready_logins[%d] has unknown keys %s; use %s." % (
+                index, ", ".join(unknown), ", ".join(LOGIN_KEYS)))
+    return problems
+
+
 def _sql_facts(sql_host_result):
     """(build, clustered) from a host's sql_info result, as the role's eligibility step reads them."""
     instance = _as_dict(_as_dict(sql_host_result).get("instance"))
@@ -180,7 +242,13 @@ def fleet_targets(hosts, hostvars, prefix="", default_subscription="", sql=None)
     targets = {"vms": [], "servers": [], "problems": {}}
     for name in hosts or ():
         name = str(name)
-        inputs = host_inputs(name, _host(hostvars, name), prefix, default_subscription)
+        host = _host(hostvars, name)
+        inputs = host_inputs(name, host, prefix, default_subscription)
+        problems = _role_problems(inputs, host) if prefix == ROLE_PREFIX else []
+        if problems:
+            # Not read at all: the role's own input check fails this host before anything of it is read.
+            targets["problems"][name] = " ".join(problems)
+            continue
         try:
             targets["vms"].append(_vm_target(inputs, sql_hosts.get(name)))
         except AnsibleFilterError as exc:
@@ -335,4 +403,5 @@ class FilterModule:
             "fleet_targets": fleet_targets,
             "fleet_entries": fleet_entries,
             "fleet_plan": fleet_plan,
+            "backup_ready_input_problems": backup_ready_input_problems,
         }

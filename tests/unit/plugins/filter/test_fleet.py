@@ -181,9 +181,37 @@ def test_role_defaults_match_the_roles_file():
 
 def test_every_filter_is_registered_and_documented():
     filters = fleet.FilterModule().filters()
-    assert set(filters) == {"fleet_targets", "fleet_entries", "fleet_plan"}
+    assert set(filters) == {"fleet_targets", "fleet_entries", "fleet_plan", "backup_ready_input_problems"}
     here = Path(fleet.__file__).parent
     for name in filters:
         doc = yaml.safe_load((here / (name + ".yml")).read_text())
         assert doc["DOCUMENTATION"]["name"] == name
         assert doc["EXAMPLES"] and doc["RETURN"]["_value"]["description"]
+
+
+def test_a_host_with_bad_role_input_is_not_read_so_the_role_refuses_it_before_anything():
+    hostvars = _hostvars(vm1={}, vm2={"container_url": URL + "?sv=2022&sig=secret"},
+                         vm3={"backup_ready_logins": [{"name": "SQL DBAs", "roles": ["sysadmin"]}]},
+                         vm4={"backup_ready_sql_port": 0})
+    targets = fleet.fleet_targets(["vm1", "vm2", "vm3", "vm4"], hostvars, prefix="backup_ready_")
+    assert [v["host"] for v in targets["vms"]] == ["vm1"] and [s["host"] for s in targets["servers"]] == ["vm1"]
+    assert "backup_ready_container_urls[0]" in targets["problems"]["vm2"] and "secret" not in targets["problems"]["vm2"]
+    assert "unknown keys roles" in targets["problems"]["vm3"]
+    assert "backup_ready_sql_port" in targets["problems"]["vm4"]
+    azure, sql = _reads(vm1=(_azure(), _sql()))
+    plan = fleet.fleet_plan(["vm1", "vm2"], hostvars, azure, sql, targets["problems"])
+    assert plan["writers"] == [{"host": "vm2", "state": None, "steps": ["read"]}]
+    # Compliance reads every host it can: the role's input is not its input.
+    assert len(fleet.fleet_targets(["vm1", "vm2", "vm3", "vm4"], hostvars)["vms"]) == 4
+
+
+def test_backup_ready_input_problems_checks_what_the_role_checked():
+    good = {"backup_ready_resource_group": "rg", "backup_ready_vm_name": "vm", "backup_ready_sql_vm_name": "vm",
+            "backup_ready_logins": LOGINS, "backup_ready_sql_port": 1433, "backup_ready_container_urls": [URL]}
+    assert fleet.backup_ready_input_problems(good) == []
+    bad = dict(good, backup_ready_resource_group="", backup_ready_storage_scope="container",
+               backup_ready_directory_method="group", backup_ready_subscription_id="nope")
+    problems = " ".join(fleet.backup_ready_input_problems(bad))
+    for words in ("backup_ready_resource_group (host var resource_group) is empty", "backup_ready_storage_container is empty",
+                  "backup_ready_directory_group_id is empty", "backup_ready_subscription_id 'nope'"):
+        assert words in problems, problems
