@@ -4,7 +4,9 @@ two run_once fleet reads and run no per-host task; the per-host path gives the s
 The world's request log and the task records (one per forked worker) are the judges."""
 import json
 
-from _fleet import ELIGIBLE, INELIGIBLE
+import yaml
+
+from _fleet import ELIGIBLE, INELIGIBLE, WORLD_VARS
 
 FLEET_READS = ["sql_fleet_info", "sqlvm_fleet_info"]
 
@@ -15,6 +17,11 @@ def _report(fleet, tmp_path, name, **extra):
         {"compliance_report_dir": str(report), "compliance_fail_when_not_ready": False}, **extra))
     assert run.rc == 0, run
     return run, json.loads((report / "readiness.json").read_text())
+
+
+def _assert_no_password(run):
+    password = yaml.safe_load(WORLD_VARS.read_text())["sql_login_password"]
+    assert password not in run.output + json.dumps(run.records)
 
 
 def _rows(summary):
@@ -34,6 +41,7 @@ def test_compliance_fleet_path_reads_twice_runs_no_per_host_task_and_gives_the_p
     assert len(fleet_run.hosts_with_tasks()) == 1, fleet_run.hosts_with_tasks()
     assert sorted(fleet_run.module_actions()) == FLEET_READS
     assert len(host_run.hosts_with_tasks()) == len(ELIGIBLE) + len(INELIGIBLE)
+    _assert_no_password(fleet_run)
 
 
 def test_one_host_failing_its_sql_login_is_its_unknown_rows_while_the_others_are_reported(fleet, tmp_path):
@@ -79,6 +87,7 @@ def test_converge_through_the_fleet_path_then_a_converged_rerun_reads_twice_and_
     assert {host: recap["changed"] for host, recap in second.recap.items()} == dict.fromkeys(second.recap, 0)
     assert len(second.hosts_with_tasks()) == 1, second.hosts_with_tasks()
     assert sorted(second.module_actions()) == FLEET_READS
+    _assert_no_password(second)
 
     # A VM missing one step runs only that step.
     host = fleet.hostvars()["sqlvm-nodir"]
