@@ -3,7 +3,8 @@ N SQL VMs (forks 10), then playbooks/compliance.yml --check on it - through the 
 run_once fleet reads, then per-host tasks only for hosts with something to write; docs/design.md "Fleet path").
 
     .venv/bin/python bench/fleet.py [--vms 100] [--forks 10]
-    .venv/bin/python bench/fleet.py --vms 1000          # the fleet-scale run of README "Measured"
+    .venv/bin/python bench/fleet.py --vms 1000          # the fleet-scale run (docs/development.md figures)
+    .venv/bin/python bench/fleet.py --vms 1000 --runs compliance-fresh   # the read-only run alone
     .venv/bin/python bench/fleet.py --per-host          # the per-host path (compliance_fleet/backup_ready_fleet false)
 
 Per run: wall seconds, the CPU seconds it used (ansible-playbook and every process it started: the
@@ -127,11 +128,22 @@ def _process_cpu(pid):
         return None
 
 
+RUNS = {
+    "compliance-fresh": ("compliance.yml --check, fresh world", "compliance.yml", True),
+    "fresh": ("backup_ready.yml, fresh world", "backup_ready.yml", False),
+    "converged": ("backup_ready.yml, converged world", "backup_ready.yml", False),
+    "compliance": ("compliance.yml --check", "compliance.yml", True),
+}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=100)
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--per-host", action="store_true", help="the playbooks' per-host path instead of the fleet path")
+    parser.add_argument("--runs", default="fresh,converged,compliance",
+                        help="which runs, in order, comma-separated: compliance-fresh (compliance.yml --check on the "
+                             "fresh world), fresh, converged, compliance (default: fresh,converged,compliance)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="sqlvm-bench-fleet-",
                                     dir=str(ROOT / "build") if (ROOT / "build").is_dir() else None))
@@ -146,18 +158,17 @@ def main(argv=None):
         print("fleet bench: %d SQL VMs, forks %d, %s path, pipelining on; %d CPUs, load average %.2f %.2f %.2f"
               % ((args.vms, args.forks, "per-host" if args.per_host else "fleet", os.cpu_count())
                  + os.getloadavg()))
-        print("ping floor (ansible localhost -m ping): rc %d, %.1f s wall, %.1f s CPU" % (rc, seconds, cpu))
+        print("ping floor (ansible localhost -m ping): rc %d, %.1f s wall, %.1f s CPU" % (rc, seconds, cpu), flush=True)
         header = ("run", "rc", "wall s", "cpu s", "load 1m", "arm r/w", "graph r/w", "tds r/w", "tokens", "429")
-        print("%-36s %3s %8s %8s %7s %11s %10s %11s %7s %6s" % header)
-        for label, playbook, check in (("backup_ready.yml, fresh world", "backup_ready.yml", False),
-                                       ("backup_ready.yml, converged world", "backup_ready.yml", False),
-                                       ("compliance.yml --check", "compliance.yml", True)):
+        print("%-36s %3s %8s %8s %7s %11s %10s %11s %7s %6s" % header, flush=True)
+        for run in args.runs.split(","):
+            label, playbook, check = RUNS[run.strip()]
             rc, seconds, cpu, requests = run_playbook(world, workdir, playbook, args.forks, check, args.per_host)
             failures += rc != 0
             counts = request_counts(requests)
             print("%-36s %3d %8.1f %8.1f %7.2f %11s %10s %11s %7d %6d" % (
                 label, rc, seconds, cpu, os.getloadavg()[0], _pair(counts, "arm"), _pair(counts, "graph"),
-                _pair(counts, "tds"), counts["tokens"], counts["throttled"]))
+                _pair(counts, "tds"), counts["tokens"], counts["throttled"]), flush=True)
         print("(r/w: reads/writes; tokens: sign-in requests; 429: requests answered 'throttled', each retried)")
         world_cpu = _process_cpu(int(world_pid)) if world_pid else None
     finally:
