@@ -90,12 +90,25 @@ def run_playbook(world, workdir, playbook, forks, check=False, per_host=False):
                "-f", str(forks), str(ROOT / "playbooks" / playbook)] + (["--check"] if check else [])
     if per_host:
         command += ["-e", "compliance_fleet=false", "-e", "backup_ready_fleet=false"]
+    environ = _environment(world, workdir)
+    # The tests' results callback records each task's wall time: where a run spends it (slowest_tasks).
+    results = workdir / ("%s-%d.jsonl" % (playbook, time.time()))
+    environ.update({"ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "tests" / "lib" / "callback_plugins"),
+                    "ANSIBLE_CALLBACKS_ENABLED": "sqlvm_results", "SQLVM_RESULTS_FILE": str(results)})
     world.admin.clear_log()
-    completed, seconds, cpu = timed(command, _environment(world, workdir), workdir)
+    completed, seconds, cpu = timed(command, environ, workdir)
     requests = world.admin.requests()
     if completed.returncode != 0:
         print(completed.stdout[-3000:], completed.stderr[-2000:])
-    return completed.returncode, seconds, cpu, requests
+    return completed.returncode, seconds, cpu, requests, results
+
+
+def slowest_tasks(results, count=3):
+    """'task (host) seconds' of the slowest task results of a run, and how many task results (workers) it had."""
+    import json
+    records = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    records.sort(key=lambda r: -(r.get("seconds") or 0))
+    return len(records), ["%s %.1f s" % (r["task"].split(" : ")[-1][:48], r.get("seconds") or 0) for r in records[:count]]
 
 
 def request_counts(requests):
@@ -163,12 +176,16 @@ def main(argv=None):
         print("%-36s %3s %8s %8s %7s %11s %10s %11s %7s %6s" % header, flush=True)
         for run in args.runs.split(","):
             label, playbook, check = RUNS[run.strip()]
-            rc, seconds, cpu, requests = run_playbook(world, workdir, playbook, args.forks, check, args.per_host)
+            rc, seconds, cpu, requests, results = run_playbook(world, workdir, playbook, args.forks, check,
+                                                               args.per_host)
             failures += rc != 0
             counts = request_counts(requests)
             print("%-36s %3d %8.1f %8.1f %7.2f %11s %10s %11s %7d %6d" % (
                 label, rc, seconds, cpu, os.getloadavg()[0], _pair(counts, "arm"), _pair(counts, "graph"),
                 _pair(counts, "tds"), counts["tokens"], counts["throttled"]), flush=True)
+            workers, slowest = slowest_tasks(results)
+            print("    %d task results (one forked worker each); slowest: %s" % (workers, "; ".join(slowest)),
+                  flush=True)
         print("(r/w: reads/writes; tokens: sign-in requests; 429: requests answered 'throttled', each retried)")
         world_cpu = _process_cpu(int(world_pid)) if world_pid else None
     finally:
