@@ -13,6 +13,9 @@ Microsoft Graph v1.0 (learn.microsoft.com/graph/api/...):
 - ``GET /servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'`` (Microsoft
   Graph's own service principal and its appRoles); ``GET|POST /servicePrincipals/{id}/appRoleAssignments``;
   ``DELETE /servicePrincipals/{id}/appRoleAssignments/{assignment id}``.
+- For a whole fleet at once (sqlvm_fleet_info): ``GET /directoryRoles(roleTemplateId='{id}')`` (404 when the
+  role was never activated) and ``GET /directoryRoles/{id}/members``; ``GET /groups/{id}/transitiveMembers``;
+  ``GET /servicePrincipals/{id}/appRoleAssignedTo`` (every grant of the resource application's roles).
 What SQL Server needs (Microsoft Learn "Enable Microsoft Entra authentication for SQL Server on Azure VMs";
 azure-cli ``az sql vm validate-azure-ad-auth``): Directory Readers, or all three of User.Read.All,
 GroupMember.Read.All and Application.Read.All.

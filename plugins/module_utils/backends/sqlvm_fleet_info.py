@@ -15,8 +15,9 @@ modules agree by construction; only the reads differ:
   GetSqlVirtualMachine.json), so a list cannot replace the GETs.
 - Virtual machines: one paged list (``nextLink``) per subscription - or per resource group when all the
   fleet's VMs of that subscription are in one group, which is never more requests and often fewer
-  (the subscription may hold many VMs outside the fleet). A VM that its SQL VM resource places outside
-  the listed collections is read with one GET.
+  (the subscription may hold many VMs outside the fleet). When the subscription's list is refused (403:
+  the identity reads only some resource groups), the fleet's resource groups there are listed instead.
+  A VM that its SQL VM resource places outside the listed collections is read with one GET.
 - Role assignments: one ``{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()``
   list per distinct storage scope (every principal's assignments at or above it; the storage check only
   counts those), not per VM or principal.
@@ -38,6 +39,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
     arm_get,
     collection_path,
     list_all,
+    parse_resource_id,
     resource_id,
     scope_contains,
     scope_key,
@@ -46,6 +48,7 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
 )
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
+    AzureApiError,
     InvalidInputError,
     PrerequisiteError,
     SqlvmBackupError,
@@ -98,21 +101,38 @@ def validate(desired):
 # ---------------------------------------------------------------------------------------------
 # planning (pure)
 
-def vm_collections(entries, default_subscription):
-    """The VM list requests for the fleet: per subscription, its one resource group's collection when all the
-    fleet's VMs there are in one group, else the subscription's. Returns sorted collection scopes."""
+def _resource_groups(entries, default_subscription):
+    """{subscription (lower case): (subscription, {resource group (lower case): resource group})}."""
     groups = {}
     for entry in entries:
         subscription = entry.get("subscription_id") or default_subscription
         groups.setdefault(subscription.lower(), (subscription, {}))[1].setdefault(
             entry["resource_group"].lower(), entry["resource_group"])
+    return groups
+
+
+def vm_collections(entries, default_subscription):
+    """The VM list requests for the fleet: per subscription, its one resource group's collection when all the
+    fleet's VMs there are in one group, else the subscription's. Returns sorted collection scopes."""
     scopes = []
-    for subscription, resource_groups in groups.values():
+    for subscription, resource_groups in _resource_groups(entries, default_subscription).values():
         if len(resource_groups) == 1:
             scopes.append(resource_id(subscription, next(iter(resource_groups.values()))))
         else:
             scopes.append(resource_id(subscription))
     return sorted(scopes, key=str.lower)
+
+
+def resource_group_collections(entries, default_subscription, subscription_scope):
+    """The fleet's resource groups in the subscription of ``subscription_scope``, as collection scopes: what is
+    listed instead when the identity may not read the whole subscription (Reader on resource groups only)."""
+    wanted = parse_resource_id(subscription_scope).subscription_id.lower()
+    subscription, resource_groups = _resource_groups(entries, default_subscription).get(wanted, (None, {}))
+    return sorted((resource_id(subscription, name) for name in resource_groups.values()), key=str.lower)
+
+
+def _denied(outcome):
+    return isinstance(outcome, AzureApiError) and outcome.status == 403
 
 
 def storage_scopes(planned):
@@ -296,6 +316,17 @@ def _get_vm(reader, rid):
     return arm_get(reader, rid, COMPUTE_API_VERSION)
 
 
+def _prepare_for_threads(session):
+    """What is done once, in this thread, before the worker threads start: sign in (so that their clients find
+    the token instead of each signing in), and build this thread's ARM client and import the azure-core modules a
+    request needs. The pipeline imports them on first use; a first import of azure-core modules from several
+    threads at once can fail ("partially initialized module"), as seen here with azure.core.rest."""
+    session.token(session.cloud.arm_scope)
+    session.arm  # pylint: disable=pointless-statement  # builds the pipeline client: policies, transport
+    import azure.core.exceptions  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
+    import azure.core.rest  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
+
+
 def read(session, desired, make_client=None):
     """{hosts, requests} -> Result (never changed). ``make_client``: builds a worker thread's ARM client
     (default: pipeline.arm_client on the session's credential, cloud and deadline)."""
@@ -310,8 +341,7 @@ def read(session, desired, make_client=None):
     counter = RequestCounter()
     clients = _ThreadClients(session, make_client)
     if planned:
-        # Sign in once, before the worker threads' clients ask the credential for the same token.
-        session.token(session.cloud.arm_scope)
+        _prepare_for_threads(session)
 
     def reader(kind):
         return _Reader(session, clients, counter, kind)
@@ -328,6 +358,13 @@ def read(session, desired, make_client=None):
             directory = read_directory(reader("graph"))
         sqlvms = [future.result() for future in sqlvms]
         vm_lists = {scope: future.result() for scope, future in vm_lists.items()}
+        entries = [entry for entry, _scope in planned]
+        for denied in [scope for scope, items in vm_lists.items() if _denied(items) and "/resourcegroups/" not in
+                       scope.lower()]:
+            del vm_lists[denied]
+            narrower = {rg: pool.submit(_outcome, _list_vms, reader("lists"), rg)
+                        for rg in resource_group_collections(entries, default_subscription, denied)}
+            vm_lists.update({rg: future.result() for rg, future in narrower.items()})
         assignments = {key: future.result() for key, future in assignments.items()}
         vms, missing = _index_vms(planned, sqlvms, vm_lists, default_subscription)
         extra = {rid: pool.submit(_outcome, _get_vm, reader("gets"), rid) for rid in missing}
@@ -336,7 +373,8 @@ def read(session, desired, make_client=None):
     hosts = {}
     check_directory = desired.get("check_directory", True)
     for (entry, scope), sqlvm_resource in zip(planned, sqlvms):
-        hosts[entry["host"]] = host_report(dict(entry, check_directory=check_directory), scope, sqlvm_resource, vms, vm_lists, assignments, directory,
+        hosts[entry["host"]] = host_report(dict(entry, check_directory=check_directory), scope, sqlvm_resource, vms,
+                                           vm_lists, assignments, directory,
                                            entry.get("subscription_id") or default_subscription)
     return Result(False, hosts=hosts, requests=dict(counter.counts))
 

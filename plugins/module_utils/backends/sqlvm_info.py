@@ -7,6 +7,8 @@ Microsoft Entra authentication, directory read for it, a blob data role on the s
 Each check is ``{"ready": bool, "reason": str, ...facts}``; the report's ``ready`` is their AND.
 The read path is: SQL VM (``$expand=*``), its VM, then — only when asked — Graph for directory
 read and ARM role assignments at the storage scope for the primary identity's principal.
+`evaluate` builds the report from what was read; sqlvm_fleet_info calls it too, with the same inputs
+read in bulk for many VMs, so both modules report a VM alike.
 """
 from __future__ import annotations
 

@@ -742,8 +742,26 @@ class ArmService:
         return ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.SqlVirtualMachine/sqlVirtualMachines/%s"
                 % (sub, rg, name))
 
-    def _sql_vm_body(self, sql_vm):
+    # The SQL IaaS settings a SQL VM resource returns only when a GET asks for them with $expand (azure-cli
+    # `az sql vm show --expand`, whose choices are these, src/azure-cli/azure/cli/command_modules/sqlvm/_params.py;
+    # the spec's GET takes $expand, "the child resources to include in the response", and its example without
+    # it, GetSqlVirtualMachine.json, has none of them). The list operations take no $expand and never return them
+    # (ListSubscriptionSqlVirtualMachine.json, ListByResourceGroupSqlVirtualMachine.json).
+    EXPAND_ONLY_SETTINGS = ("autoBackupSettings", "autoPatchingSettings", "keyVaultCredentialSettings",
+                            "serverConfigurationsManagementSettings", "assessmentSettings")
+
+    def _expanded_settings(self, request):
+        """The expand-only settings a GET asked for: $expand=* for all, else a comma-separated list of names."""
+        wanted = {part.strip().lower() for part in (request.query_ci.get("$expand") or "").split(",") if part.strip()}
+        if "*" in wanted:
+            return set(self.EXPAND_ONLY_SETTINGS)
+        return {name for name in self.EXPAND_ONLY_SETTINGS if name.lower() in wanted}
+
+    def _sql_vm_body(self, sql_vm, expanded=EXPAND_ONLY_SETTINGS):
         props = copy.deepcopy(sql_vm["properties"])
+        for name in self.EXPAND_ONLY_SETTINGS:
+            if name not in expanded:
+                props.pop(name, None)
         props["provisioningState"] = sql_vm.get("provisioning", "Succeeded")
         return {"id": sql_vm["id"], "name": sql_vm["name"], "type": "Microsoft.SqlVirtualMachine/sqlVirtualMachines",
                 "location": sql_vm["location"], "tags": sql_vm["tags"], "properties": props,
@@ -757,7 +775,8 @@ class ArmService:
             self._rg(sub, rg)
         self._authorize(request, "Microsoft.SqlVirtualMachine/sqlVirtualMachines/read", scope)
         with w.lock:
-            items = [self._sql_vm_body(s) for s in w.sqlvm_resources.values() if scope_covers(scope, s["id"])]
+            items = [self._sql_vm_body(s, expanded=()) for s in w.sqlvm_resources.values()
+                     if scope_covers(scope, s["id"])]
         return self._page(request, items)
 
     def get_sql_vm(self, request, sub, rg, name):
@@ -767,7 +786,7 @@ class ArmService:
             return not_found("Microsoft.SqlVirtualMachine/sqlVirtualMachines", name, rg)
         self._authorize(request, "Microsoft.SqlVirtualMachine/sqlVirtualMachines/read", sql_vm["id"])
         with self.world.lock:
-            return Response(200, self._sql_vm_body(sql_vm))
+            return Response(200, self._sql_vm_body(sql_vm, expanded=self._expanded_settings(request)))
 
     def put_sql_vm(self, request, sub, rg, name):
         w = self.world

@@ -1,4 +1,4 @@
-"""The five Azure modules' documentation: `ansible-doc` renders each one cleanly, DOCUMENTATION matches
+"""The Azure modules' documentation: `ansible-doc` renders each one cleanly, DOCUMENTATION matches
 the argument spec, and every EXAMPLES task is valid - it parses, passes `ansible-playbook
 --syntax-check`, names only documented options (all required ones present), and reads only return
 values the registering module documents."""
@@ -16,8 +16,9 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.base import AUTH_ARGU
 
 ROOT = Path(__file__).resolve().parents[4]
 BIN = ROOT / ".venv" / "bin"
-AZURE_MODULES = ["sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info"]
-# Modules an Azure module's EXAMPLES may use besides these five (their docs are checked the same way).
+AZURE_MODULES = ["sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info",
+                 "sqlvm_fleet_info"]
+# Modules an Azure module's EXAMPLES may use besides these (their docs are checked the same way).
 HELPERS = ["sql_info"]
 VARIABLE = re.compile(r"{{\s*([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)")
 

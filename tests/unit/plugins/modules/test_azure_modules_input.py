@@ -84,6 +84,24 @@ CASES = [
     ("sqlvm_info", {"resource_group": "rg", "vm_name": "vm1", "sql_version": "sixteen"}, "not a build number"),
     ("sqlvm_info", {"resource_group": "rg"}, "vm_name"),
     ("sqlvm_info", {"vm_name": "vm1"}, "resource_group"),
+    # sqlvm_fleet_info: each entry named as vms[i].option
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm1"},
+                                  {"host": "a", "resource_group": "rg", "vm_name": "vm2"}]}, "vms[1].host 'a' is also vms[0].host"),
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm1"},
+                                  {"host": "b", "vm_name": "vm2"}]}, "vms[1].resource_group"),
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm 1"}]}, "vms[0].vm_name 'vm 1' is not a valid"),
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm1", "storage_scope": "acct"}]},
+     "vms[0].storage_scope 'acct' is not an ARM scope"),
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm1"},
+                                  {"host": "b", "resource_group": "rg", "vm_name": "vm2",
+                                   "storage_scope": ACCOUNT.replace(SUB, OTHER)}]}, "vms[1].storage_scope"),
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm1", "sql_version": "2022"}]},
+     "vms[0].sql_version"),
+    ("sqlvm_fleet_info", {"vms": [{"host": "a", "resource_group": "rg", "vm_name": "vm1", "subscription_id": "x"}]},
+     "vms[0].subscription_id"),
+    ("sqlvm_fleet_info", {"vms": [{"resource_group": "rg", "vm_name": "vm1"}]}, "vms[0].host"),
+    ("sqlvm_fleet_info", {"vms": [], "concurrency": 0}, "concurrency"),
+    ("sqlvm_fleet_info", {"vms": "sql01"}, "vms"),
 ]
 
 
@@ -96,6 +114,6 @@ def test_bad_input_fails_before_any_request(module, args, fragment, capsys):
 
 
 @pytest.mark.parametrize("module", ["sqlvm_identity", "entra_directory_reader", "role_assignment",
-                                    "backup_vault_identity", "sqlvm_info"])
+                                    "backup_vault_identity", "sqlvm_info", "sqlvm_fleet_info"])
 def test_every_module_has_enough_bad_input_cases(module):
     assert sum(1 for case in CASES if case[0] == module) >= 5
