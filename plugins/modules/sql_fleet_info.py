@@ -195,7 +195,8 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     fleet_servers: >-
       {{ fleet_servers | default([]) + [{'host': item, 'sql_host': hostvars[item].sql_host,
-         'container_url': hostvars[item].backup_container_url | default(None)}] }}
+         'sql_port': hostvars[item].sql_port | default(None),
+         'container_url': hostvars[item].container_url | default(None)}] }}
   loop: "{{ ansible_play_hosts }}"
   run_once: true
 

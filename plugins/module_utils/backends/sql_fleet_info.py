@@ -105,8 +105,8 @@ def entry_problems(params):
         host = (entry or {}).get("host")
         if not isinstance(host, str) or not host.strip():
             problems.append(("servers[%d].host is missing or blank." % index,
-                             "give each entry the name its result is kept under, e.g. host: \"{{ item }}\" for "
-                             "an inventory_hostname."))
+                             "give each entry the name its result is kept under in hosts, usually the host's "
+                             "inventory_hostname."))
         elif has_control_character(host) or host != host.strip():
             problems.append(("servers[%d].host %r holds a control character or surrounding blanks." % (index, host),
                              "give the host name on one line without them."))

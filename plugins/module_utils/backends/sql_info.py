@@ -42,15 +42,19 @@ def read(session, params):
 
 
 def read_server(params, connect):
-    """sql_info's facts of one server (the values of `read`), given its options: `connect(params)` opens the session,
+    """sql_info's facts of one server (the values of `read`, and its warnings if any), given its options: `connect(params)` opens the session,
     which refuses every write from then on, and is closed whatever happens - what SqlvmModule.run_sql does around
     `read` for sql_info (validate first: this does not). sql_fleet_info reads each server of a fleet with it."""
     session = connect(params)
     try:
         session.check_mode = True  # a read-only capability: a write would be a bug
-        return read(session, params).values
+        result = read(session, params)
     finally:
         session.close()
+    facts = dict(result.values)
+    if result.warnings:  # sql_info returns them next to its facts (SqlvmModule.finish)
+        facts["warnings"] = list(result.warnings)
+    return facts
 
 
 def parse_version(text):

@@ -143,7 +143,7 @@ def test_the_token_is_requested_once_for_all_threads():
         return "token"
     shared = fleet.SharedToken(provider)
     got = []
-    threads = [threading.Thread(target=lambda: got.append(shared())) for _ in range(16)]
+    threads = [threading.Thread(target=lambda: got.append(shared())) for _thread in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -158,7 +158,7 @@ def test_a_failed_token_request_is_not_repeated():
         calls.append(1)
         raise AuthenticationError("no credential", fix="sign in")
     shared = fleet.SharedToken(provider)
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(AuthenticationError):
             shared()
     assert len(calls) == 1
@@ -221,3 +221,32 @@ def test_an_unexpected_error_fails_only_its_host_and_says_so():
         raise KeyError("ProductVersion")
     outcome = fleet.read_one(dict(sql_host="10.0.0.4"), connect, None)
     assert outcome["failed"] and "KeyError" in outcome["msg"] and outcome["error"]["kind"] == "internal"
+
+
+def test_servers_are_read_concurrently_but_never_more_than_concurrency_at_once(monkeypatch):
+    # The first three logins wait for each other at a barrier: they pass only if three run at the same time
+    # (with concurrency 2 the barrier breaks and those hosts fail: checked). The pool's size keeps it at three.
+    barrier = threading.Barrier(3, timeout=30)
+    lock = threading.Lock()
+    state = dict(active=0, most=0, calls=0)
+
+    def connect(params, **_kw):
+        with lock:
+            state["active"] += 1
+            state["calls"] += 1
+            state["most"] = max(state["most"], state["active"])
+            first = state["calls"] <= 3
+        try:
+            if first:
+                barrier.wait()
+            sql, _conn = session(instance_answers())
+            return sql
+        finally:
+            with lock:
+                state["active"] -= 1
+    monkeypatch.setattr("ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection.connect", connect)
+    params = _params([_sql("h%d" % n, "10.0.0.%d" % n) for n in range(12)], login_user="sa", login_password="x",
+                     concurrency=3)
+    result = fleet.read(params, deadline=Deadline(120))
+    assert result.values["summary"] == dict(servers=12, read=12, failed=0), result.values["hosts"]
+    assert state["calls"] == 12 and state["most"] == 3
