@@ -3,9 +3,15 @@
 """The HTTP pipeline for Azure Resource Manager and Microsoft Graph, on azure-core.
 
 One retry layer for everything: azure-core's RetryPolicy (429, 408, 500, 502, 503, 504 and
-connection errors; Retry-After / retry-after-ms honoured) with one change - every wait and every
+connection errors; Retry-After / retry-after-ms honoured) with two changes - every wait and every
 attempt is bounded by the task's deadline (the `timeout` option), so a task never outlives it, and a
-Retry-After beyond the deadline fails at once instead of sleeping in vain. Long-running operations
+Retry-After beyond the deadline fails at once instead of sleeping in vain; and throttling (429) is
+waited out rather than counted: ARM's limits are token buckets per principal and subscription
+(Azure Resource Manager "Understand how Azure Resource Manager throttles requests"), so when a whole
+fleet converges at once many tasks of the same principal meet an empty bucket together. Each one
+waits what Retry-After says plus a random share of a spread that doubles with every 429 it meets
+(throttle_delay), so the forks do not all come back in the same second and empty the bucket again;
+only the deadline (and a generous count, so a clock that does not move cannot loop) ends the wait. Long-running operations
 are polled with azure-mgmt-core's ARMPolling (Azure-AsyncOperation, Location, provisioningState), in
 the task's own thread and under the same deadline. Every failure becomes an AzureApiError naming the
 operation, the resource and Azure's error code.
@@ -17,6 +23,7 @@ and for azure-mgmt-core only when it waits for a long-running operation.
 from __future__ import annotations
 
 import json
+import random
 import re
 
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (  # noqa: F401 - Deadline re-exported
@@ -38,6 +45,31 @@ LRO_DEFAULT_POLL_SECONDS = 5
 # Counts per kind of failure; the deadline bounds the total time whatever the counts.
 RETRY_SETTINGS = dict(retry_total=8, retry_connect=4, retry_read=4, retry_status=6,
                       retry_backoff_factor=0.5, retry_backoff_max=20)
+# Throttled (429) attempts are not counted in RETRY_SETTINGS: the deadline bounds them. The count is only
+# a backstop for a Retry-After of 0 answered forever.
+MAX_THROTTLED_RETRIES = 500
+# The random spread added to a throttled wait: THROTTLE_SPREAD_SECONDS for the first 429 of a request,
+# doubling with each further one up to THROTTLE_SPREAD_MAX_SECONDS. ARM refills a write bucket at 10 tokens
+# a second, so spreading the retries of ten forks over half a second to a few seconds keeps them under it.
+THROTTLE_SPREAD_SECONDS = 0.5
+THROTTLE_SPREAD_MAX_SECONDS = 8.0
+
+
+def throttle_delay(retry_after, attempt, fraction, backoff_factor=RETRY_SETTINGS["retry_backoff_factor"],
+                   backoff_max=RETRY_SETTINGS["retry_backoff_max"]):
+    """Seconds to wait before retrying a request after its `attempt`-th 429 (1 for the first).
+
+    `retry_after` is the server's Retry-After in seconds (None when absent: then exponential back-off,
+    backoff_factor * 2**(attempt-1) up to backoff_max); `fraction` in [0, 1) picks the random share of
+    the spread added on top, so concurrent tasks throttled together retry at different moments."""
+    attempt = max(1, int(attempt))
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    if retry_after is None:
+        base = min(backoff_max, backoff_factor * 2 ** (attempt - 1))
+    else:
+        base = max(0.0, float(retry_after))
+    spread = min(THROTTLE_SPREAD_MAX_SECONDS, THROTTLE_SPREAD_SECONDS * 2 ** (attempt - 1))
+    return base + fraction * spread
 
 
 class DeadlineExceeded(Exception):
@@ -72,7 +104,7 @@ def bounded_retry_policy(deadline, **settings):
     """azure-core's RetryPolicy whose attempts and waits stay within `deadline`."""
     global _RETRY_POLICY_CLASS  # pylint: disable=global-statement
     if _RETRY_POLICY_CLASS is None:
-        from azure.core.pipeline.policies import RetryPolicy
+        from azure.core.pipeline.policies import RequestHistory, RetryPolicy
 
         from azure.core.exceptions import AzureError
 
@@ -100,14 +132,29 @@ def bounded_retry_policy(deadline, **settings):
                                               max(remaining, 0.001))
                 return retry_settings
 
+            def increment(self, settings, response=None, error=None):
+                if error is None and _status(response) == 429:
+                    # Throttling: waited out within the deadline, not counted against the retry counts.
+                    settings["throttled"] = settings.get("throttled", 0) + 1
+                    settings["history"].append(RequestHistory(response.http_request,
+                                                              http_response=response.http_response))
+                    return settings["throttled"] <= MAX_THROTTLED_RETRIES
+                return super().increment(settings, response=response, error=error)
+
             def sleep(self, settings, transport, response=None):
-                delay = self.get_retry_after(response) if response is not None else None
-                if delay is None:
-                    delay = self.get_backoff_time(settings)
-                last_status = response.http_response.status_code if response is not None else None
-                if delay >= self.deadline.remaining():
+                retry_after = self.get_retry_after(response) if response is not None else None
+                last_status = _status(response)
+                if last_status == 429:
+                    earliest = retry_after or 0.0
+                    delay = throttle_delay(retry_after, settings.get("throttled", 1), random.random())
+                else:
+                    delay = earliest = retry_after if retry_after is not None else self.get_backoff_time(settings)
+                remaining = self.deadline.remaining()
+                if earliest >= remaining:
                     # Not an AzureError, so RetryPolicy.send does not retry it.
                     raise DeadlineExceeded(self.deadline.seconds, last_status, self.service)
+                # Leave the retried attempt half of what is left after the earliest allowed moment.
+                delay = min(delay, earliest + (remaining - earliest) / 2)
                 if delay > 0:
                     transport.sleep(delay)
 
@@ -115,6 +162,11 @@ def bounded_retry_policy(deadline, **settings):
     merged = dict(RETRY_SETTINGS)
     merged.update(settings)
     return _RETRY_POLICY_CLASS(deadline, **merged)
+
+
+def _status(response):
+    http_response = getattr(response, "http_response", None)
+    return http_response.status_code if http_response is not None else None
 
 
 _BEARER_POLICY_CLASS = None

@@ -40,6 +40,15 @@ class FleetRun:
         return [r for r in self.records if (host is None or r["host"] == host)
                 and (action is None or r["action"].endswith(action)) and (name is None or name in r["task"])]
 
+    def hosts_with_tasks(self):
+        """The hosts any task ran for (a run_once task counts for one host only): each is a worker Ansible forked."""
+        return sorted({r["host"] for r in self.records})
+
+    def module_actions(self):
+        """The collection's modules that ran (skipped tasks aside), in order: each one is a module process."""
+        return [r["action"].rsplit(".", 1)[-1] for r in self.records
+                if r["status"] != "skipped" and r["action"].startswith("sqlvm.backup.")]
+
     def changed_actions(self, host):
         return sorted({r["action"].rsplit(".", 1)[-1] for r in self.records
                        if r["host"] == host and r["result"].get("changed") and r["status"] == "ok"})
@@ -62,6 +71,18 @@ class Fleet:
         with open(self.inventory) as handle:
             return yaml.safe_load(handle)["all"]["children"]["sql_vms"]["hosts"]
 
+    def inventory_with(self, path, host_overrides):
+        """A copy of the world's inventory at ``path`` with world.yml as group variables (so a host variable can
+        differ from them) and ``host_overrides`` (host -> variables) applied; pass it with world_vars=False."""
+        import yaml
+        with open(self.inventory) as handle:
+            inventory = yaml.safe_load(handle)
+        inventory["all"].setdefault("vars", {}).update(yaml.safe_load(WORLD_VARS.read_text()))
+        for host, overrides in host_overrides.items():
+            inventory["all"]["children"]["sql_vms"]["hosts"][host].update(overrides)
+        Path(path).write_text(yaml.safe_dump(inventory))
+        return Path(path)
+
     def sql_connection(self, vm):
         """The sql_connection options backup_ready uses for ``vm`` (inventory plus world.yml)."""
         import yaml
@@ -75,13 +96,15 @@ class Fleet:
                 options[option] = host[var]
         return options
 
-    def play(self, playbook, *args, check=False, diff=False, limit=None, extra_vars=None, tags=None, forks=10):
+    def play(self, playbook, *args, check=False, diff=False, limit=None, extra_vars=None, tags=None, forks=10,
+             inventory=None, world_vars=True):
         self._count += 1
         run_dir = self.workdir / ("fleet-%03d" % self._count)
         run_dir.mkdir(parents=True, exist_ok=True)
         results = run_dir / "results.jsonl"
-        command = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", self.inventory, "-e", "@%s" % WORLD_VARS,
-                   "-f", str(forks), str(PLAYBOOKS / playbook)]
+        command = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory or self.inventory)]
+        command += ["-e", "@%s" % WORLD_VARS] if world_vars else []
+        command += ["-f", str(forks), str(PLAYBOOKS / playbook)]
         command += ["--check"] if check else []
         command += ["--diff"] if diff else []
         command += ["-l", limit] if limit else []

@@ -216,7 +216,8 @@ class ArmService:
         if request.principal is not None and self.world.settings.get("throttling"):
             kind = "delete" if request.method == "DELETE" else request.kind
             remaining = self.sim.throttle.remaining(request.principal["oid"],
-                                                    getattr(request, "subscription", None) or "tenant", kind)
+                                                    getattr(request, "subscription", None) or "tenant", kind,
+                                                    self.world.settings.get("throttle_limits"))
             response.headers.setdefault("x-ms-ratelimit-remaining-subscription-%ss" % kind, str(remaining))
         return response
 
@@ -293,7 +294,7 @@ class ArmService:
             return None
         sub = getattr(request, "subscription", None) or "tenant"
         kind = "delete" if request.method == "DELETE" else request.kind
-        wait = self.sim.throttle.take(request.principal["oid"], sub, kind)
+        wait = self.sim.throttle.take(request.principal["oid"], sub, kind, self.world.settings.get("throttle_limits"))
         if wait:
             return arm_error(429, "TooManyRequests", "The request is being throttled as the limit has been "
                              "reached for operation type - %s. For more information, refer to - "

@@ -19,6 +19,8 @@ VERSION_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
 DEFAULT_SETTINGS = {
     "throttling": True,
+    # Smaller ARM buckets than Azure's, per kind: {"write": [capacity, refill per second]} (throttle.py).
+    "throttle_limits": None,
     # Seconds after an identity is created during which role assignment PUTs without principalType
     # answer 400 PrincipalNotFound (Entra replication delay; Azure docs "Troubleshoot Azure RBAC").
     "principal_not_found_seconds": 30,

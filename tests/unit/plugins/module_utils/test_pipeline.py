@@ -36,13 +36,15 @@ def test_transient_statuses_are_retried_honouring_retry_after(status):
     arm, transport = client([(status, {"error": {"code": "Busy", "message": "later"}}, {"Retry-After": "7"}), OK])
     assert get(arm).status == 200
     assert len(transport.requests) == 2
-    assert transport.sleeps == [7.0]
+    # A throttled request waits Retry-After plus a random share of the spread (test_throttling.py).
+    assert len(transport.sleeps) == 1
+    assert 7.0 <= transport.sleeps[0] <= 7.0 + (http.THROTTLE_SPREAD_SECONDS if status == 429 else 0)
 
 
 def test_retry_after_ms_is_honoured():
     arm, transport = client([(429, None, {"retry-after-ms": "1500"}), OK])
     get(arm)
-    assert transport.sleeps == [1.5]
+    assert len(transport.sleeps) == 1 and 1.5 <= transport.sleeps[0] <= 1.5 + http.THROTTLE_SPREAD_SECONDS
 
 
 def test_connection_resets_are_retried():

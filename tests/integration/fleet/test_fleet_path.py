@@ -1,0 +1,131 @@
+"""The playbooks' fleet path (docs/design.md "Fleet path"): compliance and backup_ready read the whole play with
+two run_once fleet reads and run no per-host task; the per-host path gives the same report rows.
+
+The world's request log and the task records (one per forked worker) are the judges."""
+import json
+
+import yaml
+
+from _fleet import ELIGIBLE, INELIGIBLE, WORLD_VARS
+
+FLEET_READS = ["sql_fleet_info", "sqlvm_fleet_info"]
+
+
+def _report(fleet, tmp_path, name, **extra):
+    report = tmp_path / name
+    run = fleet.play("compliance.yml", check=True, extra_vars=dict(
+        {"compliance_report_dir": str(report), "compliance_fail_when_not_ready": False}, **extra))
+    assert run.rc == 0, run
+    return run, json.loads((report / "readiness.json").read_text())
+
+
+def _assert_no_password(run):
+    password = yaml.safe_load(WORLD_VARS.read_text())["sql_login_password"]
+    assert password not in run.output + json.dumps(run.records)
+
+
+def _rows(summary):
+    return [row for vm in sorted(summary["vms"]) for row in summary["vms"][vm]["steps"]]
+
+
+def test_compliance_fleet_path_reads_twice_runs_no_per_host_task_and_gives_the_per_host_paths_rows(fleet, tmp_path):
+    fleet_run, fleet_summary = _report(fleet, tmp_path, "fleet")
+    host_run, host_summary = _report(fleet, tmp_path, "per-host", compliance_fleet=False)
+
+    assert _rows(fleet_summary) == _rows(host_summary)
+    assert set(fleet_summary["vms"]) == set(ELIGIBLE) | set(INELIGIBLE)
+    assert {vm: fleet_summary["vms"][vm]["verdict"] for vm in INELIGIBLE} == dict.fromkeys(INELIGIBLE, "ineligible")
+    assert fleet_summary["vms"]["sqlvm-nodir"]["failing_steps"] == ["directory_read", "logins", "credential"]
+    assert fleet_run.writes == [] and host_run.writes == []
+    # Every task of the fleet path ran once: one forked worker per task, none per host.
+    assert len(fleet_run.hosts_with_tasks()) == 1, fleet_run.hosts_with_tasks()
+    assert sorted(fleet_run.module_actions()) == FLEET_READS
+    assert len(host_run.hosts_with_tasks()) == len(ELIGIBLE) + len(INELIGIBLE)
+    _assert_no_password(fleet_run)
+
+
+def test_one_host_failing_its_sql_login_is_its_unknown_rows_while_the_others_are_reported(fleet, tmp_path):
+    inventory = fleet.inventory_with(tmp_path / "inventory.yml",
+                                     {"sqlvm-nodir": {"sql_login_password": "not-the-sa-password"}})
+    report = tmp_path / "report"
+    run = fleet.play("compliance.yml", check=True, inventory=inventory, world_vars=False,
+                     extra_vars={"compliance_report_dir": str(report)})
+
+    assert run.rc == 0, run
+    summary = json.loads((report / "readiness.json").read_text())
+    steps = {row["step"]: row for row in summary["vms"]["sqlvm-nodir"]["steps"]}
+    assert (steps["logins"]["status"], steps["credential"]["status"]) == ("unknown", "unknown")
+    assert "18456" in steps["logins"]["reason"]
+    assert steps["directory_read"]["status"] == "fail"       # the Azure side of that host is still read
+    for vm in ("sqlvm-fresh", "sqlvm-noentra", "sqlvm-nostorage"):
+        assert {row["status"] for row in summary["vms"][vm]["steps"]} <= {"pass", "fail"}, summary["vms"][vm]
+
+
+def _modules_run(run, host):
+    return [r["action"].rsplit(".", 1)[-1] for r in run.tasks(host=host)
+            if r["action"].startswith("sqlvm.backup.") and r["status"] != "skipped"]
+
+
+def test_converge_through_the_fleet_path_then_a_converged_rerun_reads_twice_and_writes_nothing(fleet):
+    run = fleet.play("backup_ready.yml")
+
+    assert run.rc == 0, run
+    verdicts = fleet.admin.readiness()
+    assert {vm: verdicts[vm]["ready"] for vm in ELIGIBLE} == dict.fromkeys(ELIGIBLE, True)
+    # Only the hosts with something to write ran the role, and only their missing steps: sqlvm-nodir has its
+    # identity and storage role, so neither sqlvm_identity nor role_assignment ran for it.
+    assert set(run.hosts_with_tasks()) <= set(ELIGIBLE), run.hosts_with_tasks()
+    assert _modules_run(run, "sqlvm-nodir") == ["entra_directory_reader", "sql_login", "sql_credential"]
+    for vm, words in INELIGIBLE.items():
+        assert vm not in run.recap or run.recap[vm]["changed"] == 0
+        assert words.lower() in run.output.lower()
+
+    second = fleet.play("backup_ready.yml")
+
+    assert second.rc == 0, second
+    assert second.writes == []
+    assert {host: recap["changed"] for host, recap in second.recap.items()} == dict.fromkeys(second.recap, 0)
+    assert len(second.hosts_with_tasks()) == 1, second.hosts_with_tasks()
+    assert sorted(second.module_actions()) == FLEET_READS
+    _assert_no_password(second)
+
+    # A VM missing one step runs only that step.
+    host = fleet.hostvars()["sqlvm-nodir"]
+    removed = fleet.runner.module("sqlvm.backup.sql_credential", dict(
+        {"url": host["container_url"], "state": "absent"}, **fleet.sql_connection("sqlvm-nodir")))
+    assert removed.get("changed"), removed
+
+    third = fleet.play("backup_ready.yml")
+
+    assert third.rc == 0, third
+    assert sorted(third.module_actions()) == sorted(FLEET_READS + ["sql_credential"])
+    assert _modules_run(third, "sqlvm-nodir") == ["sql_credential"]
+    assert third.changed_actions("sqlvm-nodir") == ["sql_credential"]
+    assert [e for e in third.writes if e["service"] != "tds"] == []
+
+
+def test_check_diff_on_a_fresh_world_predicts_the_changes_through_the_fleet_path_and_writes_nothing(fleet):
+    run = fleet.play("backup_ready.yml", check=True, diff=True)
+
+    assert run.rc == 0, run
+    assert run.writes == []
+    assert set(run.hosts_with_tasks()) <= set(ELIGIBLE)
+    for vm in ELIGIBLE:
+        assert run.recap[vm]["changed"] > 0, run
+    assert "sqlvm_identity" in run.changed_actions("sqlvm-fresh")
+    identity = run.tasks(host="sqlvm-fresh", action="sqlvm_identity")[0]["result"]
+    assert identity["diff"]["before"] != identity["diff"]["after"]
+    # Only the steps each VM misses (the fresh world has no Entra logins and no credential anywhere).
+    assert run.changed_actions("sqlvm-nodir") == ["entra_directory_reader", "sql_credential", "sql_login"]
+    assert run.changed_actions("sqlvm-nostorage") == ["role_assignment", "sql_credential", "sql_login"]
+
+
+def test_a_single_host_limit_reads_and_converges_that_host_alone(fleet):
+    run = fleet.play("backup_ready.yml", limit="sqlvm-nostorage")
+
+    assert run.rc == 0, run
+    assert set(run.recap) == {"sqlvm-nostorage"}
+    assert fleet.admin.readiness()["sqlvm-nostorage"]["ready"] is True
+    assert fleet.admin.readiness()["sqlvm-nodir"]["ready"] is False
+    reads = [r for r in run.records if r["action"].endswith("_fleet_info")]
+    assert [sorted(r["result"]["hosts"]) for r in reads] == [["sqlvm-nostorage"], ["sqlvm-nostorage"]]
