@@ -26,7 +26,9 @@ def test_list_all_follows_odata_next_link_and_survives_throttling():
         (200, {"value": [{"id": 2}]}),
     ])
     assert graph.list_all(graph_client, "groups") == [{"id": 1}, {"id": 2}]
-    assert transport.sleeps == [2.0] and len(transport.requests) == 3
+    # Retry-After 2 s, plus the random spread of a first 429 (pipeline.throttle_delay)
+    assert len(transport.sleeps) == 1 and 2.0 <= transport.sleeps[0] <= 2.0 + http.THROTTLE_SPREAD_SECONDS
+    assert len(transport.requests) == 3
 
 
 def test_missing_object_and_delete_semantics():
