@@ -20,6 +20,10 @@ STEPS = (
     ("logins", None, "backup_ready tag logins (sqlvm.backup.sql_login)"),
     ("credential", None, "backup_ready tag credential (sqlvm.backup.sql_credential)"),
 )
+# Network paths backup to URL and Entra authentication need (sqlvm_info check_network): each check carries its own
+# reason and fix (a person's: the storage firewall and the network security groups are not the role's to change).
+# A row only when sqlvm_info made the check; `ready` null means it could not tell.
+NETWORK_STEPS = ("storage_network", "outbound_storage", "outbound_entra")
 STEP_NAMES = tuple(step for step, _check, _fix in STEPS)
 # The backup_ready tag (ansible-playbook --tags) that converges each step; steps without one need a person.
 FIX_TAGS = {"identity": "identity", "primary_identity": "identity", "directory_read": "directory",
@@ -127,7 +131,19 @@ def readiness_rows(vms):
             else:
                 status, reason = (PASS if found.get("ready") else FAIL), str(found.get("reason") or "")
             rows.append(_row(vm, step, status, reason, fix))
+        rows.extend(_network_rows(vm, checks))
         rows.extend(_sql_rows(vm, sql, entry.get("container_url")))
+    return rows
+
+
+def _network_rows(vm, checks):
+    rows = []
+    for step in NETWORK_STEPS:
+        found = checks.get(step)
+        if not isinstance(found, dict):
+            continue
+        status = UNKNOWN if found.get("ready") is None else (PASS if found.get("ready") else FAIL)
+        rows.append(_row(vm, step, status, str(found.get("reason") or ""), found.get("fix") or None))
     return rows
 
 

@@ -118,3 +118,37 @@ def test_primed_cache_for_a_fleet(net, session):
                                               cache)
     assert checks["outbound_entra"]["ready"] is False
     assert [e["route"].rsplit("/", 2)[-2] for e in net.admin.requests(service="arm")] == ["storageAccounts"]
+
+
+def _module_checks(result):
+    return tuple(result["checks"][k]["ready"] for k in ("storage_network", "outbound_storage", "outbound_entra"))
+
+
+def test_modules_report_the_network_checks(net, tmp_path):
+    """sqlvm_info (per VM) and sqlvm_fleet_info (all at once, four listings for the network) give the verdicts above
+    as checks, through ansible-playbook; no write."""
+    from playbook_runner import AnsibleRunner
+
+    net.admin.reset()
+    runner = AnsibleRunner(tmp_path / "runs", base_env=net.env)
+    sub = net.env["AZURE_SUBSCRIPTION_ID"]
+
+    def scope(name):
+        return arm.storage_scope(sub, "rg-net", _BACKUP[name], "backups")
+
+    tasks = [{"name": "info " + name, "sqlvm.backup.sqlvm_info": {
+        "resource_group": "rg-net", "vm_name": name, "storage_scope": scope(name), "check_directory": False}}
+        for name in ("vm-noendpoint", "vm-nostorage", "vm-cidr")]
+    tasks.append({"name": "fleet", "sqlvm.backup.sqlvm_fleet_info": {"check_directory": False, "vms": [
+        {"host": name, "resource_group": "rg-net", "vm_name": name, "storage_scope": scope(name)} for name in EXPECTED]}})
+    net.admin.clear_log()
+    result = runner(tasks)
+    assert result.rc == 0, result.output[-3000:]
+    by_name = {task.name: task for task in result.tasks}
+    for name in ("vm-noendpoint", "vm-nostorage", "vm-cidr"):
+        assert _module_checks(by_name["info " + name]) == EXPECTED[name], name
+    fleet = by_name["fleet"]["hosts"]
+    assert {name: _module_checks(fleet[name]) for name in EXPECTED} == EXPECTED
+    assert "storage_network" in fleet["vm-noendpoint"]["not_ready"] and fleet["vm-open"]["ready"] is True
+    assert by_name["fleet"]["requests"]["network"] <= 4 + 6 + 3  # listings, the accounts, the approved endpoints
+    assert not [e for e in net.admin.requests() if e["kind"] == "write"]

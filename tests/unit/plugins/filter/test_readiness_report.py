@@ -183,3 +183,21 @@ def test_entry_from_hostvars_treats_a_skipped_sql_read_as_not_queried():
     assert entry == {"vm": "vm1", "sqlvm_info": host["compliance_sqlvm_info"], "sql_info": None, "container_url": URL}
     assert r.readiness_entry({"inventory_hostname": "x", "reg_a": {"a": 1}}, "reg_a", "reg_b") == {
         "vm": "x", "sqlvm_info": {"a": 1}, "sql_info": None, "container_url": None}
+
+
+def test_network_checks_become_rows_with_their_own_fix_and_unknown_when_undecided():
+    azure = _azure(
+        storage_network={"ready": False, "reason": "the storage firewall denies the VM's subnet",
+                         "fix": "add the subnet to the account's virtual network rules"},
+        outbound_storage={"ready": True, "reason": "AllowStorage (100) allows TCP 443", "fix": None},
+        outbound_entra={"ready": None, "reason": "rule 200 names a public CIDR", "fix": "check it by hand"})
+    rows = _rows_of(r.readiness_rows([{"vm": "a", "sqlvm_info": azure, "sql_info": _sql(), "container_url": URL}]))
+    assert rows["storage_network"]["status"] == "fail"
+    assert rows["storage_network"]["fix"] == "add the subnet to the account's virtual network rules"
+    assert rows["outbound_storage"]["status"] == "pass" and rows["outbound_storage"]["fix"] is None
+    assert rows["outbound_entra"]["status"] == "unknown" and rows["outbound_entra"]["fix"] == "check it by hand"
+    summary = r.readiness_summary(list(rows.values()))
+    assert summary["totals"]["not_ready"] == 1
+    # Without network checks (check_network off, or an older sqlvm_info result) there are no network rows.
+    plain = r.readiness_rows([{"vm": "a", "sqlvm_info": _azure(), "sql_info": _sql(), "container_url": URL}])
+    assert not {row["step"] for row in plain} & set(r.NETWORK_STEPS)
