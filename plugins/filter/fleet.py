@@ -135,6 +135,56 @@ def host_inputs(name, host, prefix="", default_subscription=""):
     }
 
 
+def _url_container(url, account):
+    """The container of a blob container URL on ``account`` ('https://acct.blob.<suffix>/backups' -> 'backups')."""
+    text = str(url or "")
+    if "://" not in text:
+        return None
+    host, _sep, path = text.split("://", 1)[1].partition("/")
+    if host.split(".", 1)[0].lower() != str(account).lower():
+        return None
+    container = path.split("/", 1)[0].split("?", 1)[0]
+    return container or None
+
+
+def retention_targets(hosts, hostvars, prefix=ROLE_PREFIX):
+    """One entry per storage container (and prefix) the hosts back up to, for sqlvm.backup.blob_retention:
+    ``{resource_group, storage_account, container, prefix, days}``. Only hosts with ``retention_days`` above 0
+    count; when hosts sharing a container ask for different days, the longest wins (deleting later is the safe
+    side) and ``asked`` lists what each asked."""
+    targets = {}
+    for name in hosts or ():
+        host = hostvars.get(name) if hasattr(hostvars, "get") else None
+        host = host if hasattr(host, "get") else {}
+        try:
+            days = int(_var(host, prefix, "retention_days", "backup_retention_days", 0) or 0)
+        except (TypeError, ValueError):
+            raise AnsibleFilterError("%s: %sretention_days must be a whole number of days (0: leave retention alone)"
+                                     % (name, prefix))
+        if days <= 0:
+            continue
+        inputs = host_inputs(name, host, prefix)
+        account = inputs["storage_account"]
+        if _blank(account):
+            raise AnsibleFilterError("%s: %sretention_days is set but the host has no storage account (storage_account)"
+                                     % (name, prefix))
+        containers = [c for c in [_url_container(u, account) for u in inputs["container_urls"]]
+                      + [inputs["storage_container"]] if not _blank(c)]
+        if not containers:
+            raise AnsibleFilterError("%s: %sretention_days is set but no container is known (container_url or "
+                                     "storage_container)" % (name, prefix))
+        rule_prefix = _var(host, prefix, "retention_prefix", None, "") or ""
+        for container in containers:
+            key = (inputs["subscription_id"] or "", inputs["storage_resource_group"], account, container, rule_prefix)
+            entry = targets.setdefault(key, {"subscription_id": key[0], "resource_group": key[1],
+                                             "storage_account": account,
+                                             "container": container, "prefix": rule_prefix, "days": days,
+                                             "asked": {}})
+            entry["asked"][name] = days
+            entry["days"] = max(entry["days"], days)
+    return [targets[key] for key in sorted(targets)]
+
+
 def backup_ready_input_problems(role_vars):
     """Every problem of the backup_ready role's input (``role_vars``: the role's variables by name), one message
     each: the role's first task (roles/backup_ready/tasks/input.yml) and the fleet path (fleet_targets, before any
@@ -400,6 +450,7 @@ def _state(azure_part, sql_part, steps):
 class FilterModule:
     def filters(self):
         return {
+            "retention_targets": retention_targets,
             "fleet_targets": fleet_targets,
             "fleet_entries": fleet_entries,
             "fleet_plan": fleet_plan,

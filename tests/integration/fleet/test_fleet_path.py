@@ -129,3 +129,32 @@ def test_a_single_host_limit_reads_and_converges_that_host_alone(fleet):
     assert fleet.admin.readiness()["sqlvm-nodir"]["ready"] is False
     reads = [r for r in run.records if r["action"].endswith("_fleet_info")]
     assert [sorted(r["result"]["hosts"]) for r in reads] == [["sqlvm-nostorage"], ["sqlvm-nostorage"]]
+
+
+def test_retention_is_one_lifecycle_rule_per_container_created_once_then_unchanged(fleet):
+    """backup_retention_days on the fleet: one blob_retention task (run_once, per container) in the fleet path,
+    check mode predicts it without writing, the re-run changes nothing."""
+    days = {"backup_retention_days": 30}
+
+    def retention_tasks(run):
+        return [t for t in run.tasks(action="sqlvm.backup.blob_retention")]
+
+    check = fleet.play("backup_ready.yml", check=True, tags="retention", extra_vars=days)
+    assert check.rc == 0, check
+    assert check.writes == [] and any(t["result"].get("changed") for t in retention_tasks(check)), check
+    real = fleet.play("backup_ready.yml", tags="retention", extra_vars=days)
+    assert real.rc == 0, real
+    policies = {name: account["management_policy"] for name, account in fleet.world.admin.state()["storage_accounts"].items()
+                if account["management_policy"]}
+    rules = {rule["name"]: rule for policy in policies.values() for rule in policy["policy"]["rules"]}
+    assert rules and all(rule["definition"]["actions"]["baseBlob"]["delete"]["daysAfterModificationGreaterThan"] == 30
+                         for rule in rules.values()), rules
+    assert len({t["host"] for t in retention_tasks(real)}) == 1  # once for the play, not per host
+    again = fleet.play("backup_ready.yml", tags="retention", extra_vars=days)
+    assert again.rc == 0 and again.writes == [], again
+    assert retention_tasks(again) and not any(t["result"].get("changed") for t in retention_tasks(again)), again
+    # The role on its own (per-host path) keeps the same rules: once for the play, nothing to write.
+    per_host = fleet.play("backup_ready.yml", tags="retention", extra_vars=dict(days, backup_ready_fleet=False))
+    assert per_host.rc == 0 and per_host.writes == [], per_host
+    ran = [t for t in retention_tasks(per_host) if t["status"] != "skipped"]
+    assert len(ran) == 1 and not ran[0]["result"].get("changed"), per_host

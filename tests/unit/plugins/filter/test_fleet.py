@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlvm.backup.plugins.filter import fleet, readiness
 
@@ -181,7 +182,8 @@ def test_role_defaults_match_the_roles_file():
 
 def test_every_filter_is_registered_and_documented():
     filters = fleet.FilterModule().filters()
-    assert set(filters) == {"fleet_targets", "fleet_entries", "fleet_plan", "backup_ready_input_problems"}
+    assert set(filters) == {"fleet_targets", "fleet_entries", "fleet_plan", "backup_ready_input_problems",
+                            "retention_targets"}
     here = Path(fleet.__file__).parent
     for name in filters:
         doc = yaml.safe_load((here / (name + ".yml")).read_text())
@@ -215,3 +217,30 @@ def test_backup_ready_input_problems_checks_what_the_role_checked():
     for words in ("backup_ready_resource_group (host var resource_group) is empty", "backup_ready_storage_container is empty",
                   "backup_ready_directory_group_id is empty", "backup_ready_subscription_id 'nope'"):
         assert words in problems, problems
+
+
+def test_retention_targets_one_per_container_longest_days_wins():
+    hostvars = _hostvars(
+        vm1={"backup_retention_days": 14},
+        vm2={"backup_ready_retention_days": "35"},  # role variable first, as text from -e
+        vm3={"backup_retention_days": 0},  # leaves retention alone
+        vm4={"backup_retention_days": 7, "container_url": URL.replace("/backups", "/archive"),
+             "storage_container": "backups-2025", "backup_ready_retention_prefix": "vm4/"})
+    targets = fleet.retention_targets(["vm1", "vm2", "vm3", "vm4"], hostvars)
+    assert [(t["container"], t["prefix"], t["days"]) for t in targets] == [
+        ("archive", "vm4/", 7), ("backups", "", 35), ("backups-2025", "vm4/", 7)]
+    backups = targets[1]
+    assert backups["asked"] == {"vm1": 14, "vm2": 35}
+    assert backups["resource_group"] == "rg-sql" and backups["storage_account"] == "stsqlbackup01"
+    assert backups["subscription_id"] == SUB
+    assert fleet.retention_targets(["vm3"], hostvars) == []
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"backup_retention_days": "a week"}, "whole number"),
+    ({"backup_retention_days": 7, "storage_account": ""}, "no storage account"),
+    ({"backup_retention_days": 7, "container_url": "https://other.blob.core.windows.net/backups"}, "no container"),
+])
+def test_retention_targets_refuse_what_cannot_be_kept(overrides, fragment):
+    with pytest.raises(AnsibleFilterError, match=fragment):
+        fleet.retention_targets(["vm1"], _hostvars(vm1=overrides))
