@@ -124,6 +124,7 @@ EXAMPLES = r"""
 # inventory/prod.sql_vms.yml - every SQL VM of the credential's subscription
 plugin: sqlvm.backup.sql_vms
 
+---
 # inventory/estate.sql_vms.yml - all subscriptions, two resource groups, production only, grouped by location
 plugin: sqlvm.backup.sql_vms
 subscriptions: all
@@ -143,12 +144,14 @@ compose:
   storage_account: "'stbackup' ~ sqlvm_location"
   container_url: "'https://stbackup' ~ sqlvm_location ~ '.blob.core.windows.net/sql'"
 
+---
 # inventory/dns.sql_vms.yml - reach SQL Server by a DNS name instead of an address
 plugin: sqlvm.backup.sql_vms
 sql_host_source: none
 compose:
   sql_host: vm_name ~ '.corp.contoso.com'
 
+---
 # Cache the lists for an hour (Ansible's inventory cache, e.g. jsonfile)
 plugin: sqlvm.backup.sql_vms
 cache: true
