@@ -12,6 +12,9 @@ deps:
 	bash tests/utils/deps.sh
 	bash tests/utils/deps_lowest.sh $(LOWEST_VENV)
 
+## test: everything CI checks (the README's test command).
+test: unit sim-tests integration sanity lint
+
 ## test-lowest: the unit tests and the Azure integration tests with the LOWEST azure-core, azure-mgmt-core,
 ## azure-identity and pyodbc requirements.txt allows (its lower bounds, pinned, in $(LOWEST_VENV)): catches a use of
 ## azure-core internals (transport.py) that an older allowed release lacks. Modules run from that environment too.
