@@ -154,8 +154,9 @@ _BACKUP_TYPE_NAMES = {"D": "full", "I": "differential", "L": "log"}
 def gather(session, container_url=None):
     # One round trip: every read of the report in one batch, DBCC last (it may answer no result set).
     sets = session.query_all(tsql.batch(tsql.server_properties(), tsql.all_credentials(), tsql.entra_logins(),
-                                        tsql.sysadmin_members(), tsql.last_url_backups(), tsql.all_trace_flags()))
-    sets += [[]] * (6 - len(sets))
+                                        tsql.sysadmin_members(), tsql.last_url_backups(), tsql.hadr_enabled(),
+                                        tsql.all_trace_flags()))
+    sets += [[]] * (7 - len(sets))
     instance = instance_from_row(sets[0][0])
     supported, hard, soft = managed_identity_verdict(instance)
     credentials = [
@@ -167,7 +168,9 @@ def gather(session, container_url=None):
     entra = [dict(name=r["name"], type="entra_group" if (r.get("type") or "").strip() == "X" else "entra",
                   enabled=not bool(r.get("is_disabled"))) for r in sets[2]]
     sysadmins = [dict(name=r["name"], type=(r.get("type") or "").strip()) for r in sets[3]]
-    flags = _trace_flags(sets[5])
+    flags = _trace_flags(sets[6])
+    hadr_enabled = _flag((sets[5] or [{}])[0].get("is_hadr_enabled"))
+    groups, ag_databases = read_availability(session) if hadr_enabled else ([], {})
     last = {}
     for row in sets[4]:  # newest first: keep the first per database and type
         kind = _BACKUP_TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
@@ -196,9 +199,47 @@ def gather(session, container_url=None):
         entra_sysadmins=[s["name"] for s in entra_sysadmins],
         trace_flags=flags,
         last_url_backups=last,
+        is_hadr_enabled=hadr_enabled,
+        availability_groups=groups,
+        availability_databases=ag_databases,
         ready=not reasons,
         reasons=reasons,
     )
+
+
+def read_availability(session):
+    """(availability_groups, availability_databases) of an instance with Always On enabled, in one round trip:
+    the groups this instance is a replica of (this replica's role and health, the group's backup preference, its
+    databases) and, per availability database, whether this replica is its primary and its preferred backup replica
+    (sys.fn_hadr_backup_is_preferred_replica)."""
+    sets = session.query_all(tsql.batch(tsql.local_availability_groups(), tsql.availability_databases()))
+    sets += [[]] * (2 - len(sets))
+    databases = availability_databases_from_rows(sets[1])
+    groups = []
+    for row in sets[0]:
+        name = row.get("name")
+        groups.append(dict(
+            name=name,
+            role=(row.get("role_desc") or "").strip() or None,
+            synchronization_health=row.get("synchronization_health_desc"),
+            automated_backup_preference=row.get("automated_backup_preference_desc"),
+            replica_server_name=row.get("replica_server_name"),
+            backup_priority=row.get("backup_priority"),
+            databases=sorted(db for db, facts in databases.items() if facts["availability_group"] == name)))
+    return groups, databases
+
+
+def availability_databases_from_rows(rows):
+    """{database: {availability_group, automated_backup_preference, is_primary_replica,
+    is_preferred_backup_replica}} from tsql.availability_databases() rows."""
+    out = {}
+    for row in rows:
+        out[row["database_name"]] = dict(
+            availability_group=row.get("group_name"),
+            automated_backup_preference=row.get("automated_backup_preference"),
+            is_primary_replica=_flag(row.get("is_primary_replica")),
+            is_preferred_backup_replica=_flag(row.get("is_preferred_backup_replica")))
+    return out
 
 
 def _iso(value):
