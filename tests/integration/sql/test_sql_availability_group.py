@@ -112,15 +112,31 @@ def test_check_mode_predicts_skip_and_copy_only_and_writes_nothing(agworld, ansi
     assert agworld.writes() == []
 
 
-def test_a_differential_on_a_secondary_is_refused_before_any_statement(agworld, ansible):
-    results = ansible([_backup(agworld, SECONDARY, type="differential"),
-                       _backup(agworld, SECONDARY, type="log", copy_only=True),
-                       _backup(agworld, PRIMARY, type="differential")])
-    diff, copy_log, skipped = results
-    assert diff.failed and "differential backups on secondary replicas" in diff["msg"], diff.get("msg")
-    assert copy_log.failed and "not COPY_ONLY" in copy_log["msg"], copy_log.get("msg")
-    # The primary is not preferred: it skips (it does not fail) - the group's job runs on every replica.
-    assert not skipped.failed and not skipped["changed"] and skipped["skipped_reason"]
+BAD = [
+    (dict(type="differential"), "does not support differential backups on secondary replicas"),
+    (dict(type="differential", backup_on_any_replica=True), "does not support differential backups on secondary"),
+    (dict(type="differential", copy_only=True), "does not support differential backups on secondary replicas"),
+    (dict(type="log", copy_only=True), "not COPY_ONLY ones"),
+    # a database outside the group does not make the task partly run: the refusal comes before any backup
+    (dict(databases=None, all_user_databases=True, type="differential"), "differential backups on secondary"),
+    (dict(backup_on_any_replica="sometimes"), "backup_on_any_replica"),
+]
+
+
+@pytest.mark.parametrize("options, match", BAD)
+def test_what_a_secondary_cannot_do_is_refused_before_any_statement(agworld, ansible, options, match):
+    databases = options.pop("databases", ["appdb"])
+    body = dict(agworld.connection(vm=SECONDARY), container_url=CONTAINER, **options)
+    if databases:
+        body["databases"] = databases
+    result = ansible([task("sql_backup", body)])[0]
+    assert result.failed and match in result["msg"], result.get("msg")
+    assert agworld.writes() == []
+
+
+def test_a_differential_on_a_primary_that_is_not_preferred_is_skipped_not_refused(agworld, ansible):
+    result = ansible([_backup(agworld, PRIMARY, type="differential")])[0]
+    assert not result.failed and not result["changed"] and result["skipped_reason"], result.get("msg")
     assert agworld.writes() == []
 
 
@@ -141,7 +157,7 @@ def test_log_backups_from_both_replicas_form_one_chain_that_restores(agworld, an
     # Each replica keeps its own msdb: the primary's history lacks log 1, so its plan names the gap ...
     primary_plan = ansible([task("sql_backup_info", dict(agworld.connection(vm=PRIMARY), databases=["appdb"],
                                                           restore_point="latest"))])[0]
-    assert "no log backup holds LSN %s" % log1["backups"][0]["first_lsn"] in primary_plan["chain_problem"], primary_plan
+    assert "no log backup holds LSN %s" % full["backups"][0]["last_lsn"] in primary_plan["chain_problem"], primary_plan
     # ... and restoring from the blobs themselves (RESTORE HEADERONLY) finds the whole chain across both replicas.
     urls = [u for r in (full, log1, log2) for u in r["backups"][0]["urls"]]
     restored = ansible([task("sql_restore", dict(agworld.connection(vm=OUTSIDE), database="appdb_copy",
