@@ -5,7 +5,7 @@ one chain that sql_backup_info plans and sql_restore restores; check mode writes
 any statement."""
 import pytest
 
-from _sqlworld import CONTAINER, FREETDS, SA_PASSWORD, SqlWorld, task
+from _sqlworld import CONTAINER, SA_PASSWORD, SqlWorld, task
 from tests.sim.sqlserver.backend import FakeBackend
 from tests.sim.sqlserver.service import start_sql_service, stop_sql_service
 
@@ -15,7 +15,7 @@ GROUP = {"name": "ag-sql", "automated_backup_preference": "secondary", "database
 
 def _ag_backend():
     vms = {}
-    for n, key in enumerate((PRIMARY, SECONDARY, OUTSIDE)):
+    for key in (PRIMARY, SECONDARY, OUTSIDE):
         sql = {"sa_password": SA_PASSWORD, "machine_name": key.upper(),
                "databases": [{"name": "appdb", "size_mb": 64,
                               "tables": {"items": {"columns": [["id", "int"], ["label", "nvarchar(50)"]],
@@ -155,8 +155,8 @@ def test_log_backups_from_both_replicas_form_one_chain_that_restores(agworld, an
     assert (log1["backups"][0]["copy_only"], log1["backups"][0]["replica_role"]) == (False, "SECONDARY")
     assert log1["backups"][0]["last_lsn"] == log2["backups"][0]["first_lsn"]
     # Each replica keeps its own msdb: the primary's history lacks log 1, so its plan names the gap ...
-    primary_plan = ansible([task("sql_backup_info", dict(agworld.connection(vm=PRIMARY), databases=["appdb"],
-                                                          restore_point="latest"))])[0]
+    plan = dict(agworld.connection(vm=PRIMARY), databases=["appdb"], restore_point="latest")
+    primary_plan = ansible([task("sql_backup_info", plan)])[0]
     assert "no log backup holds LSN %s" % full["backups"][0]["last_lsn"] in primary_plan["chain_problem"], primary_plan
     # ... and restoring from the blobs themselves (RESTORE HEADERONLY) finds the whole chain across both replicas.
     urls = [u for r in (full, log1, log2) for u in r["backups"][0]["urls"]]
