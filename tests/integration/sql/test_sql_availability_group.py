@@ -119,7 +119,7 @@ BAD = [
     (dict(type="log", copy_only=True), "not COPY_ONLY ones"),
     # a database outside the group does not make the task partly run: the refusal comes before any backup
     (dict(databases=None, all_user_databases=True, type="differential"), "differential backups on secondary"),
-    (dict(backup_on_any_replica="sometimes"), "backup_on_any_replica"),
+    (dict(backup_on_any_replica="sometimes"), "unable to convert to bool"),
 ]
 
 
