@@ -63,3 +63,9 @@ def test_backup_yml_on_every_replica_backs_each_database_up_once(ag_fleet):
     backups = [w for w in run.writes if w.get("service") == "tds" and w.get("method") == "BACKUP DATABASE"]
     assert [w.get("vm") for w in backups] == [SECONDARY], backups
     assert run.recap[PRIMARY]["failed"] == 0 and run.recap[SECONDARY]["failed"] == 0
+
+
+def test_backup_yml_refuses_a_backup_on_any_replica_that_is_not_a_bool_before_any_request(ag_fleet):
+    run = ag_fleet.play("backup.yml", extra_vars=dict(SCENARIO_VARS, backup_on_any_replica="perhaps"))
+    assert run.rc != 0 and run.recap[PRIMARY]["failed"] == 1 and run.recap[SECONDARY]["failed"] == 1, run
+    assert "backup_on_any_replica" in run.output and run.requests == [], run
