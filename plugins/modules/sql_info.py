@@ -15,8 +15,9 @@ description:
     with this replica's role and the group's automated backup preference (RV(availability_groups)) and, per
     availability database, whether this replica is its preferred backup replica
     (C(sys.fn_hadr_backup_is_preferred_replica), RV(availability_databases)). The groups are read only when
-    C(SERVERPROPERTY('IsHadrEnabled')) is 1; they need C(VIEW SERVER STATE) (the
-    C(sys.dm_hadr_availability_replica_states) view). An instance without groups returns V(false) and empty values.
+    C(SERVERPROPERTY('IsHadrEnabled')) is 1. The replica states need C(VIEW SERVER STATE)
+    (C(sys.dm_hadr_availability_replica_states)); without it RV(availability_groups) is empty, with a warning, and
+    RV(availability_databases) is still complete. An instance without groups returns V(false) and empty values.
   - Returns RV(managed_identity_backup_supported) (SQL Server 2022 CU17 or later, or 2025; Windows; not a failover
     cluster instance) and a readiness verdict RV(ready) with the RV(reasons) when not ready.
 author:

@@ -124,3 +124,14 @@ def test_sql_info_reports_groups_only_when_hadr_is_enabled():
     assert (report["is_hadr_enabled"], report["availability_groups"], report["availability_databases"]) == \
         (False, [], {})
     assert len(conn.log) == 1
+
+
+def test_sql_info_without_view_server_state_still_reports_the_availability_databases():
+    rows = [(r"IsHadrEnabled", [dict(is_hadr_enabled="1")]), (r"fn_hadr_backup_is_preferred_replica", [_row(1, 0)])]
+    denied = [(r"dm_hadr_availability_replica_states",
+               (300, "VIEW SERVER STATE permission was denied on object 'server', database 'master'."))]
+    sql, conn = session(rows + world(), failures=denied)
+    result = sql_info.read(sql, {})
+    assert result.values["availability_groups"] == [] and conn.writes() == []
+    assert result.values["availability_databases"]["app"]["is_preferred_backup_replica"] is True
+    assert "warnings" not in result.values and any("VIEW SERVER STATE" in w for w in result.warnings)
