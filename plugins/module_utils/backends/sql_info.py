@@ -191,8 +191,7 @@ def gather(session, container_url=None):
         reasons.append("no Microsoft Entra logins exist; create them for the people and principals who operate backups "
                        "(sqlvm.backup.sql_login).")
     instance.pop("version_tuple", None)
-    extra = dict(warnings=ag_warnings) if ag_warnings else {}
-    return dict(**extra,
+    facts = dict(
         instance=instance,
         managed_identity_backup_supported=supported,
         credentials=credentials,
@@ -207,6 +206,9 @@ def gather(session, container_url=None):
         ready=not reasons,
         reasons=reasons,
     )
+    if ag_warnings:  # read() returns them as the task's warnings
+        facts["warnings"] = ag_warnings
+    return facts
 
 
 def read_availability(session):
