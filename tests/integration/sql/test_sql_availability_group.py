@@ -169,3 +169,18 @@ def test_log_backups_from_both_replicas_form_one_chain_that_restores(agworld, an
         assert [r[0] for r in conn.cursor().execute("SELECT id FROM appdb_copy.dbo.items ORDER BY id")] == [1, 2, 3]
     finally:
         conn.close()
+
+
+def test_sql_fleet_info_returns_the_group_per_replica_as_sql_info_does(agworld, ansible):
+    defaults = agworld.connection(vm=PRIMARY)
+    for per_server in ("sql_host", "sql_port"):
+        defaults.pop(per_server)
+    servers = [dict(host=vm, sql_host="127.0.0.1", sql_port=agworld.port(vm)) for vm in (PRIMARY, SECONDARY, OUTSIDE)]
+    fleet = ansible([task("sql_fleet_info", dict(defaults, servers=servers))])[0]
+    assert not fleet.failed, fleet.get("msg")
+    hosts = fleet["hosts"]
+    assert [hosts[vm]["availability_groups"][0]["role"] for vm in (PRIMARY, SECONDARY)] == ["PRIMARY", "SECONDARY"]
+    assert [hosts[vm]["availability_databases"]["appdb"]["is_preferred_backup_replica"]
+            for vm in (PRIMARY, SECONDARY)] == [False, True]
+    assert (hosts[OUTSIDE]["is_hadr_enabled"], hosts[OUTSIDE]["availability_groups"]) == (False, [])
+    assert agworld.writes() == []
