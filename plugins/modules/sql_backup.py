@@ -17,6 +17,16 @@ description:
     failover cluster instance it is unsupported and refused unless O(allow_unsupported_instance=true).
   - An existing blob is never overwritten unless O(overwrite=true) (C(WITH FORMAT)). Blob names from
     O(blob_name_template) carry a timestamp by default, so every run writes new blobs.
+  - In an Always On availability group the job is meant to run on every replica and back up on one - the one
+    C(sys.fn_hadr_backup_is_preferred_replica) prefers (the group's automated backup preference and the replicas'
+    backup priorities; "Configure backups on secondary replicas of an availability group"). On any other replica a
+    database of the group is skipped, with C(changed=false) and the reason in RV(skipped_reason) and
+    RV(skipped_databases), unless O(backup_on_any_replica=true).
+  - On a secondary replica SQL Server supports only C(COPY_ONLY) full backups and regular log backups ("Offload
+    supported backups to secondary replicas of an availability group"). A full backup there is made C(COPY_ONLY)
+    (RV(backups[].copy_only), with the reason in RV(backups[].copy_only_reason) and a warning); a differential
+    backup, or a C(COPY_ONLY) log backup, is refused before any statement. Log backups taken on any replica form one
+    log chain; each replica records only its own backups in its C(msdb).
   - In check mode the module reads the server and returns the statements it would run, without running them.
   - Full, differential and log backups taken on schedules form restore chains; M(sqlvm.backup.sql_backup_info) plans
     them from the server's history and M(sqlvm.backup.sql_restore) restores them.
@@ -134,6 +144,16 @@ options:
         any case, because the backup can leave the instance unresponsive.
     type: bool
     default: false
+  backup_on_any_replica:
+    description:
+      - For a database in an availability group, back up on this replica even when it is not the preferred backup
+        replica (C(sys.fn_hadr_backup_is_preferred_replica) is 0). Off by default, so the same task run on every
+        replica backs each database up once.
+      - What a secondary replica cannot do stays refused - a differential backup, a C(COPY_ONLY) log backup - and a
+        full backup there is C(COPY_ONLY).
+      - O(skip_if_backed_up_within) reads this replica's C(msdb) only, which does not hold the other replicas' backups.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - sqlvm.backup.sql_connection
   - sqlvm.backup.azure_auth
@@ -173,6 +193,19 @@ EXAMPLES = r"""
     all_user_databases: true
     type: log
     skip_if_backed_up_within: 14
+
+- name: Run on every replica of an availability group - only the preferred backup replica backs up
+  sqlvm.backup.sql_backup:
+    sql_host: "{{ inventory_hostname }}"
+    container_url: https://contosobackups.blob.core.windows.net/sql
+    databases: [Sales]
+    type: log
+  register: ag_backup
+
+- name: Say why a replica did not back up
+  ansible.builtin.debug:
+    msg: "{{ ag_backup.skipped_reason }}"
+  when: ag_backup.skipped_reason
 
 - name: Copy-only backup of one database in 8 stripes, to a fixed name, replacing the previous one
   sqlvm.backup.sql_backup:
@@ -222,6 +255,27 @@ backups:
     estimated_bytes:
       description: Allocated size the stripe count was computed from.
       type: int
+    copy_only:
+      description:
+        - Whether the backup is C(COPY_ONLY) - asked for with O(copy_only), or a full backup on a secondary replica of
+          an availability group, which SQL Server takes only as C(COPY_ONLY).
+      type: bool
+    copy_only_reason:
+      description: Why a full backup was made C(COPY_ONLY) although O(copy_only) was not set.
+      type: str
+      returned: when a full backup runs on a secondary replica without O(copy_only)
+    availability_group:
+      description: The availability group of the database.
+      type: str
+      returned: for a database in an availability group
+    replica_role:
+      description: This replica's role for the database, C(PRIMARY) or C(SECONDARY).
+      type: str
+      returned: for a database in an availability group
+    is_copy_only:
+      description: C(is_copy_only) of the backup set SQL Server recorded (msdb.dbo.backupset).
+      type: bool
+      returned: when run
     backup_size:
       description: Bytes backed up (msdb.dbo.backupset).
       type: int
@@ -269,6 +323,27 @@ skipped_databases:
   type: list
   elements: dict
   sample: [{database: tempdb, reason: tempdb cannot be backed up}]
+  contains:
+    database:
+      description: Database name.
+      type: str
+    reason:
+      description: Why it was not backed up.
+      type: str
+    availability_group:
+      description: The availability group, when the database was skipped because this is not its preferred backup replica.
+      type: str
+      returned: when skipped for that reason
+skipped_reason:
+  description:
+    - When nothing was backed up because this replica is not the preferred backup replica of the databases'
+      availability group, why (one sentence per database); otherwise V(null).
+  returned: always
+  type: str
+  sample: >-
+    this replica (SQLVM1) is not the preferred backup replica of 'Sales' in availability group ag-sql (automated
+    backup preference SECONDARY) (sys.fn_hadr_backup_is_preferred_replica is 0): the preferred replica backs it up.
+    Set backup_on_any_replica: true to back up here anyway.
 statements:
   description: The BACKUP (and RESTORE VERIFYONLY) statements run or, in check mode, that would run.
   returned: always

@@ -11,6 +11,13 @@ description:
   - Reads, and never changes - version and update level, host platform, clustering, server credentials (names and
     identities, never secrets), Microsoft Entra logins and sysadmin members, trace flags, and the last backup to URL of
     each database.
+  - Reports Always On availability group membership - RV(is_hadr_enabled), the groups this instance is a replica of
+    with this replica's role and the group's automated backup preference (RV(availability_groups)) and, per
+    availability database, whether this replica is its preferred backup replica
+    (C(sys.fn_hadr_backup_is_preferred_replica), RV(availability_databases)). The groups are read only when
+    C(SERVERPROPERTY('IsHadrEnabled')) is 1. The replica states need C(VIEW SERVER STATE)
+    (C(sys.dm_hadr_availability_replica_states)); without it RV(availability_groups) is empty, with a warning, and
+    RV(availability_databases) is still complete. An instance without groups returns V(false) and empty values.
   - Returns RV(managed_identity_backup_supported) (SQL Server 2022 CU17 or later, or 2025; Windows; not a failover
     cluster instance) and a readiness verdict RV(ready) with the RV(reasons) when not ready.
 author:
@@ -38,6 +45,11 @@ EXAMPLES = r"""
     sql_host: sqlvm1.contoso.internal
     container_url: https://contosobackups.blob.core.windows.net/sql
   register: info
+
+- name: Which availability databases does this replica back up?
+  ansible.builtin.debug:
+    msg: "{{ info.availability_databases | dict2items | selectattr('value.is_preferred_backup_replica')
+             | map(attribute='key') | list }}"
 
 - name: Stop with the reasons when it is not
   ansible.builtin.assert:
@@ -111,6 +123,52 @@ last_url_backups:
   returned: always
   type: dict
   sample: {Sales: {full: "2026-11-22T01:00:03", log: "2026-11-22T03:15:01"}}
+is_hadr_enabled:
+  description: C(SERVERPROPERTY('IsHadrEnabled')) - whether Always On availability groups are enabled on the instance.
+  returned: always
+  type: bool
+availability_groups:
+  description:
+    - The availability groups this instance is a replica of; empty when it is in none.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the group.
+      type: str
+    role:
+      description: This replica's role, C(PRIMARY) or C(SECONDARY) (C(RESOLVING) during a failover).
+      type: str
+    synchronization_health:
+      description: This replica's synchronization health, C(HEALTHY), C(PARTIALLY_HEALTHY) or C(NOT_HEALTHY).
+      type: str
+    automated_backup_preference:
+      description: The group's automated backup preference, C(PRIMARY), C(SECONDARY_ONLY), C(SECONDARY) or C(NONE).
+      type: str
+    replica_server_name:
+      description: This replica's server name in the group.
+      type: str
+    backup_priority:
+      description: This replica's backup priority (0 - never backs up, 1 to 100).
+      type: int
+    databases:
+      description: The group's databases on this instance.
+      type: list
+      elements: str
+  sample:
+    - {name: ag-sql, role: SECONDARY, synchronization_health: HEALTHY, automated_backup_preference: SECONDARY,
+       replica_server_name: SQLVM2, backup_priority: 50, databases: [Sales]}
+availability_databases:
+  description:
+    - Per database in an availability group, its group and whether this replica is its primary and its preferred
+      backup replica (C(sys.fn_hadr_backup_is_preferred_replica)), which M(sqlvm.backup.sql_backup) follows. Empty
+      when the instance is in no group.
+  returned: always
+  type: dict
+  sample:
+    Sales: {availability_group: ag-sql, automated_backup_preference: SECONDARY, is_primary_replica: false,
+            is_preferred_backup_replica: true}
 ready:
   description: Whether backups to URL with a managed identity can run.
   returned: always

@@ -28,7 +28,8 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import 
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_credential import credential_identity, split_container_url
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import check_instance, instance_from_row, supports_compression
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_info import (
+    availability_databases_from_rows, check_instance, instance_from_row, supports_compression)
 
 MAX_STRIPES = tsql.MAX_URLS
 MAX_BLOCKS_PER_BLOB = 50000
@@ -71,6 +72,7 @@ def argument_spec():
         verify=dict(type="bool", default=False),
         skip_if_backed_up_within=dict(type="int"),
         allow_unsupported_instance=dict(type="bool", default=False),
+        backup_on_any_replica=dict(type="bool", default=False),
     )
 
 
@@ -219,6 +221,54 @@ def select_databases(all_dbs, params, named=None):
     return selected, skipped
 
 
+SECONDARY_FULL_COPY_ONLY = (
+    "a full backup on a secondary replica of an availability group is made COPY_ONLY: SQL Server supports only "
+    "copy-only full backups there (Offload supported backups to secondary replicas of an availability group); it "
+    "cannot be the base of a differential backup.")
+
+
+def availability_decision(database, availability, backup_type, copy_only, any_replica, server=None):
+    """What to do with one database given its availability-group facts (sql_info.availability_databases_from_rows;
+    None: not in a group). Pure; raises before anything is written when the backup cannot run on this replica.
+
+    Returns dict(action="backup", copy_only, note) or dict(action="skip", reason). Following "Offload supported
+    backups to secondary replicas of an availability group" and "Configure backups on secondary replicas":
+    - a replica that sys.fn_hadr_backup_is_preferred_replica does not prefer skips (a backup job runs on every
+      replica and backs up on the preferred one), unless any_replica;
+    - on a secondary: BACKUP DATABASE only WITH COPY_ONLY (a full is made so), no differential, BACKUP LOG only
+      without COPY_ONLY (Msg 3059 otherwise);
+    - on the primary: every backup type, as outside a group.
+    """
+    if not availability:
+        return dict(action="backup", copy_only=bool(copy_only), note=None)
+    group = availability.get("availability_group") or "its availability group"
+    here = ("this replica (%s)" % server) if server else "this replica"
+    if not availability.get("is_preferred_backup_replica") and not any_replica:
+        preference = availability.get("automated_backup_preference")
+        return dict(action="skip", reason=(
+            "%s is not the preferred backup replica of %r in availability group %s%s "
+            "(sys.fn_hadr_backup_is_preferred_replica is 0): the preferred replica backs it up. Set "
+            "backup_on_any_replica: true to back up here anyway."
+            % (here, database, group, " (automated backup preference %s)" % preference if preference else "")))
+    if availability.get("is_primary_replica"):
+        return dict(action="backup", copy_only=bool(copy_only), note=None)
+    if backup_type == "differential":
+        raise PrerequisiteError(
+            "database %r: %s is a secondary replica of availability group %s, and SQL Server does not support "
+            "differential backups on secondary replicas (Offload supported backups to secondary replicas of an "
+            "availability group). Run differential backups on the primary replica (backup_on_any_replica: true there, "
+            "or set the group's automated backup preference to PRIMARY), or take a full or log backup here."
+            % (database, here, group))
+    if backup_type == "log" and copy_only:
+        raise PrerequisiteError(
+            "database %r: %s is a secondary replica of availability group %s, where SQL Server supports only regular "
+            "log backups, not COPY_ONLY ones (Offload supported backups to secondary replicas of an availability "
+            "group). Set copy_only: false (the log chain spans all replicas)." % (database, here, group))
+    if backup_type == "full":
+        return dict(action="backup", copy_only=True, note=None if copy_only else SECONDARY_FULL_COPY_ONLY)
+    return dict(action="backup", copy_only=False, note=None)
+
+
 def allocated_bytes(files, backup_type):
     """Bytes a backup can hold at most: data + log files for full/differential, log files for log."""
     total = 0
@@ -263,11 +313,13 @@ def plan(session, params, suffix=None, now=None):
     container_url = params["container_url"]
     skip_within = params.get("skip_if_backed_up_within")
     # One round trip for what every run reads: the credential, the instance, the databases (and the server's clock).
-    reads = [tsql.credential_by_name(container_url), tsql.server_properties(), tsql.list_databases()]
+    reads = [tsql.credential_by_name(container_url), tsql.server_properties(), tsql.list_databases(),
+             tsql.hadr_enabled()]
     if skip_within is not None:
         reads.append(tsql.server_time())
     sets = session.query_all(tsql.batch(*reads))
     sets += [[]] * (len(reads) - len(sets))
+    hadr_enabled = str((sets[3] or [{}])[0].get("is_hadr_enabled")).strip() in ("1", "True", "true")
     identity = credential_identity(sets[0], container_url, "BACKUP TO URL")
     instance = instance_from_row(sets[1][0])
     warnings = check_instance(instance, params.get("allow_unsupported_instance")) \
@@ -280,10 +332,24 @@ def plan(session, params, suffix=None, now=None):
     names = list(params.get("databases") or ()) or list(params.get("exclude_databases") or ())
     named = {name: (session.query(tsql.database_named(name)) or [None])[0] for name in names}
     selected, skipped = select_databases(sets[2], params, named)
+    # Always On: without IsHadrEnabled no database can be in a group, and nothing more is read.
+    availability = availability_databases_from_rows(session.query(tsql.availability_databases())) \
+        if hadr_enabled and selected else {}
+    server = instance.get("server_name") or instance.get("machine_name")
+    decisions = {}
+    for database in list(selected):
+        decision = availability_decision(database, availability.get(database), params["type"],
+                                         params.get("copy_only"), params.get("backup_on_any_replica"), server)
+        if decision["action"] == "skip":
+            selected.remove(database)
+            skipped.append(dict(database=database, reason=decision["reason"],
+                                availability_group=availability[database].get("availability_group")))
+        else:
+            decisions[database] = decision
     timestamp = now.strftime("%Y%m%dT%H%M%SZ")
     server_now = now
     if skip_within is not None and selected:
-        rows = sets[3]
+        rows = sets[4]
         server_now = rows[0]["now"] if rows and hasattr(rows[0].get("now"), "year") else now
     jobs = []
     for database in selected:
@@ -304,13 +370,17 @@ def plan(session, params, suffix=None, now=None):
             raise PrerequisiteError(
                 "blob %s already holds a backup (msdb backup history); refusing to overwrite it. Use another "
                 "blob_name_template or set overwrite: true." % existing[0])
-        statement = tsql.backup(database, urls, params["type"], copy_only=params.get("copy_only"),
+        decision = decisions[database]
+        if decision["note"]:
+            warnings = list(warnings) + ["database %r: %s" % (database, decision["note"])]
+        statement = tsql.backup(database, urls, params["type"], copy_only=decision["copy_only"],
                                 compression=compression, checksum=params.get("checksum", True),
                                 maxtransfersize=params["max_transfer_size"], blocksize=params["block_size"],
                                 overwrite=params.get("overwrite"))
         verify = tsql.restore_verifyonly(urls, checksum=params.get("checksum", True)) if params.get("verify") else None
         jobs.append(dict(database=database, urls=urls, stripes=stripes, estimated_bytes=size, statement=statement,
-                         verify=verify))
+                         verify=verify, copy_only=decision["copy_only"], copy_only_reason=decision["note"],
+                         availability=availability.get(database)))
     return instance, warnings, jobs, skipped
 
 
@@ -329,11 +399,26 @@ def ensure(session, params, check_mode):
         for job in jobs:
             results.append(_run_job(session, job, params))
     else:
-        results = [dict(database=j["database"], type=params["type"], urls=j["urls"], stripes=j["stripes"],
-                        estimated_bytes=j["estimated_bytes"]) for j in jobs]
-    # "skipped" is a reserved key of Ansible task results.
+        results = [_job_facts(j, params) for j in jobs]
+    # "skipped" is a reserved key of Ansible task results: the reason is skipped_reason, and per database in
+    # skipped_databases.
+    replica_skips = [s for s in skipped if "availability_group" in s]
+    skipped_reason = None
+    if not jobs and replica_skips:
+        skipped_reason = " ".join(s["reason"] for s in replica_skips)
     return Result(bool(jobs), warnings=warnings, backups=results, skipped_databases=skipped, statements=statements,
-                  compression_supported=supports_compression(instance))
+                  compression_supported=supports_compression(instance), skipped_reason=skipped_reason)
+
+
+def _job_facts(job, params):
+    facts = dict(database=job["database"], type=params["type"], urls=job["urls"], stripes=job["stripes"],
+                 estimated_bytes=job["estimated_bytes"], copy_only=job["copy_only"])
+    if job["copy_only_reason"]:
+        facts["copy_only_reason"] = job["copy_only_reason"]
+    if job["availability"]:
+        facts["availability_group"] = job["availability"].get("availability_group")
+        facts["replica_role"] = "PRIMARY" if job["availability"].get("is_primary_replica") else "SECONDARY"
+    return facts
 
 
 def _run_job(session, job, params):
@@ -342,8 +427,8 @@ def _run_job(session, job, params):
     session.execute(job["statement"])
     duration = time.time() - start
     messages = session.messages[before:]
-    result = dict(database=job["database"], type=params["type"], urls=job["urls"], stripes=job["stripes"],
-                  estimated_bytes=job["estimated_bytes"], duration_seconds=round(duration, 3), messages=messages)
+    result = _job_facts(job, params)
+    result.update(duration_seconds=round(duration, 3), messages=messages)
     rows = session.query(tsql.last_backup_set(job["database"]))
     if rows:
         row = rows[0]

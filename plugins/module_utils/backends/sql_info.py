@@ -15,7 +15,7 @@ Rules, with their sources:
 """
 from __future__ import annotations
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import PrerequisiteError
+from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import PrerequisiteError, SqlServerError
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.result import Result
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
@@ -38,7 +38,8 @@ def validate(params):
 
 def read(session, params):
     """Result: never changed; the facts of gather() are its values."""
-    return Result(False, **gather(session, params.get("container_url")))
+    facts = gather(session, params.get("container_url"))
+    return Result(False, warnings=facts.pop("warnings", None), **facts)
 
 
 def read_server(params, connect):
@@ -154,8 +155,9 @@ _BACKUP_TYPE_NAMES = {"D": "full", "I": "differential", "L": "log"}
 def gather(session, container_url=None):
     # One round trip: every read of the report in one batch, DBCC last (it may answer no result set).
     sets = session.query_all(tsql.batch(tsql.server_properties(), tsql.all_credentials(), tsql.entra_logins(),
-                                        tsql.sysadmin_members(), tsql.last_url_backups(), tsql.all_trace_flags()))
-    sets += [[]] * (6 - len(sets))
+                                        tsql.sysadmin_members(), tsql.last_url_backups(), tsql.hadr_enabled(),
+                                        tsql.all_trace_flags()))
+    sets += [[]] * (7 - len(sets))
     instance = instance_from_row(sets[0][0])
     supported, hard, soft = managed_identity_verdict(instance)
     credentials = [
@@ -167,7 +169,9 @@ def gather(session, container_url=None):
     entra = [dict(name=r["name"], type="entra_group" if (r.get("type") or "").strip() == "X" else "entra",
                   enabled=not bool(r.get("is_disabled"))) for r in sets[2]]
     sysadmins = [dict(name=r["name"], type=(r.get("type") or "").strip()) for r in sets[3]]
-    flags = _trace_flags(sets[5])
+    flags = _trace_flags(sets[6])
+    hadr_enabled = _flag((sets[5] or [{}])[0].get("is_hadr_enabled"))
+    groups, ag_databases, ag_warnings = read_availability(session) if hadr_enabled else ([], {}, [])
     last = {}
     for row in sets[4]:  # newest first: keep the first per database and type
         kind = _BACKUP_TYPE_NAMES.get((row.get("type") or "").strip(), row.get("type"))
@@ -187,7 +191,7 @@ def gather(session, container_url=None):
         reasons.append("no Microsoft Entra logins exist; create them for the people and principals who operate backups "
                        "(sqlvm.backup.sql_login).")
     instance.pop("version_tuple", None)
-    return dict(
+    facts = dict(
         instance=instance,
         managed_identity_backup_supported=supported,
         credentials=credentials,
@@ -196,9 +200,61 @@ def gather(session, container_url=None):
         entra_sysadmins=[s["name"] for s in entra_sysadmins],
         trace_flags=flags,
         last_url_backups=last,
+        is_hadr_enabled=hadr_enabled,
+        availability_groups=groups,
+        availability_databases=ag_databases,
         ready=not reasons,
         reasons=reasons,
     )
+    if ag_warnings:  # read() returns them as the task's warnings
+        facts["warnings"] = ag_warnings
+    return facts
+
+
+def read_availability(session):
+    """(availability_groups, availability_databases, warnings) of an instance with Always On enabled, in one round trip:
+    the groups this instance is a replica of (this replica's role and health, the group's backup preference, its
+    databases) and, per availability database, whether this replica is its primary and its preferred backup replica
+    (sys.fn_hadr_backup_is_preferred_replica)."""
+    warnings = []
+    try:
+        sets = session.query_all(tsql.batch(tsql.local_availability_groups(), tsql.availability_databases()))
+    except SqlServerError as error:
+        # sys.dm_hadr_availability_replica_states needs VIEW SERVER STATE (Msg 300 without it); the databases and the
+        # preferred-replica function do not, so report those and say what is missing.
+        if error.number not in (297, 300):
+            raise
+        warnings.append("the connecting login may not read sys.dm_hadr_availability_replica_states (it needs VIEW "
+                        "SERVER STATE), so availability_groups is empty; availability_databases is complete. Grant "
+                        "VIEW SERVER STATE to report the groups.")
+        sets = [[], session.query(tsql.availability_databases())]
+    sets += [[]] * (2 - len(sets))
+    databases = availability_databases_from_rows(sets[1])
+    groups = []
+    for row in sets[0]:
+        name = row.get("name")
+        groups.append(dict(
+            name=name,
+            role=(row.get("role_desc") or "").strip() or None,
+            synchronization_health=row.get("synchronization_health_desc"),
+            automated_backup_preference=row.get("automated_backup_preference_desc"),
+            replica_server_name=row.get("replica_server_name"),
+            backup_priority=row.get("backup_priority"),
+            databases=sorted(db for db, facts in databases.items() if facts["availability_group"] == name)))
+    return groups, databases, warnings
+
+
+def availability_databases_from_rows(rows):
+    """{database: {availability_group, automated_backup_preference, is_primary_replica,
+    is_preferred_backup_replica}} from tsql.availability_databases() rows."""
+    out = {}
+    for row in rows:
+        out[row["database_name"]] = dict(
+            availability_group=row.get("group_name"),
+            automated_backup_preference=row.get("automated_backup_preference"),
+            is_primary_replica=_flag(row.get("is_primary_replica")),
+            is_preferred_backup_replica=_flag(row.get("is_preferred_backup_replica")))
+    return out
 
 
 def _iso(value):

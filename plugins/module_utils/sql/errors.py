@@ -100,6 +100,16 @@ _KNOWN = {
     15063: ("the login already has a user in this database under another name",
             "use that user name (databases[].user) or drop it first"),
     37353: ("the principal is not unique in Microsoft Entra ID", "give object_id to pick the principal"),
+    # Offload supported backups to secondary replicas of an availability group: a secondary takes only COPY_ONLY full
+    # and regular log backups. sql_backup plans for that; this answer means the replica's role changed (a failover)
+    # between the plan and the statement.
+    3059: ("this replica is a secondary replica of an availability group, where SQL Server runs only COPY_ONLY full and "
+           "regular (not COPY_ONLY) log backups - the replica may have become a secondary since the task read its role",
+           "run the task again (sql_backup reads the role and backs up on the preferred replica), or take a differential "
+           "backup on the primary replica"),
+    3104: ("the database has joined an availability group; RESTORE cannot run onto an availability database",
+           "restore under another name (sql_restore database), or remove the database from the availability group "
+           "first"),
 }
 
 _PERMISSION_NUMBERS = frozenset((229, 230, 262, 297, 300, 15247, 15151, 916, 2571, 3110))

@@ -588,3 +588,44 @@ def restore_step(database, urls, log=False, moves=(), replace=False, finish="nor
         options.append("STATS = %d" % int(stats))
     return _write("RESTORE %s %s FROM %s WITH %s" % ("LOG" if log else "DATABASE", quoted, clause, ", ".join(options)),
                   *params)
+
+
+# --------------------------------------------------------------------------- Always On availability groups
+# (sql_info's membership report, sql_backup's preferred-replica decision; Microsoft Learn "Offload supported backups
+# to secondary replicas of an availability group", "sys.fn_hadr_backup_is_preferred_replica (Transact-SQL)")
+
+def hadr_enabled():
+    """SERVERPROPERTY('IsHadrEnabled'): 1 when Always On availability groups are enabled on the instance. Without it
+    no database can be in a group, so the reads below (which need VIEW SERVER STATE for the DMVs) are skipped."""
+    return _read("SELECT CAST(SERVERPROPERTY('IsHadrEnabled') AS int) AS is_hadr_enabled")
+
+
+def local_availability_groups():
+    """The groups this instance is a replica of, with this replica's role and health (is_local = 1): the
+    automated backup preference is the group's, the backup priority this replica's."""
+    return _read(
+        "SELECT ag.name, ag.automated_backup_preference_desc, ar.replica_server_name, ar.backup_priority, "
+        "rs.role_desc, rs.synchronization_health_desc "
+        "FROM sys.availability_groups AS ag "
+        "JOIN sys.availability_replicas AS ar ON ar.group_id = ag.group_id "
+        "JOIN sys.dm_hadr_availability_replica_states AS rs ON rs.replica_id = ar.replica_id "
+        "WHERE rs.is_local = 1 ORDER BY ag.name")
+
+
+def availability_databases():
+    """Every database of this instance that is in an availability group (sys.databases.replica_id is the local
+    replica's id), its group, whether this replica is its primary and whether it is the preferred backup replica.
+
+    sys.fn_hadr_backup_is_preferred_replica weighs the group's automated backup preference, the replicas' backup
+    priorities and which replicas are online and connected - the check a backup job is meant to make on every
+    replica. The catalog views are LEFT JOINed: a login that may not see them still gets the two functions.
+    """
+    return _read(
+        "SELECT d.name AS database_name, ag.name AS group_name, "
+        "ag.automated_backup_preference_desc AS automated_backup_preference, "
+        "sys.fn_hadr_is_primary_replica(d.name) AS is_primary_replica, "
+        "sys.fn_hadr_backup_is_preferred_replica(d.name) AS is_preferred_backup_replica "
+        "FROM sys.databases AS d "
+        "LEFT JOIN sys.availability_replicas AS ar ON ar.replica_id = d.replica_id "
+        "LEFT JOIN sys.availability_groups AS ag ON ag.group_id = ar.group_id "
+        "WHERE d.replica_id IS NOT NULL ORDER BY d.name")

@@ -44,6 +44,10 @@ CASES = [
     (33129, "Cannot use the DISABLE option with a Windows group or an Azure AD group.", "drop the group"),
     (2571, "User 'ops' does not have permission to run DBCC TRACEON.", "sysadmin"),
     (3110, "User does not have permission to RESTORE database 'app_copy'.", "dbcreator"),
+    (3059, "This BACKUP or RESTORE command is not supported on a database mirror or secondary replica.",
+     "preferred replica"),
+    (3104, "RESTORE cannot operate on database 'app' because it is configured for database mirroring or has joined an "
+           "availability group.", "another name"),
 ]
 
 
