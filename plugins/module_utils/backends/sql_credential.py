@@ -32,7 +32,6 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.sql import tsql
 from ansible_collections.sqlvm.backup.plugins.module_utils.sql.connection import storage_suffix
 
 
-
 def argument_spec():
     return dict(
         url=dict(type="str", required=True, aliases=["name"]),

@@ -7,11 +7,12 @@ import yaml
 
 from _collection import ROOT, run
 
-# The goal is 150 KB. With the GPL-3.0 text (12 KB compressed), the README (7 KB) and the changelog (7 KB) the
-# tarball is 173 KB at version 0.2.0; plugins/module_utils alone is 350 KB before compression. Shipping tests/
-# again would add more than 250 KB: this bound catches that, and the content checks below catch anything a
-# user does not run whatever its size.
-MAX_TARBALL_BYTES = 190 * 1024
+# The goal was 150 KB. With the GPL-3.0 text (12 KB compressed), the README and the changelog the tarball was
+# 173 KB at 0.2.0's first modules; with the fleet readers, the inventory plugin, restore chains, retention and the
+# network checks it is 265 KB, all of it code and its documentation (plugins/ is 750 KB before compression, docs/
+# and tests/ are not shipped). Shipping tests/ again would add more than 250 KB: this bound catches that, and the
+# content checks below catch anything a user does not run whatever its size.
+MAX_TARBALL_BYTES = 300 * 1024
 # Paths a user never runs: the tests and the test world (with its node modules), benchmarks, build output,
 # developer configuration, changelog sources, the EE build definition and the AWX project example.
 EXCLUDED_PREFIXES = ("tests/", "bench/", "build/", ".ci/", ".venv/", "examples/", "meta/ee/", "changelogs/fragments/",
