@@ -155,7 +155,9 @@ def test_attention_cancels_a_delayed_statement(world):
         cur.fetchall()
     assert time.monotonic() - t0 < 4
     backend.faults.clear()
-    assert cur.execute("SELECT 2").fetchone()[0] == 2
+    # The connection stays usable. A new statement handle: the cancelled one's ODBC state after an SQLCancel from
+    # another thread is the driver manager's business (unixODBC may answer HY010 on it), not the server's.
+    assert conn.cursor().execute("SELECT 2").fetchone()[0] == 2
 
 
 def test_pytds_as_an_independent_client(world):
