@@ -22,3 +22,9 @@ def test_ci_runs_make_deps_then_make_test():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make deps" in ci and "make test" in ci
     assert ci.index("make deps") < ci.index("make test")
+    assert "make test-extended" in ci and "make test-lowest" in ci
+
+
+def test_the_extended_tests_run_in_ci_not_in_make_test():
+    assert '-m "not extended"' in _dry_run("integration")
+    assert "-m extended" in _dry_run("test-extended")

@@ -137,7 +137,7 @@ def test_retention_is_one_lifecycle_rule_per_container_created_once_then_unchang
     days = {"backup_retention_days": 30}
 
     def retention_tasks(run):
-        return [t for t in run.tasks(action="sqlvm.backup.blob_retention")]
+        return list(run.tasks(action="sqlvm.backup.blob_retention"))
 
     check = fleet.play("backup_ready.yml", check=True, tags="retention", extra_vars=days)
     assert check.rc == 0, check

@@ -1,7 +1,12 @@
 """Throttling at fleet scale: with ARM's write bucket shrunk in the world (setting throttle_limits; Azure's is
 200 burst, 10/s), concurrent writers meet HTTP 429 and every one of them still succeeds, waiting as Retry-After
 says (module_utils/azure/pipeline.py, throttle_delay)."""
+import pytest
+
 from _fleet import ELIGIBLE
+
+# CI runs these after make test (make test-extended): each waits out many throttled writes.
+pytestmark = pytest.mark.extended
 
 
 def test_concurrent_writers_meet_throttling_and_all_succeed(fleet):

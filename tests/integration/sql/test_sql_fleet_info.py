@@ -241,6 +241,7 @@ def generated_world(tmp_path_factory):
         started.stop()
 
 
+@pytest.mark.extended
 def test_a_generated_fleet_is_read_in_one_task_with_one_login_per_server(generated_world, tmp_path):
     generated_world.reset()
     hosts = _inventory(generated_world)
