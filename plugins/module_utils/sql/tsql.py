@@ -472,28 +472,10 @@ def restore_verifyonly(urls, checksum=True):
 
 def restore(database, urls, log=False, moves=(), replace=False, recovery=True, stopat=None, stats=10,
             checksum=True):
-    """RESTORE DATABASE|LOG [db] FROM URL = @u... WITH MOVE @l TO @p, ..."""
-    quoted = quote_name(database, "database name")
-    clause, params = _from_urls(urls)
-    options = []
-    for logical, physical in moves:
-        _check_text(logical, "logical file name")
-        _check_text(physical, "file path")
-        options.append("MOVE ? TO ?")
-        params.extend([logical, physical])
-    if replace:
-        options.append("REPLACE")
-    options.append("RECOVERY" if recovery else "NORECOVERY")
-    if checksum:
-        options.append("CHECKSUM")
-    if stopat:
-        _check_text(stopat, "stopat")
-        options.append("STOPAT = ?")
-        params.append(stopat)
-    if stats:
-        options.append("STATS = %d" % int(stats))
-    sql = "RESTORE %s %s FROM %s WITH %s" % ("LOG" if log else "DATABASE", quoted, clause, ", ".join(options))
-    return _write(sql, *params)
+    """RESTORE DATABASE|LOG [db] FROM URL = @u... WITH MOVE @l TO @p, ... (one backup set: restore_step with RECOVERY
+    or NORECOVERY)."""
+    return restore_step(database, urls, log=log, moves=moves, replace=replace,
+                        finish="recovery" if recovery else "norecovery", stopat=stopat, checksum=checksum, stats=stats)
 
 
 def last_restore(database):
