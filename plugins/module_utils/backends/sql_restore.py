@@ -360,14 +360,20 @@ def ensure(session, params, check_mode):
     return result
 
 
-def _restored_from_same(session, database, urls):
+def _last_restored_devices(session, database):
+    """The URLs of the backup set `database` was last restored from (msdb.dbo.restorehistory); empty when none
+    or when msdb cannot be read."""
     try:
         last = session.query(tsql.last_restore(database))
         if not last:
-            return False
-        devices = {r["physical_device_name"] for r in session.query(tsql.backup_set_urls(last[0]["backup_set_id"]))}
+            return set()
+        return {r["physical_device_name"] for r in session.query(tsql.backup_set_urls(last[0]["backup_set_id"]))}
     except SqlServerError:
-        return False
+        return set()
+
+
+def _restored_from_same(session, database, urls):
+    devices = _last_restored_devices(session, database)
     return bool(devices) and devices == set(urls)
 
 
@@ -468,11 +474,5 @@ def _moment(stopat):
 
 def _restored_from_chain(session, database, chain):
     """Was `database` last restored from a backup of `chain` (msdb.dbo.restorehistory)?"""
-    try:
-        last = session.query(tsql.last_restore(database))
-        if not last:
-            return False
-        devices = {r["physical_device_name"] for r in session.query(tsql.backup_set_urls(last[0]["backup_set_id"]))}
-    except SqlServerError:
-        return False
-    return any(devices == set(entry["urls"]) for entry in chain)
+    devices = _last_restored_devices(session, database)
+    return bool(devices) and any(devices == set(entry["urls"]) for entry in chain)
