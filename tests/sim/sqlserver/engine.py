@@ -464,19 +464,7 @@ class Parser:
             if self.is_kw("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "INDEX", "PERIOD"):
                 raise E.not_modelled(f"CREATE TABLE … {self.tok.value.upper()} (a table constraint)")
             cname = self.name()
-            tname = self.name()
-            length = None
-            if self.opt_op("("):
-                if self.opt_kw("MAX"):
-                    length = "max"
-                else:
-                    t = self.next()
-                    if t.kind != "num":
-                        raise self.fail(t)
-                    length = t.value
-                    if self.opt_op(","):
-                        self.next()
-                self.op(")")
+            tname, length = self.p_type_spec()
             try:
                 C.parse_type_name(tname, length)
             except KeyError:
@@ -929,7 +917,8 @@ class Parser:
             return ("col", parts)
         raise self.fail()
 
-    def p_type(self):
+    def p_type_spec(self):
+        """A type as written: (name, length) with length None, 'max' or the first number (a scale is skipped)."""
         name = self.name()
         length = None
         if self.opt_op("("):
@@ -943,6 +932,10 @@ class Parser:
                 if self.opt_op(","):
                     self.next()
             self.op(")")
+        return name, length
+
+    def p_type(self):
+        name, length = self.p_type_spec()
         try:
             return C.parse_type_name(name, length)
         except KeyError:
