@@ -1,11 +1,13 @@
 """make bench (fleet part): playbooks/backup_ready.yml on a fresh and on an already converged world of
 N SQL VMs (forks 10), then playbooks/compliance.yml --check on it - through the playbooks' fleet path (two
-run_once fleet reads, then per-host tasks only for hosts with something to write; docs/design.md "Fleet path").
+run_once fleet reads, then one run_once backup_ready_fleet task for every host's missing writes; docs/design.md
+"Fleet path").
 
     .venv/bin/python bench/fleet.py [--vms 100] [--forks 10]
     .venv/bin/python bench/fleet.py --vms 1000          # the fleet-scale run (docs/development.md figures)
     .venv/bin/python bench/fleet.py --vms 1000 --runs compliance-fresh   # the read-only run alone
     .venv/bin/python bench/fleet.py --per-host          # the per-host path (compliance_fleet/backup_ready_fleet false)
+    .venv/bin/python bench/fleet.py --per-host-writes   # fleet reads, but the role writes host by host
 
 Per run: wall seconds, the CPU seconds it used (ansible-playbook and every process it started: the
 RUSAGE_CHILDREN difference), the load average when it ended, and the world's requests - ARM, Microsoft Graph
@@ -84,10 +86,12 @@ def ping_floor(world, workdir):
     return completed.returncode, seconds, cpu
 
 
-def run_playbook(world, workdir, playbook, forks, check=False, per_host=False):
+def run_playbook(world, workdir, playbook, forks, check=False, per_host=False, per_host_writes=False):
     command = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", world.env["SIM_INVENTORY"],
                "-e", "@%s" % WORLD_VARS, "-e", "compliance_report_dir=%s" % (workdir / "report"),
                "-f", str(forks), str(ROOT / "playbooks" / playbook)] + (["--check"] if check else [])
+    if per_host_writes:
+        command += ["-e", "backup_ready_batch_writes=false"]
     if per_host:
         command += ["-e", "compliance_fleet=false", "-e", "backup_ready_fleet=false"]
     environ = _environment(world, workdir)
@@ -154,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--vms", type=int, default=100)
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--per-host", action="store_true", help="the playbooks' per-host path instead of the fleet path")
+    parser.add_argument("--per-host-writes", action="store_true",
+                        help="backup_ready.yml reads the fleet at once but writes host by host (backup_ready_batch_writes=false)")
     parser.add_argument("--runs", default="fresh,converged,compliance",
                         help="which runs, in order, comma-separated: compliance-fresh (compliance.yml --check on the "
                              "fresh world), fresh, converged, compliance (default: fresh,converged,compliance)")
@@ -169,7 +175,8 @@ def main(argv=None):
     try:
         rc, seconds, cpu = ping_floor(world, workdir)
         print("fleet bench: %d SQL VMs, forks %d, %s path, pipelining on; %d CPUs, load average %.2f %.2f %.2f"
-              % ((args.vms, args.forks, "per-host" if args.per_host else "fleet", os.cpu_count())
+              % ((args.vms, args.forks, "per-host" if args.per_host else
+                  "fleet (per-host writes)" if args.per_host_writes else "fleet", os.cpu_count())
                  + os.getloadavg()))
         print("ping floor (ansible localhost -m ping): rc %d, %.1f s wall, %.1f s CPU" % (rc, seconds, cpu), flush=True)
         header = ("run", "rc", "wall s", "cpu s", "load 1m", "arm r/w", "graph r/w", "tds r/w", "tokens", "429")
@@ -177,7 +184,7 @@ def main(argv=None):
         for run in args.runs.split(","):
             label, playbook, check = RUNS[run.strip()]
             rc, seconds, cpu, requests, results = run_playbook(world, workdir, playbook, args.forks, check,
-                                                               args.per_host)
+                                                               args.per_host, args.per_host_writes)
             failures += rc != 0
             counts = request_counts(requests)
             print("%-36s %3d %8.1f %8.1f %7.2f %11s %10s %11s %7d %6d" % (

@@ -49,6 +49,8 @@ LOGIN_KEYS = ("name", "object_id", "server_roles", "state")
 ROLE_PREFIX = "backup_ready_"
 # The steps of backup_ready that write, in the order the role runs them (roles/backup_ready/tasks/main.yml).
 WRITE_STEPS = ("identity", "directory", "storage", "logins", "credential", "probe")
+# The steps sqlvm.backup.backup_ready_fleet runs for the whole fleet in one task (the probe stays per host).
+FLEET_WRITE_STEPS = ("identity", "directory", "storage", "logins", "credential")
 NOT_READ = "not read: the fleet read did not return this host"
 
 
@@ -447,6 +449,73 @@ def _state(azure_part, sql_part, steps):
     return {"sqlvm_info": azure_part, "sql_info": sql_part or {}, "steps": list(steps)}
 
 
+def _tag_selected(step, run_tags, skip_tags):
+    """Whether --tags / --skip-tags select the role's task of ``step`` (tagged with the step's name)."""
+    run_tags = set(run_tags or ("all",))
+    if step in set(skip_tags or ()):
+        return False
+    return bool(run_tags & {"all", "tagged", step})
+
+
+def _write_entry(name, host, state, steps, default_subscription):
+    """backup_ready_fleet's entry for one host: the options the role's tasks of ``steps`` would pass."""
+    inputs = host_inputs(name, host, ROLE_PREFIX, default_subscription)
+    role = _role_options(host)
+    azure_part, sql_part = _as_dict(state.get("sqlvm_info")), _as_dict(state.get("sql_info"))
+    build, clustered = _sql_facts(sql_part)
+    clustered = clustered if isinstance(clustered, bool) else inputs["sql_clustered"]
+    entry = {"host": name, "steps": list(steps), "resource_group": inputs["resource_group"],
+             "vm_name": inputs["vm_name"], "sql_vm_name": inputs["sql_vm_name"],
+             "identity": primary_identity_choice(azure_part, role["identity"]),
+             "identity_exclusive": bool(_bool(role["identity_exclusive"])),
+             "principal_id": azure_part.get("primary_principal_id") or None,
+             "directory_method": role["directory_method"],
+             "directory_group_id": role["directory_group_id"] or None,
+             "storage_account": inputs["storage_account"] or None,
+             "storage_resource_group": inputs["storage_resource_group"] or None,
+             "storage_container": inputs["storage_container"] if inputs["storage_scope"] == "container" else None,
+             "logins": list(role["logins"] or ()), "container_urls": inputs["container_urls"]}
+    if inputs["subscription_id"]:
+        entry["subscription_id"] = inputs["subscription_id"]
+    if build or inputs["sql_version"]:
+        entry["sql_version"] = str(build or inputs["sql_version"])
+    if isinstance(clustered, bool):
+        entry["failover_cluster_instance"] = clustered
+    if any(step in FLEET_WRITE_STEPS[3:] for step in steps):
+        server = _server_target(inputs)
+        server.pop("host")
+        server.pop("container_url", None)
+        entry.update(server)
+    return entry
+
+
+def fleet_writes(plan, hostvars, run_tags=None, skip_tags=None, batch=True, default_subscription=""):
+    """Who does each writing step of ``plan`` (fleet_plan's result):
+
+    - ``hosts``: the entries of sqlvm.backup.backup_ready_fleet - each host's steps that one task converges for the
+      whole fleet (identity, directory, storage, logins, credential), those --tags/--skip-tags select;
+    - ``role``: ``{host, state}`` for the hosts the role still runs on - a host whose read failed (state None: the
+      role reads it itself), one that fails for being ineligible, and the probe, which needs the host's own tasks.
+      With ``batch=False`` every writer is here with all its steps (the per-host writing path)."""
+    plan = _as_dict(plan)
+    result = {"hosts": [], "role": []}
+    for writer in plan.get("writers") or ():
+        writer = _as_dict(writer)
+        name, state = str(writer.get("host")), writer.get("state")
+        steps = list(writer.get("steps") or ())
+        if not batch or not isinstance(state, dict):
+            result["role"].append({"host": name, "state": state, "steps": steps})
+            continue
+        batched = [step for step in steps if step in FLEET_WRITE_STEPS]
+        selected = [step for step in batched if _tag_selected(step, run_tags, skip_tags)]
+        rest = [step for step in steps if step not in FLEET_WRITE_STEPS]
+        if selected:
+            result["hosts"].append(_write_entry(name, _host(hostvars, name), state, selected, default_subscription))
+        if rest or not steps:
+            result["role"].append({"host": name, "state": dict(state, steps=rest), "steps": rest})
+    return result
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -454,5 +523,6 @@ class FilterModule:
             "fleet_targets": fleet_targets,
             "fleet_entries": fleet_entries,
             "fleet_plan": fleet_plan,
+            "fleet_writes": fleet_writes,
             "backup_ready_input_problems": backup_ready_input_problems,
         }

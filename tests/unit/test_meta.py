@@ -10,7 +10,7 @@ SQL_MODULES = {"sql_login", "sql_credential", "sql_backup", "sql_restore", "sql_
 # Log in to SQL Server but take no sql_host (a list of servers instead): not in the sql group.
 SQL_FLEET_MODULES = {"sql_fleet_info"}
 MODULES = ({"sqlvm_identity", "entra_directory_reader", "role_assignment", "backup_vault_identity", "sqlvm_info",
-            "sqlvm_fleet_info", "blob_retention"} | SQL_MODULES | SQL_FLEET_MODULES)
+            "sqlvm_fleet_info", "blob_retention", "backup_ready_fleet"} | SQL_MODULES | SQL_FLEET_MODULES)
 
 
 def _runtime():

@@ -17,6 +17,10 @@ WORLD_VARS = PLAYBOOKS / "inventories" / "world.yml"
 ELIGIBLE = ("sqlvm-fresh", "sqlvm-noentra", "sqlvm-nodir", "sqlvm-nostorage")
 INELIGIBLE = {"sqlvm-2019": "2019", "sqlvm-cu16": "CU17", "sqlvm-linux": "Linux", "sqlvm-fci": "failover cluster"}
 
+# The module each step of backup_ready_fleet runs the code of.
+STEP_MODULES = {"identity": "sqlvm_identity", "directory": "entra_directory_reader", "storage": "role_assignment",
+                "logins": "sql_login", "credential": "sql_credential"}
+
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -52,6 +56,22 @@ class FleetRun:
     def changed_actions(self, host):
         return sorted({r["action"].rsplit(".", 1)[-1] for r in self.records
                        if r["host"] == host and r["result"].get("changed") and r["status"] == "ok"})
+
+    def changed_modules(self, host):
+        """The collection's modules whose work changed ``host``: its own tasks' (the role's) and its steps in the
+        one backup_ready_fleet task (each step is that module's code), sorted."""
+        found = {r["action"].rsplit(".", 1)[-1] for r in self.records
+                 if r["host"] == host and r["action"].startswith("sqlvm.backup.") and r["result"].get("changed")
+                 and r["status"] == "ok"}
+        found.discard("backup_ready_fleet")
+        for outcome in self.fleet_outcomes(host):
+            found |= {STEP_MODULES[step] for step, result in outcome.get("steps", {}).items() if result.get("changed")}
+        return sorted(found)
+
+    def fleet_outcomes(self, host):
+        """``host``'s entries in the backup_ready_fleet task's result (none when that task did not write it)."""
+        return [r["result"]["hosts"][host] for r in self.records if r["action"].endswith("backup_ready_fleet")
+                and r["status"] != "skipped" and host in r["result"].get("hosts", {})]
 
     def __repr__(self):
         return "FleetRun(rc=%s, recap=%s)\n%s" % (self.rc, self.recap, self.output[-6000:])

@@ -76,15 +76,16 @@ def test_check_diff_on_a_fresh_world_shows_every_change_and_writes_nothing(fleet
         assert run.recap[vm]["changed"] > 0, run
     for vm in INELIGIBLE:
         assert run.recap.get(vm, {"changed": 0})["changed"] == 0, run
-    fresh = run.changed_actions("sqlvm-fresh")
+    fresh = run.changed_modules("sqlvm-fresh")
     assert "sqlvm_identity" in fresh
     # The grants that wait for the identity Azure has not created yet are shown too.
-    waiting = [r for r in run.tasks(host="sqlvm-fresh") if r["result"].get("changed") and r["action"].endswith("debug")]
-    assert len(waiting) == 2, waiting
-    identity = run.tasks(host="sqlvm-fresh", action="sqlvm_identity")[0]["result"]
-    assert identity["diff"]["before"] != identity["diff"]["after"]
-    assert run.changed_actions("sqlvm-nodir")[:1] == ["entra_directory_reader"]
-    assert "role_assignment" in run.changed_actions("sqlvm-nostorage")
+    [outcome] = run.fleet_outcomes("sqlvm-fresh")
+    waiting = [step for step, result in outcome["steps"].items() if result.get("waits_for")]
+    assert sorted(waiting) == ["directory", "storage"], outcome
+    [write] = [r["result"] for r in run.tasks(action="sqlvm.backup.backup_ready_fleet")]
+    assert write["diff"]["before"]["sqlvm-fresh"]["identity"] != write["diff"]["after"]["sqlvm-fresh"]["identity"]
+    assert run.changed_modules("sqlvm-nodir")[:1] == ["entra_directory_reader"]
+    assert "role_assignment" in run.changed_modules("sqlvm-nostorage")
     assert {vm: v["ready"] for vm, v in fleet.admin.readiness().items() if vm in ELIGIBLE} == dict.fromkeys(
         ELIGIBLE, False)
 
@@ -100,11 +101,11 @@ def test_a_vm_missing_one_azure_step_converges(fleet, vm, step):
 
     assert run.rc == 0, run
     assert fleet.admin.readiness()[vm]["ready"] is True
-    changed = set(run.changed_actions(vm)) & AZURE_STEPS
+    changed = set(run.changed_modules(vm)) & AZURE_STEPS
     if vm == "sqlvm-fresh":
         assert changed == AZURE_STEPS
     else:
-        assert changed == {step}, run.changed_actions(vm)
+        assert changed == {step}, run.changed_modules(vm)
 
 
 @pytest.mark.parametrize("module, absent", [
@@ -125,4 +126,4 @@ def test_a_vm_missing_its_login_or_credential_converges(fleet, module, absent):
     run = fleet.play("backup_ready.yml", limit=vm)
 
     assert run.rc == 0, run
-    assert run.changed_actions(vm) == [module]
+    assert run.changed_modules(vm) == [module]

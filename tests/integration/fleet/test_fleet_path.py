@@ -66,16 +66,33 @@ def _modules_run(run, host):
             if r["action"].startswith("sqlvm.backup.") and r["status"] != "skipped"]
 
 
+def _fleet_write(run):
+    """The one backup_ready_fleet task's result."""
+    found = [r["result"] for r in run.tasks(action="sqlvm.backup.backup_ready_fleet") if r["status"] != "skipped"]
+    assert len(found) == 1, run
+    return found[0]
+
+
+def _changed_steps(result, host):
+    return sorted(step for step, outcome in result["hosts"][host]["steps"].items() if outcome.get("changed"))
+
+
 def test_converge_through_the_fleet_path_then_a_converged_rerun_reads_twice_and_writes_nothing(fleet):
     run = fleet.play("backup_ready.yml")
 
     assert run.rc == 0, run
     verdicts = fleet.admin.readiness()
     assert {vm: verdicts[vm]["ready"] for vm in ELIGIBLE} == dict.fromkeys(ELIGIBLE, True)
-    # Only the hosts with something to write ran the role, and only their missing steps: sqlvm-nodir has its
-    # identity and storage role, so neither sqlvm_identity nor role_assignment ran for it.
+    # Three module processes in all: the two reads, then one task that wrote every host's missing steps - only
+    # those: sqlvm-nodir has its identity and storage role, so neither ran for it.
+    assert run.module_actions() == FLEET_READS + ["backup_ready_fleet"]
+    written = _fleet_write(run)
+    assert sorted(written["hosts"]) == sorted(ELIGIBLE)
+    assert sorted(written["hosts"]["sqlvm-nodir"]["steps"]) == ["credential", "directory", "logins"]
+    assert written["failed_hosts"] == [] and written["summary"]["changed"] == len(ELIGIBLE)
+    # Each changed host has its own recap line (one report task, no module process); the ineligible ones none.
     assert set(run.hosts_with_tasks()) <= set(ELIGIBLE), run.hosts_with_tasks()
-    assert _modules_run(run, "sqlvm-nodir") == ["entra_directory_reader", "sql_login", "sql_credential"]
+    assert {vm: run.recap[vm]["changed"] > 0 for vm in ELIGIBLE} == dict.fromkeys(ELIGIBLE, True)
     for vm, words in INELIGIBLE.items():
         assert vm not in run.recap or run.recap[vm]["changed"] == 0
         assert words.lower() in run.output.lower()
@@ -87,6 +104,7 @@ def test_converge_through_the_fleet_path_then_a_converged_rerun_reads_twice_and_
     assert {host: recap["changed"] for host, recap in second.recap.items()} == dict.fromkeys(second.recap, 0)
     assert len(second.hosts_with_tasks()) == 1, second.hosts_with_tasks()
     assert sorted(second.module_actions()) == FLEET_READS
+    _assert_no_password(run)
     _assert_no_password(second)
 
     # A VM missing one step runs only that step.
@@ -98,10 +116,45 @@ def test_converge_through_the_fleet_path_then_a_converged_rerun_reads_twice_and_
     third = fleet.play("backup_ready.yml")
 
     assert third.rc == 0, third
-    assert sorted(third.module_actions()) == sorted(FLEET_READS + ["sql_credential"])
-    assert _modules_run(third, "sqlvm-nodir") == ["sql_credential"]
-    assert third.changed_actions("sqlvm-nodir") == ["sql_credential"]
+    assert sorted(third.module_actions()) == sorted(FLEET_READS + ["backup_ready_fleet"])
+    written = _fleet_write(third)
+    assert list(written["hosts"]) == ["sqlvm-nodir"]
+    assert _changed_steps(written, "sqlvm-nodir") == ["credential"]
+    assert sorted(third.hosts_with_tasks()) == sorted({third.records[0]["host"], "sqlvm-nodir"})
     assert [e for e in third.writes if e["service"] != "tds"] == []
+
+
+def test_the_per_host_writing_path_runs_the_role_only_for_the_missing_steps(fleet):
+    """-e backup_ready_batch_writes=false: the fleet is read once, and the role writes host by host."""
+    run = fleet.play("backup_ready.yml", extra_vars={"backup_ready_batch_writes": False})
+
+    assert run.rc == 0, run
+    verdicts = fleet.admin.readiness()
+    assert {vm: verdicts[vm]["ready"] for vm in ELIGIBLE} == dict.fromkeys(ELIGIBLE, True)
+    assert "backup_ready_fleet" not in run.module_actions()
+    assert set(run.hosts_with_tasks()) <= set(ELIGIBLE), run.hosts_with_tasks()
+    assert _modules_run(run, "sqlvm-nodir") == ["entra_directory_reader", "sql_login", "sql_credential"]
+
+
+def test_one_host_failing_a_fleet_written_step_fails_that_host_alone_with_the_cause(fleet, tmp_path):
+    """A directory group that does not exist: sqlvm-fresh gets its identity, then fails at its directory step with
+    the cause and the fix on its own recap line; the other hosts are converged."""
+    missing_group = "6f1c0f5e-0d7a-4d0e-9a51-2b6e3f0c9d11"
+    inventory = fleet.inventory_with(tmp_path / "inventory.yml", {"sqlvm-fresh": {
+        "backup_ready_directory_method": "group", "backup_ready_directory_group_id": missing_group}})
+    run = fleet.play("backup_ready.yml", inventory=inventory, world_vars=False)
+
+    assert run.rc != 0, run
+    assert run.recap["sqlvm-fresh"]["failed"] == 1, run
+    outcome = _fleet_write(run)["hosts"]["sqlvm-fresh"]
+    assert outcome["failed"] is True and outcome["failed_step"] == "directory", outcome
+    assert outcome["msg"].startswith("directory step: ") and missing_group in outcome["msg"], outcome
+    assert outcome["msg"] in run.output
+    assert outcome["steps"]["identity"]["changed"] is True       # done before the failure, and said so
+    verdicts = fleet.admin.readiness()
+    others = [vm for vm in ELIGIBLE if vm != "sqlvm-fresh"]
+    assert {vm: verdicts[vm]["ready"] for vm in others} == dict.fromkeys(others, True)
+    assert {vm: run.recap[vm]["failed"] for vm in others} == dict.fromkeys(others, 0)
 
 
 def test_check_diff_on_a_fresh_world_predicts_the_changes_through_the_fleet_path_and_writes_nothing(fleet):
@@ -112,12 +165,16 @@ def test_check_diff_on_a_fresh_world_predicts_the_changes_through_the_fleet_path
     assert set(run.hosts_with_tasks()) <= set(ELIGIBLE)
     for vm in ELIGIBLE:
         assert run.recap[vm]["changed"] > 0, run
-    assert "sqlvm_identity" in run.changed_actions("sqlvm-fresh")
-    identity = run.tasks(host="sqlvm-fresh", action="sqlvm_identity")[0]["result"]
-    assert identity["diff"]["before"] != identity["diff"]["after"]
+    predicted = _fleet_write(run)
+    assert predicted["changed"] is True
+    identity = predicted["diff"]
+    assert identity["before"]["sqlvm-fresh"]["identity"] != identity["after"]["sqlvm-fresh"]["identity"]
+    # sqlvm-fresh's identity is new: its grants wait for it, predicted without a read.
+    waiting = {"changed": True, "waits_for": "the new primary identity"}
+    assert predicted["hosts"]["sqlvm-fresh"]["steps"]["directory"] == waiting
     # Only the steps each VM misses (the fresh world has no Entra logins and no credential anywhere).
-    assert run.changed_actions("sqlvm-nodir") == ["entra_directory_reader", "sql_credential", "sql_login"]
-    assert run.changed_actions("sqlvm-nostorage") == ["role_assignment", "sql_credential", "sql_login"]
+    assert _changed_steps(predicted, "sqlvm-nodir") == ["credential", "directory", "logins"]
+    assert _changed_steps(predicted, "sqlvm-nostorage") == ["credential", "logins", "storage"]
 
 
 def test_a_single_host_limit_reads_and_converges_that_host_alone(fleet):

@@ -34,4 +34,4 @@ def test_a_write_throttled_more_often_than_the_retry_count_still_succeeds(fleet)
     throttled = [e for e in run.requests if e.get("status") == 429 and "roleassignments" in (e.get("path") or "").lower()]
     assert len(throttled) == 10, throttled
     assert fleet.admin.readiness()[vm]["ready"] is True  # its one missing Azure step, the storage grant, went through
-    assert run.changed_actions(vm) == ["role_assignment"]
+    assert run.changed_modules(vm) == ["role_assignment"]

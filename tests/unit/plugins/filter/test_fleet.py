@@ -182,8 +182,8 @@ def test_role_defaults_match_the_roles_file():
 
 def test_every_filter_is_registered_and_documented():
     filters = fleet.FilterModule().filters()
-    assert set(filters) == {"fleet_targets", "fleet_entries", "fleet_plan", "backup_ready_input_problems",
-                            "retention_targets"}
+    assert set(filters) == {"fleet_targets", "fleet_entries", "fleet_plan", "fleet_writes",
+                            "backup_ready_input_problems", "retention_targets"}
     here = Path(fleet.__file__).parent
     for name in filters:
         doc = yaml.safe_load((here / (name + ".yml")).read_text())
@@ -244,3 +244,65 @@ def test_retention_targets_one_per_container_longest_days_wins():
 def test_retention_targets_refuse_what_cannot_be_kept(overrides, fragment):
     with pytest.raises(AnsibleFilterError, match=fragment):
         fleet.retention_targets(["vm1"], _hostvars(vm1=overrides))
+
+
+def _writes(hostvars, reads, **options):
+    plan = fleet.fleet_plan(list(hostvars), hostvars, *_reads(**reads))
+    return fleet.fleet_writes(plan, hostvars, **options)
+
+
+def test_fleet_writes_give_each_host_the_options_the_roles_tasks_would_pass():
+    hostvars = _hostvars(fresh={"storage_container": "backups", "backup_ready_storage_scope": "container"},
+                         nodir={})
+    fresh = _azure(vm_identity=_check(False, vm_identity={}), entra_authentication=_check(False))
+    fresh["primary_principal_id"] = None
+    writes = _writes(hostvars, {"fresh": (fresh, _sql(credentials=(), logins=())),
+                                "nodir": (_azure(directory_read=_check(False)), _sql())})
+    entries = {entry["host"]: entry for entry in writes["hosts"]}
+    assert writes["role"] == []
+    assert entries["fresh"] == {
+        "host": "fresh", "steps": ["identity", "directory", "storage", "logins", "credential"],
+        "subscription_id": SUB, "resource_group": "rg-sql", "vm_name": "fresh", "sql_vm_name": "fresh",
+        "identity": "system", "identity_exclusive": False, "principal_id": None,
+        "sql_version": "16.0.4185.3", "failover_cluster_instance": False,
+        "directory_method": "directory_role", "directory_group_id": None,
+        "storage_account": "stsqlbackup01", "storage_resource_group": "rg-sql", "storage_container": "backups",
+        "logins": LOGINS, "container_urls": [URL],
+        "sql_host": "10.0.0.4", "sql_port": 1433, "sql_auth": "sql", "login_user": "sa", "login_password": "secret",
+        "odbc_driver": "ODBC Driver 18 for SQL Server", "encrypt": "yes", "trust_server_certificate": False}
+    # No SQL step: no connection options (and no password) in the entry.
+    assert entries["nodir"]["steps"] == ["directory"] and entries["nodir"]["principal_id"] == "p-1"
+    assert "login_password" not in entries["nodir"] and entries["nodir"]["storage_container"] is None
+
+
+@pytest.mark.parametrize("run_tags, skip_tags, steps", [
+    (["all"], [], ["directory", "logins"]),
+    (["directory"], [], ["directory"]),
+    (["logins", "retention"], [], ["logins"]),
+    (["all"], ["logins"], ["directory"]),
+    (["retention"], [], None),
+])
+def test_fleet_writes_run_only_the_steps_tags_select(run_tags, skip_tags, steps):
+    writes = _writes(_hostvars(vm1={}), {"vm1": (_azure(directory_read=_check(False)), _sql(logins=()))},
+                     run_tags=run_tags, skip_tags=skip_tags)
+    assert [entry["steps"] for entry in writes["hosts"]] == ([steps] if steps else [])
+    assert writes["role"] == []
+
+
+def test_fleet_writes_leave_the_probe_unread_hosts_and_strict_ineligible_ones_to_the_role():
+    hostvars = _hostvars(probe={"backup_ready_probe": True}, down={}, strict={"backup_ready_fail_ineligible": True})
+    cu16 = _sql(supported=False, reasons=["SQL Server 2022 CU16 is older than CU17"])
+    writes = _writes(hostvars, {"probe": (_azure(), _sql(credentials=())),
+                                "down": (_azure(), {"failed": True, "msg": "Login timeout expired"}),
+                                "strict": (_azure(), cu16)})
+    assert [(entry["host"], entry["steps"]) for entry in writes["hosts"]] == [("probe", ["credential"])]
+    role = {entry["host"]: entry for entry in writes["role"]}
+    assert role["probe"]["steps"] == ["probe"] and role["probe"]["state"]["steps"] == ["probe"]
+    assert role["down"]["state"] is None and role["strict"]["steps"] == []
+
+
+def test_fleet_writes_without_batching_leave_every_writer_to_the_role():
+    hostvars = _hostvars(vm1={})
+    reads = {"vm1": (_azure(directory_read=_check(False)), _sql(logins=()))}
+    writes = _writes(hostvars, reads, batch=False)
+    assert writes["hosts"] == [] and [(w["host"], w["steps"]) for w in writes["role"]] == [("vm1", ["directory", "logins"])]

@@ -1,5 +1,6 @@
-"""sql_fleet_info's DOCUMENTATION (with fragments, as ansible-doc renders it) matches its argument spec: names, types,
-defaults, choices, required, no_log'd options, elements and the servers suboptions - what validate-modules checks."""
+"""The fleet modules' DOCUMENTATION (with fragments, as ansible-doc renders it) matches their argument specs: names,
+types, defaults, choices, required, no_log'd options, elements and the list suboptions - what validate-modules
+checks (sql_fleet_info's servers, backup_ready_fleet's hosts)."""
 import json
 import os
 import subprocess
@@ -7,17 +8,18 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sql_fleet_info
+from ansible_collections.sqlvm.backup.plugins.module_utils.backends import backup_ready_fleet, sql_fleet_info
 from ansible_collections.sqlvm.backup.plugins.module_utils.base import AUTH_ARGUMENT_SPEC
 
 ROOT = Path(__file__).resolve().parents[4]
 
 
-def _doc():
+def _doc(module="sql_fleet_info"):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"))
-    out = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-doc"), "--json", "sqlvm.backup.sql_fleet_info"],
+    name = "sqlvm.backup." + module
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-doc"), "--json", name],
                          capture_output=True, text=True, env=env, check=True)
-    return json.loads(out.stdout)["sqlvm.backup.sql_fleet_info"]
+    return json.loads(out.stdout)[name]
 
 
 def _compare(spec, documented, where):
@@ -48,3 +50,17 @@ def test_documentation_matches_argument_spec_and_examples_parse():
 def test_every_password_option_is_no_log():
     spec = sql_fleet_info.argument_spec()
     assert spec["login_password"].get("no_log") and spec["servers"]["options"]["login_password"].get("no_log")
+
+
+def test_backup_ready_fleet_documentation_matches_argument_spec_and_examples_parse():
+    rendered = _doc("backup_ready_fleet")
+    spec = dict(AUTH_ARGUMENT_SPEC)
+    spec.update(backup_ready_fleet.argument_spec())
+    _compare(spec, rendered["doc"]["options"], "backup_ready_fleet")
+    assert yaml.safe_load(rendered["examples"])
+    assert {"hosts", "failed_hosts", "summary"} <= set(rendered["return"])
+
+
+def test_backup_ready_fleet_password_options_are_no_log():
+    spec = backup_ready_fleet.argument_spec()
+    assert spec["login_password"].get("no_log") and spec["hosts"]["options"]["login_password"].get("no_log")
