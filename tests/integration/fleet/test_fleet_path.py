@@ -142,9 +142,13 @@ def test_one_host_failing_a_fleet_written_step_fails_that_host_alone_with_the_ca
     missing_group = "6f1c0f5e-0d7a-4d0e-9a51-2b6e3f0c9d11"
     inventory = fleet.inventory_with(tmp_path / "inventory.yml", {"sqlvm-fresh": {
         "backup_ready_directory_method": "group", "backup_ready_directory_group_id": missing_group}})
-    run = fleet.play("backup_ready.yml", inventory=inventory, world_vars=False)
+    run = fleet.play("backup_ready.yml", "-vvv", inventory=inventory, world_vars=False)
 
     assert run.rc != 0, run
+    # Every entry of the fleet task carries its host's SQL login password: never shown, not even at -vvv.
+    _assert_no_password(run)
+    assert fleet.world.env["AZURE_SECRET"] not in run.output
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in run.output      # the task's arguments were shown, masked
     assert run.recap["sqlvm-fresh"]["failed"] == 1, run
     outcome = _fleet_write(run)["hosts"]["sqlvm-fresh"]
     assert outcome["failed"] is True and outcome["failed_step"] == "directory", outcome
