@@ -248,11 +248,8 @@ def validate(params):
             seen[host] = index
         problems.extend(_entry_problems(params, index, entry))
     if problems:
-        if len(problems) == 1:
-            raise InvalidInputError(problems[0][0], fix=problems[0][1])
-        raise InvalidInputError("%d problems in the task's options: %s" % (len(problems), " ".join(
-            "(%d) %s%s" % (n, message.rstrip(), " Fix: %s" % fix if fix else "")
-            for n, (message, fix) in enumerate(problems, 1))))
+        from ansible_collections.sqlvm.backup.plugins.module_utils.backends.sql_fleet_info import refuse
+        refuse(problems)
 
 
 # ---------------------------------------------------------------------------------------------

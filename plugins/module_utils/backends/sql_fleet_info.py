@@ -150,15 +150,20 @@ def _container_url_problem(merged, index, entry):
     return None
 
 
+def refuse(problems):
+    """Raise InvalidInputError for a list of (message, fix): the one problem, or all of them numbered."""
+    if len(problems) == 1:
+        raise InvalidInputError(problems[0][0], fix=problems[0][1])
+    raise InvalidInputError("%d problems in the task's options: %s" % (len(problems), " ".join(
+        "(%d) %s%s" % (n, message.rstrip(), " Fix: %s" % fix if fix else "")
+        for n, (message, fix) in enumerate(problems, 1))))
+
+
 def validate(params):
     """Refuse bad input before any login: every problem of every entry at once."""
     problems = entry_problems(params)
     if problems:
-        if len(problems) == 1:
-            raise InvalidInputError(problems[0][0], fix=problems[0][1])
-        raise InvalidInputError("%d problems in the task's options: %s" % (len(problems), " ".join(
-            "(%d) %s%s" % (n, message.rstrip(), " Fix: %s" % fix if fix else "")
-            for n, (message, fix) in enumerate(problems, 1))))
+        refuse(problems)
 
 
 class SharedToken:
