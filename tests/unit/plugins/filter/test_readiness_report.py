@@ -171,9 +171,21 @@ def test_junit_counts_failures_and_skips_and_is_well_formed():
     assert suites["good"].get("failures") == "0"
 
 
-def test_filter_module_exposes_the_four_filters():
+def test_filter_module_exposes_the_filters():
     assert set(r.FilterModule().filters()) == {"readiness_entry", "readiness_rows", "readiness_summary", "readiness_markdown",
-                                               "readiness_junit"}
+                                               "readiness_junit", "readiness_reports"}
+
+
+def test_the_reports_of_one_pass_equal_each_filters_own(tmp_path):
+    """readiness_reports gives what the three filters and to_nice_json give for the same rows."""
+    from ansible.plugins.filter.core import to_nice_json
+    host = {"inventory_hostname": "vm1", "compliance_sqlvm_info": _azure(), "container_url": URL}
+    rows = r.readiness_rows([r.readiness_entry(host)])
+    reports = r.readiness_reports(rows, title="Nightly", suite="nightly")
+    assert reports["summary"] == r.readiness_summary(rows)
+    assert reports["markdown"] == r.readiness_markdown(rows, title="Nightly")
+    assert reports["junit"] == r.readiness_junit(rows, suite="nightly")
+    assert reports["json"] == to_nice_json(r.readiness_summary(rows))
 
 
 def test_entry_from_hostvars_treats_a_skipped_sql_read_as_not_queried():
