@@ -351,9 +351,16 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.base import SqlvmModu
 
 def main():
     module = SqlvmModule(backup_ready_fleet.argument_spec(), supports_check_mode=True)
-    module.run(lambda module: backup_ready_fleet.converge(
-        module.azure, module.params, module.check_mode,
-        sql_token=lambda: module.azure.token(module.azure.cloud.sql_scope)))
+
+    def task(module):
+        try:
+            return backup_ready_fleet.converge(module.azure, module.params, module.check_mode,
+                                               sql_token=lambda: module.azure.token(module.azure.cloud.sql_scope))
+        finally:
+            # As sqlvm_identity warns: Entra authentication on SQL VMs is not offered in every cloud.
+            if any("identity" in (entry.get("steps") or ()) for entry in module.params["hosts"]):
+                module._warn_entra_cloud(resolve=False)  # pylint: disable=protected-access
+    module.run(task)
 
 
 if __name__ == "__main__":

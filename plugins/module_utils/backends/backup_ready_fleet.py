@@ -503,7 +503,21 @@ def converge(session, params, check_mode, sql_token=None, make_client=None):
             before[entry["host"]] = run.before
             after[entry["host"]] = run.after
     failed = sorted(name for name, outcome in hosts.items() if outcome.get("failed"))
+    warnings = fleet_warnings(hosts)
     changed_hosts = sorted(name for name, outcome in hosts.items() if outcome["changed"])
     summary = {"hosts": len(entries), "changed": len(changed_hosts), "failed": len(failed),
                "unchanged": len(entries) - len(changed_hosts) - len([f for f in failed if f not in changed_hosts])}
-    return Result(bool(changed_hosts), before, after, hosts=hosts, summary=summary, failed_hosts=failed)
+    return Result(bool(changed_hosts), before, after, warnings, hosts=hosts, summary=summary, failed_hosts=failed)
+
+
+def fleet_warnings(hosts, shown=5):
+    """The steps' warnings as the task's, each text once with the hosts that gave it (a fleet would otherwise
+    repeat the same warning a thousand times)."""
+    by_text = {}
+    for name in sorted(hosts):
+        for step in hosts[name].get("steps", {}).values():
+            for text in step.get("warnings") or ():
+                by_text.setdefault(text, []).append(name)
+    return ["%s (%s%s)" % (text, ", ".join(names[:shown]), " and %d more" % (len(names) - shown)
+                           if len(names) > shown else "")
+            for text, names in by_text.items()]

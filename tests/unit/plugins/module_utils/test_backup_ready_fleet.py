@@ -236,3 +236,11 @@ def test_worker_threads_get_their_own_clients():
         thread.join()
     assert all(arm is again and arm is not graph for arm, again, graph in seen)
     assert len({id(arm) for arm, _a, _g in seen}) == 3 and sorted(made) == ["arm"] * 3 + ["graph"] * 3
+
+
+def test_the_steps_warnings_become_the_tasks_each_text_once_with_its_hosts():
+    hosts = {"vm%d" % n: {"steps": {"identity": {"changed": False, "warnings": ["Entra is not offered here"]}}}
+             for n in range(7)}
+    hosts["vm3"]["steps"]["storage"] = {"changed": True, "warnings": ["a wider grant exists"]}
+    assert fleet.fleet_warnings(hosts) == ["Entra is not offered here (vm0, vm1, vm2, vm3, vm4 and 2 more)",
+                                           "a wider grant exists (vm3)"]
