@@ -49,8 +49,10 @@ LOGIN_KEYS = ("name", "object_id", "server_roles", "state")
 ROLE_PREFIX = "backup_ready_"
 # The steps of backup_ready that write, in the order the role runs them (roles/backup_ready/tasks/main.yml).
 WRITE_STEPS = ("identity", "directory", "storage", "logins", "credential", "probe")
-# The steps sqlvm.backup.backup_ready_fleet runs for the whole fleet in one task (the probe stays per host).
+# The steps sqlvm.backup.backup_ready_fleet runs for the whole fleet in one task (the probe stays per host), and
+# those of them that log in to SQL Server.
 FLEET_WRITE_STEPS = ("identity", "directory", "storage", "logins", "credential")
+SQL_WRITE_STEPS = ("logins", "credential")
 NOT_READ = "not read: the fleet read did not return this host"
 
 
@@ -481,7 +483,7 @@ def _write_entry(name, host, state, steps, default_subscription):
         entry["sql_version"] = str(build or inputs["sql_version"])
     if isinstance(clustered, bool):
         entry["failover_cluster_instance"] = clustered
-    if any(step in FLEET_WRITE_STEPS[3:] for step in steps):
+    if any(step in SQL_WRITE_STEPS for step in steps):
         server = _server_target(inputs)
         server.pop("host")
         server.pop("container_url", None)

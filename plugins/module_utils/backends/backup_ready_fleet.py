@@ -26,8 +26,7 @@ connection per host and is not shared between threads: each worker thread has it
 """
 from __future__ import annotations
 
-import threading
-
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.threads import ThreadClients, prepare_for_threads
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import InvalidInputError, SqlvmBackupError
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import TimeoutExceeded
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.redaction import redact
@@ -277,31 +276,6 @@ class HostSession:
     def cloud(self):
         return self._session.cloud
 
-    @property
-    def credential(self):
-        return self._session.credential
-
-
-class ThreadClients:
-    """An ARM and a Graph pipeline client per worker thread (same credential, cloud and deadline)."""
-
-    def __init__(self, session, make_client=None):
-        self._session = session
-        self._local = threading.local()
-        self._make_client = make_client
-
-    def client(self, kind):
-        found = getattr(self._local, kind, None)
-        if found is None:
-            if self._make_client is not None:
-                found = self._make_client(kind)
-            else:
-                from ansible_collections.sqlvm.backup.plugins.module_utils.azure import pipeline
-                build = pipeline.arm_client if kind == "arm" else pipeline.graph_client
-                found = build(self._session.credential, self._session.cloud, self._session.deadline)
-            setattr(self._local, kind, found)
-        return found
-
 
 class StepFailed(Exception):
     """A step of one host failed: its name and the domain error (kept for that host's result)."""
@@ -446,17 +420,6 @@ def converge_host(entry, check_mode, principal_wait, azure, connect, principal_k
 # ---------------------------------------------------------------------------------------------
 # the fleet
 
-def _prepare_for_threads(session, needs_graph):
-    """Sign in once in this thread (the workers then find the token), and import what a request needs: a first
-    import of azure-core modules from several threads at once can fail ("partially initialized module")."""
-    session.token(session.cloud.arm_scope)
-    if needs_graph:
-        session.token(session.cloud.graph_scope)
-    import azure.core.exceptions  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
-    import azure.core.rest  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
-    import azure.mgmt.core.polling.arm_polling  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
-
-
 def converge(session, params, check_mode, sql_token=None, make_client=None):
     """Result: ``hosts`` (host -> {changed, steps, failed?, msg?}), ``summary``, before/after per host.
 
@@ -486,7 +449,10 @@ def converge(session, params, check_mode, sql_token=None, make_client=None):
         return sql_login.entra_group_lookup(server, lambda: session.settings, lambda: clients.client("graph"))
 
     if any(s in AZURE_STEPS for e in entries for s in e["steps"]):
-        _prepare_for_threads(session, needs_graph=any(s == "directory" for e in entries for s in e["steps"]))
+        needs_graph = any(s == "directory" for e in entries for s in e["steps"])
+        prepare_for_threads(session, ("arm", "graph") if needs_graph else ("arm",))
+        # The identity step's long-running operations poll with it: imported here, not first in several threads.
+        import azure.mgmt.core.polling.arm_polling  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
         if any(not e.get("subscription_id") for e in entries):
             default_subscription = session.subscription_id  # resolved once, here (it may list subscriptions)
 

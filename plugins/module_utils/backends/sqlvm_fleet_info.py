@@ -26,7 +26,7 @@ modules agree by construction; only the reads differ:
   (``appRoleAssignedTo``); each primary identity's verdict is then computed without a request.
 
 The HTTP transport keeps one connection per host and is not shared between threads: each worker thread
-builds its own ARM pipeline client (same credential, cloud and task deadline), see `_ThreadClients`.
+builds its own ARM pipeline client (same credential, cloud and task deadline), see azure/threads.py.
 One VM that cannot be read is that host's ``{"failed": true, "msg": ...}``; it never fails the task.
 """
 from __future__ import annotations
@@ -46,6 +46,8 @@ from ansible_collections.sqlvm.backup.plugins.module_utils.azure.arm import (
     sqlvm_id,
     vm_id,
 )
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.threads import ThreadClients
+from ansible_collections.sqlvm.backup.plugins.module_utils.azure.threads import prepare_for_threads as _prepare_for_threads
 from ansible_collections.sqlvm.backup.plugins.module_utils.backends import sqlvm_info
 from ansible_collections.sqlvm.backup.plugins.module_utils.common.errors import (
     AzureApiError,
@@ -215,30 +217,6 @@ class _CountingClient:
         return self._client.send_request(request, **kwargs)
 
 
-class _ThreadClients:
-    """An ARM pipeline client per thread: the session's in the thread that made it, a new one (same credential,
-    cloud and deadline) in each worker thread."""
-
-    def __init__(self, session, make_client=None):
-        self._session = session
-        self._owner = threading.get_ident()
-        self._local = threading.local()
-        self._make_client = make_client
-
-    def arm(self):
-        if threading.get_ident() == self._owner:
-            return self._session.arm
-        client = getattr(self._local, "arm", None)
-        if client is None:
-            if self._make_client is not None:
-                client = self._make_client()
-            else:
-                from ansible_collections.sqlvm.backup.plugins.module_utils.azure.pipeline import arm_client
-                client = arm_client(self._session.credential, self._session.cloud, self._session.deadline)
-            self._local.arm = client
-        return client
-
-
 class _Reader:
     """What arm.py and graph calls need of a session - arm, graph, subscription_id, deadline - with this thread's
     ARM client, counting each request as ``kind``."""
@@ -253,7 +231,7 @@ class _Reader:
 
     @property
     def arm(self):
-        return _CountingClient(self._clients.arm(), self._counter, self._kind)
+        return _CountingClient(self._clients.client("arm"), self._counter, self._kind)
 
     @property
     def graph(self):
@@ -316,17 +294,6 @@ def _get_vm(reader, rid):
     return arm_get(reader, rid, COMPUTE_API_VERSION)
 
 
-def _prepare_for_threads(session):
-    """What is done once, in this thread, before the worker threads start: sign in (so that their clients find
-    the token instead of each signing in), and build this thread's ARM client and import the azure-core modules a
-    request needs. The pipeline imports them on first use; a first import of azure-core modules from several
-    threads at once can fail ("partially initialized module"), as seen here with azure.core.rest."""
-    session.token(session.cloud.arm_scope)
-    session.arm  # pylint: disable=pointless-statement  # builds the pipeline client: policies, transport
-    import azure.core.exceptions  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
-    import azure.core.rest  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
-
-
 def read(session, desired, make_client=None):
     """{hosts, requests} -> Result (never changed). ``make_client``: builds a worker thread's ARM client
     (default: pipeline.arm_client on the session's credential, cloud and deadline)."""
@@ -339,7 +306,7 @@ def read(session, desired, make_client=None):
                                            prefix="vms[%d]." % index) if scope else None)
                for index, (entry, scope) in enumerate(planned)]
     counter = RequestCounter()
-    clients = _ThreadClients(session, make_client)
+    clients = ThreadClients(session, make_client and (lambda _kind: make_client()))
     if planned:
         _prepare_for_threads(session)
 

@@ -196,6 +196,7 @@ class _Session:
         self.subscription_id = SUB
         self.settings = None
         self.credential = None
+        self.arm = object()       # the starting thread's own client (prepare_for_threads builds it)
         self.tokens = []
 
     def token(self, scope):
